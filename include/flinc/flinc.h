@@ -1,0 +1,14 @@
+/*
+ * flinc/flinc.h - the one header a flinc job includes.
+ */
+#ifndef FLINC_FLINC_H
+#define FLINC_FLINC_H
+
+#include "flinc/error.h"
+#include "flinc/row.h"
+#include "flinc/datastream.h"
+#include "flinc/connector.h"
+
+#define FLINC_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * api_int.h - the environment and stream handles shared by env.c, stream.c
+ * and sink.c.
+ *
+ * A handle (fl_stream) is what the next transformation will read: one or
+ * more inputs, each a producing node and the partitioning of the edge from
+ * it (a union has several inputs, a partitioning call changes the edges'
+ * partitioner). Transformations append nodes to the environment's
+ * StreamGraph; the graph is the plan, the handles are only for building.
+ */
+#ifndef FL_API_INT_H
+#define FL_API_INT_H
+
+#include <stdio.h>
+
+#include "api.h"
+#include "graph.h"
+
+typedef struct fl_input_ref {
+    int node;
+    fl_partitioner partitioner;
+    bool explicit_partitioner;
+    fl_key_spec *key;   /* owned */
+    char *partition_fn; /* owned */
+} fl_input_ref;
+
+struct fl_stream {
+    fl_env *env;
+    int node;              /* the operator this handle is, or -1 (union, partitioning) */
+    int n_inputs;
+    fl_input_ref *inputs;  /* what a consumer of this handle reads */
+    const fl_schema *schema;
+    char *registry_id;     /* discard counter / collect id of a sink */
+    struct fl_stream *next_handle;
+};
+
+struct fl_keyed_stream {
+    fl_stream *stream;     /* inputs partitioned by HASH with the key */
+    fl_key_spec *key;      /* borrowed from stream->inputs[0].key */
+};
+
+struct fl_collect {
+    fl_env *env;
+    char *id;
+    struct fl_collect *next;
+};
+
+struct fl_env {
+    fl_config *config;
+    fl_kv *params;
+    fl_stream_graph *graph;
+    fl_error error;        /* first building error */
+    fl_stream *handles;    /* every handle, to free */
+    fl_keyed_stream **keyed;
+    int n_keyed, cap_keyed;
+    fl_collect *collects;
+    void *library;
+    char *library_path;
+    FILE *plan_out;
+    int executions;
+    fl_error last_error;   /* of the last execute() */
+    int poison_node;       /* a node returned by failed calls */
+};
+
+/* Records the first building error; always returns a usable handle. */
+fl_stream *fl__env_fail(fl_env *env, fl_stream *fallback, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A handle reading node's output through a FORWARD (implicit) edge. */
+fl_stream *fl__stream_of_node(fl_env *env, int node);
+/* A new node fed by every input of s (edges copied). */
+fl_stream_node *fl__add_node(fl_stream *s, const char *op, const char *name);
+/* The exported symbol name of a user function (new string), or NULL after
+ * recording an error naming role. */
+char *fl__symbol_name(fl_env *env, void *fn, const char *role);
+/* A handle for a failed call: a valid stream of the given schema. */
+fl_stream *fl__poison(fl_env *env, const fl_schema *schema);
+fl_stream *fl__new_handle(fl_env *env);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * minicluster.h - the embedded local cluster: a JobManager's job lifecycle
+ * and a TaskManager's slots inside the calling process.
+ *
+ * execute() takes a JobGraph, binds its subtasks to the cluster's slots,
+ * runs it and waits for the end, logging each state change as Flink does
+ * ("switched from RUNNING to FINISHED"). Jobs running in the process can be
+ * canceled from another thread (the CLI's signal thread uses this for Ctrl-C).
+ */
+#ifndef FL_MINICLUSTER_H
+#define FL_MINICLUSTER_H
+
+#include "graph.h"
+#include "runtime.h"
+
+typedef struct fl_minicluster_options {
+    int slots;                 /* <= 0: as many as the job's highest parallelism */
+    fl_job_run_options run;    /* function resolution */
+} fl_minicluster_options;
+
+/* Runs the job (takes it) to completion. 0 when it FINISHED; otherwise the
+ * error names the failing subtask and cause, or says it was canceled. */
+int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, fl_error *err);
+
+/* Cancels every job running in this process; returns how many. Thread-safe. */
+int fl_minicluster_cancel_all(void);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * context.c - what a user function can ask of the engine: which subtask it
+ * runs in, job parameters, its argument bytes, its user pointer, and how to
+ * fail with a message. Also the collector of flat_map functions.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mem.h"
+#include "runtime_int.h"
+
+int fl_context_subtask_index(const fl_context *ctx) { return ctx->task->subtask; }
+int fl_context_parallelism(const fl_context *ctx) { return ctx->task->parallelism; }
+int fl_context_max_parallelism(const fl_context *ctx) { return ctx->op->node->max_parallelism; }
+int fl_context_attempt(const fl_context *ctx) { return ctx->task->eg->attempt; }
+const char *fl_context_task_name(const fl_context *ctx) { return ctx->task->name; }
+
+const char *fl_context_param(const fl_context *ctx, const char *key) {
+    return fl_kv_get(fl__task_params(ctx->task), key);
+}
+
+const void *fl_context_arg(const fl_context *ctx, size_t *len) {
+    if (len) *len = ctx->arg_len;
+    return ctx->arg;
+}
+
+void *fl_context_user(const fl_context *ctx) { return ctx->user; }
+void fl_context_set_user(fl_context *ctx, void *user) { ctx->user = user; }
+int64_t fl_context_timestamp(const fl_context *ctx) { return ctx->timestamp; }
+
+int fl_context_fail(fl_context *ctx, const char *fmt, ...) {
+    if (!ctx->failure) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&ctx->failure, fmt, ap) < 0) ctx->failure = NULL;
+        va_end(ap);
+        if (!ctx->failure) ctx->failure = fl_xstrdup("user function failed");
+    }
+    return FL_EUSER;
+}
+
+int fl__user_failure(fl_operator *op, const char *what, int rc, fl_error *err) {
+    fl_context *ctx = &op->ctx;
+    if (ctx->failure) {
+        fl_error_set(err, FL_EUSER, "%s", ctx->failure);
+        free(ctx->failure);
+        ctx->failure = NULL;
+    } else {
+        fl_error_set(err, FL_EUSER, "%s of \"%s\" returned %d", what, op->node->name, rc);
+    }
+    return FL_EUSER;
+}
+
+/* ---- the flat_map collector ---------------------------------------------------------- */
+
+struct fl_collector {
+    fl_operator *op;
+    fl_row_builder *builder;
+    int64_t ts;
+    int rc;
+};
+
+fl_collector *fl__collector_create(fl_operator *op, const fl_schema *schema) {
+    fl_collector *c = fl_xcalloc(1, sizeof *c);
+    c->op = op;
+    c->builder = fl_row_builder_create(schema);
+    return c;
+}
+
+void fl__collector_destroy(fl_collector *c) {
+    if (!c) return;
+    fl_row_builder_destroy(c->builder);
+    free(c);
+}
+
+void fl__collector_begin(fl_collector *c, int64_t ts) {
+    c->ts = ts;
+    c->rc = 0;
+}
+
+int fl__collector_status(const fl_collector *c) { return c->rc; }
+
+fl_row_builder *fl_collector_builder(fl_collector *out) {
+    fl_row_builder_reset(out->builder);
+    return out->builder;
+}
+
+int fl_collector_emit(fl_collector *out) {
+    if (out->rc < 0) return out->rc;
+    const fl_row *row = fl_row_builder_finish(out->builder);
+    if (!row) {
+        fl_context_fail(&out->op->ctx, "%s: invalid output row: %s", out->op->node->name,
+                        fl_row_builder_error(out->builder));
+        return out->rc = FL_EUSER;
+    }
+    int rc = fl__output_emit(&out->op->out, row, out->ts);
+    if (rc < 0) out->rc = rc;
+    return rc;
+}
+
+int fl_collector_emit_row(fl_collector *out, const fl_row *row) {
+    if (out->rc < 0) return out->rc;
+    if (fl_row_num_fields(row) != fl_schema_num_fields(fl_row_builder_schema(out->builder))) {
+        fl_context_fail(&out->op->ctx,
+                        "%s: emitted a row of %d fields; the output schema has %d",
+                        out->op->node->name, fl_row_num_fields(row),
+                        fl_schema_num_fields(fl_row_builder_schema(out->builder)));
+        return out->rc = FL_EUSER;
+    }
+    int rc = fl__output_emit(&out->op->out, row, out->ts);
+    if (rc < 0) out->rc = rc;
+    return rc;
+}

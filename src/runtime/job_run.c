@@ -1,0 +1,419 @@
+/*
+ * job_run.c - turns an ExecutionGraph into running tasks and reports how the
+ * job ended.
+ *
+ * Creation does everything that can fail before a thread starts: reading the
+ * run settings, resolving every user function by name, building each task's
+ * operator chain, and wiring channels (producer subtask i of an edge writes to
+ * channel base + i - first_producer of each consumer it feeds). The first
+ * task failure cancels every other task; wait() reports it with the subtask's
+ * name.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mem.h"
+#include "runtime_int.h"
+
+struct fl_job_run {
+    const fl_execution_graph *eg;
+    fl_run_settings settings;
+    fl_task *tasks; /* like eg->subtasks */
+    int n_tasks;
+    fl_kv *params;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n_running;
+    bool started;
+    bool cancel_requested;
+    fl_job_status status;
+    fl_error failure;
+};
+
+const char *fl_job_status_name(fl_job_status s) {
+    static const char *const names[] = {"CREATED", "RUNNING", "FINISHED", "FAILED", "CANCELED"};
+    return (unsigned)s < 5 ? names[s] : "UNKNOWN";
+}
+
+const fl_kv *fl__task_params(const fl_task *t) { return t->run->params; }
+
+/* ---- settings -------------------------------------------------------------------------- */
+
+static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error *err) {
+    fl_config *c = fl_config_create();
+    for (size_t i = 0; i < fl_kv_count(g->config); i++)
+        fl_config_set(c, fl_kv_key(g->config, i), fl_kv_value(g->config, i));
+    int64_t size, per_channel, floating;
+    int rc = fl_config_get_size(c, FL_CONF_BUFFER_SIZE, 32 * 1024, &size, err);
+    if (rc == 0) rc = fl_config_get_int(c, FL_CONF_BUFFERS_PER_CHANNEL, 2, &per_channel, err);
+    if (rc == 0) rc = fl_config_get_int(c, FL_CONF_FLOATING_BUFFERS, 8, &floating, err);
+    const char *mode = fl_config_get(c, "execution.runtime-mode");
+    if (rc == 0 && (size < 4096 || size > (1 << 30)))
+        rc = fl_error_set(err, FL_ECONFIG, "%s must be between 4kb and 1gb, not \"%s\"",
+                          FL_CONF_BUFFER_SIZE, fl_config_get(c, FL_CONF_BUFFER_SIZE));
+    if (rc == 0 && (per_channel < 1 || floating < 0))
+        rc = fl_error_set(err, FL_ECONFIG, "%s must be >= 1 and %s >= 0",
+                          FL_CONF_BUFFERS_PER_CHANNEL, FL_CONF_FLOATING_BUFFERS);
+    if (rc == 0) {
+        s->buffer_size = (uint32_t)size;
+        s->buffers_per_channel = (int)per_channel;
+        s->floating_buffers = (int)floating;
+        s->buffer_timeout_ns = g->buffer_timeout_ms < 0 ? -1 : g->buffer_timeout_ms * 1000000LL;
+        s->runtime_mode = (mode && strcasecmp(mode, "BATCH") == 0) ? FL_RUNTIME_BATCH
+                                                                     : FL_RUNTIME_STREAMING;
+    }
+    fl_config_destroy(c);
+    return rc;
+}
+
+/* ---- function resolution ------------------------------------------------------------------ */
+
+static int resolve(const fl_job_run_options *o, const fl_stream_node *n, const char *symbol,
+                   const char *role, void **out, fl_error *err) {
+    *out = NULL;
+    if (!symbol) return 0;
+    *out = o->resolve ? o->resolve(o->resolve_arg, symbol) : NULL;
+    if (*out) return 0;
+    return fl_error_set(err, FL_ERESOLVE,
+                        "%s \"%s\" of operator \"%s\" cannot be resolved in %s; user functions "
+                        "must be exported (non-static) symbols of the job",
+                        role, symbol, n->name, o->job_file ? o->job_file : "the program");
+}
+
+/* ---- wiring ----------------------------------------------------------------------------------- */
+
+static fl_task *task_of(fl_job_run *r, int vertex, int subtask) {
+    return &r->tasks[r->eg->first_subtask[vertex] + subtask];
+}
+
+/* Channel index at consumer subtask `consumer` of job edge e for producer subtask
+ * `producer`: channels are numbered over the consumer vertex's input edges in
+ * order, each edge contributing its producers. */
+static int channel_index(const fl_job_graph *jg, const fl_job_edge *e, int consumer, int producer) {
+    const fl_job_vertex *cv = &jg->vertices[e->target_vertex];
+    int base = 0;
+    for (int i = 0; i < cv->n_inputs; i++) {
+        const fl_job_edge *in = &jg->edges[cv->inputs[i]];
+        int P = jg->vertices[in->source_vertex].parallelism;
+        int first, count;
+        fl_edge_producers(in->partitioner, P, cv->parallelism, consumer, &first, &count);
+        if (in == e) return base + producer - first;
+        base += count;
+    }
+    return -1;
+}
+
+static int count_channels(const fl_job_graph *jg, const fl_job_vertex *v, int subtask,
+                          fl_input_channel **channels) {
+    int total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int c = 0;
+        for (int i = 0; i < v->n_inputs; i++) {
+            const fl_job_edge *in = &jg->edges[v->inputs[i]];
+            int P = jg->vertices[in->source_vertex].parallelism;
+            int first, count;
+            fl_edge_producers(in->partitioner, P, v->parallelism, subtask, &first, &count);
+            for (int k = 0; pass == 1 && k < count; k++) {
+                (*channels)[c + k].watermark = INT64_MIN;
+                (*channels)[c + k].input = in->target_input;
+            }
+            c += count;
+        }
+        total = c;
+        if (pass == 0) *channels = fl_xcalloc(total ? (size_t)total : 1, sizeof **channels);
+    }
+    return total;
+}
+
+static void on_buffer_returned(void *arg) {
+    fl_task *t = arg;
+    pthread_mutex_lock(&t->mu);
+    t->buffer_returned = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static int build_writer(fl_job_run *r, fl_task *t, fl_operator *owner, const fl_job_edge *e,
+                        fl_record_writer *w, const fl_job_run_options *o, fl_error *err) {
+    const fl_job_graph *jg = r->eg->job;
+    const fl_job_vertex *cv = &jg->vertices[e->target_vertex];
+    const fl_stream_node *target = jg->stream->nodes[e->target_node];
+    const fl_stream_edge *se = &target->inputs[e->target_input];
+    memset(w, 0, sizeof *w);
+    w->task = t;
+    w->edge = e;
+    w->owner = owner;
+    w->partitioner = e->partitioner;
+    w->consumer_parallelism = cv->parallelism;
+    w->max_parallelism = cv->max_parallelism;
+    int first, count;
+    fl_edge_consumers(e->partitioner, t->parallelism, cv->parallelism, t->subtask, &first, &count);
+    if (e->partitioner == FL_PART_GLOBAL) {
+        first = 0;
+        count = 1;
+    }
+    w->first_consumer = first;
+    w->n_subs = count;
+    w->subs = fl_xcalloc((size_t)count, sizeof *w->subs);
+    for (int k = 0; k < count; k++) {
+        w->subs[k].consumer = task_of(r, e->target_vertex, first + k);
+        w->subs[k].consumer_channel = channel_index(jg, e, first + k, t->subtask);
+    }
+    w->next_channel = (uint32_t)t->subtask;
+    w->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)(t->subtask + 1) * 0xBF58476D1CE4E5B9ULL);
+    if (e->partitioner == FL_PART_HASH || e->partitioner == FL_PART_CUSTOM) {
+        if (!se->key)
+            return fl_error_set(err, FL_EINVAL, "edge into \"%s\" is %s but has no key",
+                                target->name, fl_partitioner_name(e->partitioner));
+        void *selector = NULL;
+        int rc = resolve(o, target, se->key->selector, "key selector", &selector, err);
+        if (rc == 0 && e->partitioner == FL_PART_CUSTOM) {
+            void *fn;
+            rc = resolve(o, target, se->partition_fn, "partitioner", &fn, err);
+            if (rc == 0 && !fn)
+                rc = fl_error_set(err, FL_EINVAL, "custom partitioning into \"%s\" has no function",
+                                  target->name);
+            w->custom = (fl_partition_fn)fn;
+        }
+        if (rc < 0) return rc;
+        fl__key_extractor_init(&w->key, se->key, selector, &owner->ctx);
+    }
+    return 0;
+}
+
+static int build_task(fl_job_run *r, fl_task *t, const fl_job_run_options *o, fl_error *err) {
+    const fl_job_graph *jg = r->eg->job;
+    const fl_stream_graph *sg = jg->stream;
+    const fl_job_vertex *v = t->vertex;
+    t->name = fl_xasprintf("%s (%d/%d)", v->name, t->subtask + 1, t->parallelism);
+    t->watermark = INT64_MIN;
+    fl__batch_init(&t->in_batch, FL_BATCH_ROWS);
+    t->n_channels = count_channels(jg, v, t->subtask, &t->channels);
+
+    t->n_ops = v->n_nodes;
+    t->ops = fl_xcalloc((size_t)v->n_nodes, sizeof *t->ops);
+    t->writers = fl_xcalloc(v->n_outputs ? (size_t)v->n_outputs : 1, sizeof *t->writers);
+
+    for (int i = 0; i < v->n_nodes; i++) {
+        const fl_stream_node *n = sg->nodes[v->nodes[i]];
+        fl_operator *op = &t->ops[i];
+        op->node = n;
+        op->task = t;
+        op->index = i;
+        op->ops = fl__operator_ops(n->op);
+        if (!op->ops)
+            return fl_error_set(err, FL_EINVAL, "operator \"%s\" has unknown kind \"%s\"", n->name,
+                                n->op ? n->op : "(none)");
+        if (n->n_inputs > 0) op->input_schema = sg->nodes[n->inputs[0].source_id]->schema;
+        op->ctx.task = t;
+        op->ctx.op = op;
+        op->ctx.arg = n->arg;
+        op->ctx.arg_len = n->arg_len;
+        op->ctx.timestamp = INT64_MIN;
+        void *open_fn, *close_fn;
+        int rc = resolve(o, n, n->fn, "function", &op->fn, err);
+        if (rc == 0) rc = resolve(o, n, n->open_fn, "open function", &open_fn, err);
+        if (rc == 0) rc = resolve(o, n, n->close_fn, "close function", &close_fn, err);
+        if (rc == 0 && n->key)
+            rc = resolve(o, n, n->key->selector, "key selector", &op->key_selector, err);
+        if (rc < 0) return rc;
+        op->open_hook = (fl_open_fn)open_fn;
+        op->close_hook = (fl_close_fn)close_fn;
+        op->out.task = t;
+        fl__batch_init(&op->out.batch, FL_BATCH_ROWS);
+    }
+
+    /* Each operator's targets: chained successors, then network edges. */
+    int total_subs = 0;
+    for (int i = 0; i < v->n_nodes; i++) {
+        fl_operator *op = &t->ops[i];
+        int max = v->n_nodes + v->n_outputs;
+        op->out.targets = fl_xcalloc((size_t)max, sizeof *op->out.targets);
+        for (int j = 0; j < v->n_nodes; j++) {
+            const fl_stream_node *m = sg->nodes[v->nodes[j]];
+            if (j != i && m->n_inputs == 1 && m->inputs[0].source_id == op->node->id)
+                op->out.targets[op->out.n_targets++].chained = &t->ops[j];
+        }
+        for (int k = 0; k < v->n_outputs; k++) {
+            const fl_job_edge *e = &jg->edges[v->outputs[k]];
+            if (e->source_node != op->node->id) continue;
+            fl_record_writer *w = &t->writers[t->n_writers++];
+            int rc = build_writer(r, t, op, e, w, o, err);
+            if (rc < 0) return rc;
+            total_subs += w->n_subs;
+            op->out.targets[op->out.n_targets++].writer = w;
+        }
+    }
+    if (total_subs > 0) {
+        int count = total_subs * r->settings.buffers_per_channel + r->settings.floating_buffers;
+        t->pool = fl_buffer_pool_create(count, r->settings.buffer_size, on_buffer_returned, t);
+    }
+    t->settings = &r->settings;
+    return 0;
+}
+
+fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_options *o,
+                              fl_error *err) {
+    fl_job_run *r = fl_xcalloc(1, sizeof *r);
+    r->eg = eg;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->params = fl_kv_clone(eg->job->stream->params);
+    r->n_tasks = eg->n_subtasks;
+    r->tasks = fl_xcalloc((size_t)(r->n_tasks ? r->n_tasks : 1), sizeof *r->tasks);
+    int rc = read_settings(eg->job->stream, &r->settings, err);
+    for (int i = 0; rc == 0 && i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        const fl_execution_vertex *ev = &eg->subtasks[i];
+        t->run = r;
+        t->eg = eg;
+        t->vertex = &eg->job->vertices[ev->vertex];
+        t->subtask = ev->subtask;
+        t->parallelism = t->vertex->parallelism;
+        t->settings = &r->settings;
+        pthread_mutex_init(&t->mu, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    for (int i = 0; rc == 0 && i < r->n_tasks; i++) rc = build_task(r, &r->tasks[i], o, err);
+    if (rc < 0) {
+        fl_job_run_destroy(r);
+        return NULL;
+    }
+    return r;
+}
+
+int fl_job_run_start(fl_job_run *r, fl_error *err) {
+    pthread_mutex_lock(&r->mu);
+    r->status = FL_JOB_RUNNING;
+    r->started = true;
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        pthread_mutex_lock(&r->mu);
+        r->n_running++;
+        pthread_mutex_unlock(&r->mu);
+        if (pthread_create(&t->thread, NULL, fl__task_thread_main, t) != 0) {
+            pthread_mutex_lock(&r->mu);
+            r->n_running--;
+            pthread_mutex_unlock(&r->mu);
+            fl_error e = {0};
+            fl_error_set(&e, FL_ERESOURCE, "could not start a thread for task \"%s\"", t->name);
+            fl__job_run_task_failed(r, t, &e);
+            fl_error_set(err, FL_ERESOURCE, "%s", e.message);
+            return FL_ERESOURCE;
+        }
+        t->started = true;
+    }
+    return 0;
+}
+
+void fl_job_run_cancel(fl_job_run *r) {
+    pthread_mutex_lock(&r->mu);
+    r->cancel_requested = true;
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        atomic_store(&t->canceled, true);
+        pthread_mutex_lock(&t->mu);
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+void fl__job_run_task_failed(fl_job_run *r, fl_task *t, const fl_error *err) {
+    bool first;
+    pthread_mutex_lock(&r->mu);
+    first = r->failure.code == 0;
+    if (first)
+        fl_error_set(&r->failure, err->code ? err->code : FL_EUSER, "task \"%s\" failed: %s",
+                     t->name, err->message);
+    r->n_running--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (first) {
+        fl_errlog("job", "task \"%s\" failed: %s", t->name, err->message);
+        fl_job_run_cancel(r);
+    }
+}
+
+void fl__job_run_task_finished(fl_job_run *r, fl_task *t) {
+    fl_debug("job", "task \"%s\" ended", t->name);
+    pthread_mutex_lock(&r->mu);
+    r->n_running--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err) {
+    pthread_mutex_lock(&r->mu);
+    while (r->n_running > 0) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->n_tasks; i++) {
+        if (r->tasks[i].started) pthread_join(r->tasks[i].thread, NULL);
+        r->tasks[i].started = false;
+    }
+    pthread_mutex_lock(&r->mu);
+    if (r->failure.code) {
+        r->status = FL_JOB_FAILED;
+        fl_error_set(err, r->failure.code, "%s", r->failure.message);
+    } else if (r->cancel_requested) {
+        r->status = FL_JOB_CANCELED;
+        fl_error_set(err, FL_ECANCELED, "the job was canceled");
+    } else {
+        r->status = FL_JOB_FINISHED;
+    }
+    fl_job_status s = r->status;
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+fl_job_status fl_job_run_status(fl_job_run *r) {
+    pthread_mutex_lock(&r->mu);
+    fl_job_status s = r->status;
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+void fl_job_run_destroy(fl_job_run *r) {
+    if (!r) return;
+    /* Every buffer goes home before any pool is freed. */
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        fl_buffer *b;
+        while ((b = fl_buffer_queue_pop(&t->inbox))) fl_buffer_recycle(b);
+    }
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        for (int w = 0; w < t->n_writers; w++) fl__writer_fini(&t->writers[w]);
+    }
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_task *t = &r->tasks[i];
+        fl_buffer_pool_destroy(t->pool);
+        for (int k = 0; t->ops && k < t->n_ops; k++) {
+            fl__batch_fini(&t->ops[k].out.batch);
+            free(t->ops[k].out.targets);
+        }
+        free(t->ops);
+        free(t->writers);
+        free(t->channels);
+        fl__batch_fini(&t->in_batch);
+        free(t->name);
+        if (t->run) {
+            pthread_mutex_destroy(&t->mu);
+            pthread_cond_destroy(&t->cv);
+        }
+    }
+    free(r->tasks);
+    fl_kv_destroy(r->params);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}

@@ -1,0 +1,222 @@
+/*
+ * op_aggregate.c - rolling aggregations on a keyed stream: reduce with a user
+ * function, and the built-in sum/min/max/min_by/max_by.
+ *
+ * The accumulated row of every key lives in the subtask's keyed state (a heap
+ * state table organised by key group). In STREAMING mode every input row
+ * emits its key's new accumulated row; in BATCH mode (bounded inputs) nothing
+ * is emitted until the end of input, and then one final row per key, as
+ * Flink's DataStream API does in BATCH execution.
+ *
+ * sum/min/max keep the other fields of the key's first row; min_by/max_by
+ * keep the whole row holding the extreme value (the earliest on ties).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "mem.h"
+#include "row_int.h"
+#include "runtime_int.h"
+
+typedef enum agg_kind { AGG_REDUCE, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MIN_BY, AGG_MAX_BY } agg_kind;
+
+typedef struct agg_state {
+    agg_kind kind;
+    int field;
+    fl_type field_type;
+    fl_key_extractor key;
+    fl_state_table *table;
+    fl_row_builder *builder;
+    int max_parallelism;
+    bool batch_mode;
+} agg_state;
+
+static int parse_kind(const char *s, agg_kind *out) {
+    static const struct { const char *name; agg_kind kind; } kinds[] = {
+        {"sum", AGG_SUM}, {"min", AGG_MIN}, {"max", AGG_MAX},
+        {"min_by", AGG_MIN_BY}, {"max_by", AGG_MAX_BY},
+    };
+    for (size_t i = 0; s && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(s, kinds[i].name) == 0) return *out = kinds[i].kind, 0;
+    return FL_EINVAL;
+}
+
+static int agg_open_common(fl_operator *op, agg_kind kind, fl_error *err) {
+    agg_state *st = fl_xcalloc(1, sizeof *st);
+    op->impl = st;
+    st->kind = kind;
+    if (kind != AGG_REDUCE) {
+        if (parse_kind(fl_kv_get(op->node->options, "aggregation"), &st->kind) < 0)
+            return fl_error_set(err, FL_EINVAL, "aggregate \"%s\": unknown aggregation \"%s\"",
+                                op->node->name, fl_kv_get(op->node->options, "aggregation"));
+        const char *f = fl_kv_get(op->node->options, "field");
+        st->field = f ? atoi(f) : -1;
+        if (st->field < 0 || st->field >= fl_schema_num_fields(op->input_schema))
+            return fl_error_set(err, FL_EINVAL, "aggregate \"%s\": bad field index",
+                                op->node->name);
+        st->field_type = fl_schema_field_type(op->input_schema, st->field);
+    }
+    if (!op->node->key)
+        return fl_error_set(err, FL_EINVAL, "\"%s\" needs a keyed input", op->node->name);
+    void *selector = NULL;
+    if (op->node->key->selector) selector = op->key_selector;
+    fl__key_extractor_init(&st->key, op->node->key, selector, &op->ctx);
+    int first, last;
+    st->max_parallelism = op->node->max_parallelism;
+    fl_key_group_range(op->task->subtask, st->max_parallelism, op->task->parallelism, &first,
+                       &last);
+    st->table = fl_state_table_create(first, last);
+    st->builder = fl_row_builder_create(op->input_schema);
+    st->batch_mode = op->task->settings->runtime_mode == FL_RUNTIME_BATCH;
+    return 0;
+}
+
+static int reduce_open(fl_operator *op, fl_error *err) {
+    return agg_open_common(op, AGG_REDUCE, err);
+}
+static int aggregate_open(fl_operator *op, fl_error *err) {
+    return agg_open_common(op, AGG_SUM, err);
+}
+
+/* -1, 0, 1 comparing field f of two rows where it is not null. */
+static int compare_field(const fl_row *a, const fl_row *b, int f, fl_type t) {
+    switch (t) {
+    case FL_INT: {
+        int32_t x = fl_row_get_int(a, f), y = fl_row_get_int(b, f);
+        return (x > y) - (x < y);
+    }
+    case FL_DOUBLE: {
+        double x = fl_row_get_double(a, f), y = fl_row_get_double(b, f);
+        return (x > y) - (x < y);
+    }
+    default: {
+        int64_t x = fl_row_get_bigint(a, f), y = fl_row_get_bigint(b, f);
+        return (x > y) - (x < y);
+    }
+    }
+}
+
+/* Whether in's value of the field replaces acc's: a null never wins, a value
+ * beats a null, ties keep the earlier row. */
+static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool want_min) {
+    if (fl_row_is_null(in, st->field)) return false;
+    if (fl_row_is_null(acc, st->field)) return true;
+    int c = compare_field(in, acc, st->field, st->field_type);
+    return want_min ? c < 0 : c > 0;
+}
+
+/* Builds the new accumulated row from acc and in; returns it (in the
+ * builder, or acc/in themselves when unchanged). */
+static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc,
+                             const fl_row *in, fl_error *err) {
+    fl_row_builder *b = st->builder;
+    int f = st->field;
+    switch (st->kind) {
+    case AGG_REDUCE: {
+        fl_row_builder_reset(b);
+        int rc = ((fl_reduce_fn)op->fn)(&op->ctx, acc, in, b);
+        if (rc < 0 || op->ctx.failure) {
+            fl__user_failure(op, "reduce function", rc, err);
+            return NULL;
+        }
+        const fl_row *r = fl_row_builder_finish(b);
+        if (!r)
+            fl_error_set(err, FL_EUSER, "reduce function of \"%s\" built an invalid row: %s",
+                         op->node->name, fl_row_builder_error(b));
+        return r;
+    }
+    case AGG_SUM:
+        fl_row_builder_copy_row(b, acc);
+        if (fl_row_is_null(in, f)) return acc;
+        if (fl_row_is_null(acc, f)) {
+            fl_row_builder_copy_field(b, f, in, f);
+        } else if (st->field_type == FL_INT) {
+            uint32_t s = (uint32_t)fl_row_get_int(acc, f) + (uint32_t)fl_row_get_int(in, f);
+            fl_row_builder_set_int(b, f, (int32_t)s);
+        } else if (st->field_type == FL_DOUBLE) {
+            fl_row_builder_set_double(b, f, fl_row_get_double(acc, f) + fl_row_get_double(in, f));
+        } else {
+            uint64_t s = (uint64_t)fl_row_get_bigint(acc, f) + (uint64_t)fl_row_get_bigint(in, f);
+            fl_row_builder_set_bigint(b, f, (int64_t)s);
+        }
+        return fl_row_builder_finish(b);
+    case AGG_MIN:
+    case AGG_MAX:
+        if (!wins(st, in, acc, st->kind == AGG_MIN)) return acc;
+        fl_row_builder_copy_row(b, acc);
+        fl_row_builder_copy_field(b, f, in, f);
+        return fl_row_builder_finish(b);
+    case AGG_MIN_BY:
+    case AGG_MAX_BY:
+        return wins(st, in, acc, st->kind == AGG_MIN_BY) ? in : acc;
+    }
+    return NULL;
+}
+
+static int agg_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
+    agg_state *st = op->impl;
+    for (uint32_t i = 0; i < in->n; i++) {
+        const fl_row *row = in->rows[i];
+        op->ctx.timestamp = in->ts[i];
+        uint64_t hash;
+        const fl_row *key = fl__key_extract(&st->key, row, &hash, op, err);
+        if (!key) return FL_EUSER;
+        int kg = fl_key_group_of_hash(hash, st->max_parallelism);
+        uint32_t klen = fl__row_len(key), vlen;
+        const fl_row *acc = fl_state_table_get(st->table, kg, hash, key, klen, &vlen);
+        const fl_row *next = acc ? combine(op, st, acc, row, err) : row;
+        if (!next) return err->code ? err->code : FL_EUSER;
+        if (next != acc)
+            fl_state_table_put(st->table, kg, hash, key, klen, next, fl__row_len(next));
+        if (!st->batch_mode) {
+            /* acc may have moved with the put: emit the stored value. */
+            const fl_row *out = next == acc ? fl_state_table_get(st->table, kg, hash, key, klen, &vlen)
+                                            : next;
+            int rc = fl__output_emit(&op->out, out, in->ts[i]);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+typedef struct emit_all_ctx {
+    fl_operator *op;
+    int rc;
+} emit_all_ctx;
+
+static int emit_one(void *arg, int key_group, const void *key, uint32_t klen,
+                    const void *value, uint32_t vlen) {
+    emit_all_ctx *c = arg;
+    c->rc = fl__output_emit(&c->op->out, value, FL_NO_TIMESTAMP);
+    return c->rc < 0 ? 1 : 0;
+}
+
+static int agg_end_input(fl_operator *op, fl_error *err) {
+    agg_state *st = op->impl;
+    if (!st->batch_mode) return 0;
+    emit_all_ctx c = {.op = op};
+    fl_state_table_foreach(st->table, emit_one, &c);
+    return c.rc;
+}
+
+static void agg_close(fl_operator *op) {
+    agg_state *st = op->impl;
+    if (!st) return;
+    fl__key_extractor_fini(&st->key);
+    fl_state_table_destroy(st->table);
+    if (st->builder) fl_row_builder_destroy(st->builder);
+    free(st);
+    op->impl = NULL;
+}
+
+const fl_operator_ops fl__op_reduce = {
+    .kind = "reduce", .open = reduce_open, .process = agg_process,
+    .end_input = agg_end_input, .close = agg_close,
+};
+
+const fl_operator_ops fl__op_aggregate = {
+    .kind = "aggregate", .open = aggregate_open, .process = agg_process,
+    .end_input = agg_end_input, .close = agg_close,
+};

@@ -1,0 +1,93 @@
+/*
+ * op_sink.c - the end of a chain: runs a sink connector on batches of rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectors.h"
+#include "runtime_int.h"
+
+struct fl_sink_ctx {
+    fl_operator *op;
+};
+
+typedef struct sink_state {
+    const fl_sink_connector *conn;
+    fl_options *opts;
+    void *state;
+    bool opened;
+    fl_sink_ctx ctx;
+} sink_state;
+
+int fl_sink_subtask_index(const fl_sink_ctx *ctx) { return ctx->op->task->subtask; }
+int fl_sink_parallelism(const fl_sink_ctx *ctx) { return ctx->op->task->parallelism; }
+const fl_schema *fl_sink_schema(const fl_sink_ctx *ctx) { return ctx->op->input_schema; }
+void *fl_sink_ctx_resolved_fn(const fl_sink_ctx *ctx) { return ctx->op->fn; }
+fl_context *fl_sink_ctx_user_context(fl_sink_ctx *ctx) { return &ctx->op->ctx; }
+
+/* A failing user sink function's own message beats the connector's. */
+static int sink_failed(fl_operator *op, int rc, fl_error *err) {
+    if (op->ctx.failure) {
+        fl_error_clear(err);
+        return fl__user_failure(op, "sink function", rc, err);
+    }
+    if (!err->code) fl_error_set(err, rc, "sink \"%s\" failed: %s", op->node->name, fl_strerror(rc));
+    return rc;
+}
+
+static int sink_open(fl_operator *op, fl_error *err) {
+    sink_state *st = calloc(1, sizeof *st);
+    if (!st) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    op->impl = st;
+    st->conn = fl_sink_connector_find(op->node->connector);
+    if (!st->conn)
+        return fl_error_set(err, FL_EINVAL, "unknown sink connector \"%s\"",
+                            op->node->connector ? op->node->connector : "(none)");
+    char what[128];
+    snprintf(what, sizeof what, "connector \"%s\"", st->conn->name);
+    st->opts = fl_options_create(st->conn->options, op->node->options, what, err);
+    if (!st->opts) return err->code;
+    st->ctx.op = op;
+    int rc = st->conn->open(&st->ctx, st->opts, &st->state, err);
+    if (rc < 0) return sink_failed(op, rc, err);
+    st->opened = true;
+    return 0;
+}
+
+static int sink_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
+    sink_state *st = op->impl;
+    int rc = st->conn->write(st->state, in->rows, in->ts, in->n, err);
+    return rc < 0 ? sink_failed(op, rc, err) : 0;
+}
+
+static int sink_end_input(fl_operator *op, fl_error *err) {
+    sink_state *st = op->impl;
+    if (!st->conn->finish) return 0;
+    int rc = st->conn->finish(st->state, err);
+    return rc < 0 ? sink_failed(op, rc, err) : 0;
+}
+
+static void sink_close(fl_operator *op) {
+    sink_state *st = op->impl;
+    if (!st) return;
+    if (st->opened && st->conn->close) st->conn->close(st->state);
+    fl_options_destroy(st->opts);
+    free(st);
+    op->impl = NULL;
+}
+
+const fl_operator_ops fl__op_sink = {
+    .kind = "sink", .open = sink_open, .process = sink_process,
+    .end_input = sink_end_input, .close = sink_close,
+};
+
+const fl_operator_ops *fl__operator_ops(const char *kind) {
+    static const fl_operator_ops *const all[] = {
+        &fl__op_source, &fl__op_map, &fl__op_flat_map, &fl__op_filter,
+        &fl__op_reduce, &fl__op_aggregate, &fl__op_sink,
+    };
+    for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->kind, kind) == 0) return all[i];
+    return NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * runtime.h - running an ExecutionGraph: the interface the cluster layer uses.
+ *
+ * A job run creates one task (a thread with a mailbox loop) per subtask of the
+ * execution graph, wires their in-process channels, and reports how the job
+ * ended. It resolves every user function by symbol name before any task
+ * starts, so an unresolvable function fails the submission, not a worker.
+ * The cluster layer decides where (slots) and when; the runtime does not know
+ * what the tasks compute.
+ */
+#ifndef FL_RUNTIME_H
+#define FL_RUNTIME_H
+
+#include <stdint.h>
+
+#include "flinc/error.h"
+#include "graph.h"
+
+typedef struct fl_job_run fl_job_run;
+
+typedef enum fl_job_status {
+    FL_JOB_CREATED = 0,
+    FL_JOB_RUNNING,
+    FL_JOB_FINISHED,
+    FL_JOB_FAILED,
+    FL_JOB_CANCELED,
+} fl_job_status;
+
+const char *fl_job_status_name(fl_job_status s); /* "RUNNING", ... */
+
+/* Finds a user function by symbol name (dlsym in the job's shared object and
+ * the program); NULL when there is none. */
+typedef void *(*fl_symbol_resolver)(void *arg, const char *symbol);
+
+typedef struct fl_job_run_options {
+    fl_symbol_resolver resolve;
+    void *resolve_arg;
+    const char *job_file; /* named in resolution errors ("wordcount.so") */
+} fl_job_run_options;
+
+/* Checks the plan and resolves its functions; creates the tasks without
+ * starting them. Borrows eg, which must outlive the run. NULL + err on a bad
+ * plan, an unresolvable function or an invalid setting. */
+fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_options *o,
+                              fl_error *err);
+/* Starts every task's thread. */
+int fl_job_run_start(fl_job_run *r, fl_error *err);
+/* Asks every task to stop (any thread, also from a signal-handling thread);
+ * the job ends CANCELED unless it already ended. */
+void fl_job_run_cancel(fl_job_run *r);
+/* Waits until every task has ended; returns the final status and, for FAILED
+ * or CANCELED, fills err (the first failure: subtask and cause). */
+fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err);
+fl_job_status fl_job_run_status(fl_job_run *r);
+void fl_job_run_destroy(fl_job_run *r);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * runtime_int.h - the structures shared by the runtime's files: tasks, their
+ * operator chains, outputs, batches, network writers and user contexts.
+ *
+ * Execution model (DESIGN.md §4): a task is one subtask of a job vertex, run
+ * by one thread. Its mailbox (mutex + condition variable) is the only place
+ * it waits: input buffers from upstream tasks, a buffer returned to its pool,
+ * cancellation. Operators of a chain call each other directly, a batch of
+ * rows at a time; the chain's tail writes rows into network buffers of the
+ * consumers' channels. Everything below the task lock belongs to the task's
+ * thread alone, so operators and their state take no locks.
+ */
+#ifndef FL_RUNTIME_INT_H
+#define FL_RUNTIME_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "config.h"
+#include "flinc/flinc.h"
+#include "graph.h"
+#include "kv.h"
+#include "options.h"
+#include "runtime.h"
+#include "state_table.h"
+
+typedef struct fl_task fl_task;
+typedef struct fl_operator fl_operator;
+typedef struct fl_record_writer fl_record_writer;
+
+enum { FL_RUNTIME_STREAMING = 0, FL_RUNTIME_BATCH = 1 };
+
+/* Settings every task of a run reads (from the graph's configuration). */
+typedef struct fl_run_settings {
+    uint32_t buffer_size;
+    int buffers_per_channel;
+    int floating_buffers;
+    int64_t buffer_timeout_ns; /* < 0: flush only when full */
+    int runtime_mode;
+} fl_run_settings;
+
+/* ---- batches ----------------------------------------------------------------------- */
+
+#define FL_BATCH_ROWS 512
+#define FL_BATCH_BYTES (64u * 1024u)
+
+/* Rows handed from one operator to the next. Rows are either borrowed (they
+ * live in the input buffer or in the caller's batch, valid during the
+ * process call) or copied into `bytes`. */
+typedef struct fl_batch {
+    const fl_row **rows;
+    int64_t *ts;
+    uint32_t n, cap;
+    uint8_t *bytes;
+    size_t used, bytes_cap;
+} fl_batch;
+
+void fl__batch_init(fl_batch *b, uint32_t cap);
+void fl__batch_fini(fl_batch *b);
+
+/* ---- outputs ------------------------------------------------------------------------ */
+
+typedef struct fl_output_target {
+    fl_operator *chained;     /* a chained operator, or */
+    fl_record_writer *writer; /* a network output */
+} fl_output_target;
+
+/* Where an operator's rows go: its chained successors and its network
+ * outputs. Emitted rows gather in a batch that is pushed on when full and
+ * after every process call. */
+typedef struct fl_output {
+    fl_task *task;
+    fl_batch batch;
+    int n_targets;
+    fl_output_target *targets;
+} fl_output;
+
+/* Copies row into the output batch. 0 or a negative error (FL_ECANCELED). */
+int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts);
+/* Adds a borrowed row that stays valid until the current process call ends. */
+int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts);
+/* Pushes the batch to every target. */
+int fl__output_flush(fl_output *o);
+/* Flushes, then passes a watermark to every target. */
+int fl__output_watermark(fl_output *o, int64_t watermark);
+/* Flushes, then ends every target (chained: end_input; network: end of
+ * partition). */
+int fl__output_end(fl_output *o);
+
+/* ---- operators ---------------------------------------------------------------------- */
+
+/* The contract every operator implements (one operator per file). Calls
+ * return 0 or a negative code with err filled; a user function's failure is
+ * FL_EUSER with the function's message. */
+typedef struct fl_operator_ops {
+    const char *kind;
+    int (*open)(fl_operator *op, fl_error *err);
+    /* A batch of input rows; input is the index of the node's input edge. */
+    int (*process)(fl_operator *op, int input, const fl_batch *in, fl_error *err);
+    /* NULL: forward the watermark unchanged. */
+    int (*watermark)(fl_operator *op, int64_t watermark, fl_error *err);
+    /* All input has arrived (bounded inputs); may emit final results. NULL: nothing. */
+    int (*end_input)(fl_operator *op, fl_error *err);
+    void (*close)(fl_operator *op);
+} fl_operator_ops;
+
+/* The context user functions see (public as fl_context). */
+struct fl_context {
+    fl_task *task;
+    fl_operator *op;
+    const void *arg;
+    size_t arg_len;
+    void *user;
+    int64_t timestamp;
+    char *failure; /* message given by fl_context_fail, or NULL */
+};
+
+struct fl_operator {
+    const fl_operator_ops *ops;
+    const fl_stream_node *node;
+    fl_task *task;
+    int index;               /* position in the task's chain */
+    const fl_schema *input_schema; /* schema of the first input (NULL for sources) */
+    fl_output out;
+    fl_context ctx;
+    void *fn;                /* resolved user function or NULL */
+    void *key_selector;      /* resolved key selector of node->key, or NULL */
+    fl_open_fn open_hook;
+    fl_close_fn close_hook;
+    bool hooks_opened;
+    void *impl;              /* the operator's own state */
+};
+
+/* The ops of a node kind ("map", "source", ...), or NULL. */
+const fl_operator_ops *fl__operator_ops(const char *kind);
+
+extern const fl_operator_ops fl__op_source;
+extern const fl_operator_ops fl__op_map;
+extern const fl_operator_ops fl__op_flat_map;
+extern const fl_operator_ops fl__op_filter;
+extern const fl_operator_ops fl__op_reduce;
+extern const fl_operator_ops fl__op_aggregate;
+extern const fl_operator_ops fl__op_sink;
+
+/* Turns a failed user call into FL_EUSER with the function's message (or
+ * "<what> returned <rc>"), and resets the context's failure. */
+int fl__user_failure(fl_operator *op, const char *what, int rc, fl_error *err);
+
+/* The collector handed to flat_map functions. */
+fl_collector *fl__collector_create(fl_operator *op, const fl_schema *schema);
+void fl__collector_destroy(fl_collector *c);
+void fl__collector_begin(fl_collector *c, int64_t ts);
+int fl__collector_status(const fl_collector *c);
+
+/* Sources: the task loop calls read repeatedly (see connector.h). */
+int fl__source_read(fl_operator *op, int64_t *idle_until_ns, fl_error *err);
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+/* Computes the key row of an input row and its hash (by fields or by a
+ * selector function). */
+typedef struct fl_key_extractor {
+    const fl_key_spec *spec;
+    fl_row_builder *builder;
+    fl_key_selector_fn selector;
+    fl_context *ctx;
+} fl_key_extractor;
+
+int fl__key_extractor_init(fl_key_extractor *kx, const fl_key_spec *spec, void *selector,
+                           fl_context *ctx);
+void fl__key_extractor_fini(fl_key_extractor *kx);
+/* The key row (valid until the next call) and its hash; NULL on failure
+ * (err filled). */
+const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t *hash,
+                              fl_operator *op, fl_error *err);
+
+/* ---- network output ----------------------------------------------------------------------- */
+
+typedef struct fl_subpartition {
+    fl_buffer *current;
+    fl_task *consumer;
+    int consumer_channel;
+} fl_subpartition;
+
+struct fl_record_writer {
+    fl_task *task;
+    const fl_job_edge *edge;
+    fl_partitioner partitioner;
+    int n_subs;
+    fl_subpartition *subs;   /* the consumers this subtask sends to */
+    int consumer_parallelism;
+    int max_parallelism;     /* of the consumer (key groups) */
+    int first_consumer;
+    fl_key_extractor key;    /* HASH and CUSTOM */
+    fl_partition_fn custom;
+    fl_operator *owner;      /* the operator whose rows these are (for contexts) */
+    uint32_t next_channel;   /* round robin */
+    uint64_t rng;            /* shuffle */
+};
+
+int fl__writer_write_batch(fl_record_writer *w, const fl_batch *b, fl_error *err);
+int fl__writer_broadcast_control(fl_record_writer *w, uint8_t tag, int64_t value,
+                                 fl_error *err);
+/* Sends every partly filled buffer. */
+int fl__writer_flush(fl_record_writer *w, fl_error *err);
+void fl__writer_fini(fl_record_writer *w);
+
+/* ---- tasks ---------------------------------------------------------------------------------- */
+
+typedef struct fl_input_channel {
+    int64_t watermark;
+    bool ended;
+    int input;              /* index of the head node's input edge */
+} fl_input_channel;
+
+struct fl_task {
+    fl_job_run *run;
+    const fl_execution_graph *eg;
+    const fl_job_vertex *vertex;
+    int subtask;
+    int parallelism;
+    char *name;             /* "Source: Sequence -> Map (1/2)" */
+    const fl_run_settings *settings;
+    pthread_t thread;
+    bool started;
+
+    /* mailbox: guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fl_buffer_queue inbox;
+    bool buffer_returned;
+    atomic_bool canceled;
+
+    /* inputs */
+    int n_channels;
+    fl_input_channel *channels;
+    int n_ended;
+    int64_t watermark;      /* combined input watermark forwarded so far */
+    fl_batch in_batch;
+
+    /* outputs */
+    fl_buffer_pool *pool;
+    int n_writers;
+    fl_record_writer *writers;
+    int64_t pending_since_ns; /* oldest unflushed write, 0 when none */
+
+    /* chain */
+    int n_ops;
+    fl_operator *ops;       /* [0] is the head */
+
+    fl_error error;         /* why this task failed */
+};
+
+/* Blocks for a free output buffer, handling mail; NULL when canceled. */
+fl_buffer *fl__task_take_buffer(fl_task *t);
+/* Hands a filled buffer to a consumer's mailbox (any thread). */
+void fl__task_deliver(fl_task *consumer, int channel, fl_buffer *b);
+/* Notes that a writer holds unflushed data (starts the buffer timeout). */
+void fl__task_note_pending(fl_task *t);
+bool fl__task_canceled(const fl_task *t);
+const fl_kv *fl__task_params(const fl_task *t);
+void *fl__task_thread_main(void *arg);
+
+/* The run's record of the first failure (thread-safe). */
+void fl__job_run_task_failed(fl_job_run *r, fl_task *t, const fl_error *err);
+void fl__job_run_task_finished(fl_job_run *r, fl_task *t);
+
+#endif
