@@ -174,8 +174,6 @@ FLINC_MAIN(env, argc, argv) {
     else
         fl_stream_print(counts);
 
-    int rc = fl_env_execute(env, "WordCount", &err);
-    if (rc != 0)
-        fprintf(stderr, "wordcount: %s\n", err.message);
-    return rc;
+    /* flinc run reports a failure with the failing subtask and its cause. */
+    return fl_env_execute(env, "WordCount", NULL) == 0 ? 0 : 1;
 }

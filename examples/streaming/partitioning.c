@@ -215,8 +215,6 @@ FLINC_MAIN(env, argc, argv) {
     fl_schema_unref(parity_schema);
     fl_schema_unref(sum_schema);
 
-    int rc = fl_env_execute(env, "Partitioning", &err);
-    if (rc != 0)
-        fprintf(stderr, "partitioning: %s\n", err.message);
-    return rc;
+    /* flinc run reports a failure with the failing subtask and its cause. */
+    return fl_env_execute(env, "Partitioning", NULL) == 0 ? 0 : 1;
 }

@@ -23,7 +23,7 @@
  * descriptions, as plain text. */
 void fl_connectors_describe(FILE *out);
 
-/* ---- blackhole counters ------------------------------------------------------------- */
+/* ---- blackhole counters ------------------------------------------------------------------ */
 
 /* The number of rows the blackhole sinks with option counter=ID have counted
  * (summed over subtasks; each subtask adds its count when it finishes or
@@ -32,7 +32,7 @@ int64_t fl_connector_counter_get(const char *id);
 /* Sets the counter ID back to 0 (forgets it). Thread-safe. */
 void fl_connector_counter_reset(const char *id);
 
-/* ---- collect registry ------------------------------------------------------------------ */
+/* ---- collect registry -------------------------------------------------------------------- */
 
 /* Starts (or restarts, dropping earlier rows) the entry ID that collect sinks
  * with option id=ID append to. A sink writing to an id that was never opened
@@ -47,7 +47,7 @@ const fl_row *fl_collect_registry_row(const char *id, size_t i);
 /* Frees ID and its rows. Unknown ids are ignored. */
 void fl_collect_registry_close(const char *id);
 
-/* ---- implemented by the runtime ----------------------------------------------------------- */
+/* ---- implemented by the runtime ---------------------------------------------------------- */
 
 /* The user function that the sink's option fn names, resolved by the runtime
  * (an fl_sink_fn), or NULL when there is none. */

@@ -18,7 +18,7 @@
 /* Rows a source emits per read() call at most, so that read() returns quickly. */
 #define FL__CONN_BATCH_ROWS 1024
 
-/* ---- descriptors (one per file) ------------------------------------------------------- */
+/* ---- descriptors (one per file) ---------------------------------------------------------- */
 
 extern const fl_source_connector fl__source_collection;
 extern const fl_source_connector fl__source_sequence;
@@ -51,7 +51,7 @@ void fl__conn_buf_free(fl__conn_buf *b);
  * (the text file format). */
 void fl__conn_buf_append_row(fl__conn_buf *b, const fl_row *r, const fl_schema *s, bool bare);
 
-/* ---- errors and schemas ---------------------------------------------------------------- */
+/* ---- errors and schemas ------------------------------------------------------------------ */
 
 /* strerror(errnum) with a lower-case first letter (flinc's message style),
  * written into buf; returns buf. Thread-safe. */

@@ -80,7 +80,7 @@ void fl_connector_counter_reset(const char *id) {
     pthread_mutex_unlock(&counters_lock);
 }
 
-/* ---- the sink ----------------------------------------------------------------------------- */
+/* ---- the sink ---------------------------------------------------------------------------- */
 
 typedef struct blackhole_state {
     char *counter; /* NULL: count only locally */

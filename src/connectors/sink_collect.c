@@ -26,7 +26,7 @@ static const fl_option_def options[] = {
     {NULL, NULL, false, NULL},
 };
 
-/* ---- the registry ---------------------------------------------------------------------- */
+/* ---- the registry ------------------------------------------------------------------------ */
 
 typedef struct collect_entry {
     char *id;
@@ -127,7 +127,7 @@ static void registry_append(const char *id, char *chunk, size_t len, size_t n) {
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* ---- the sink ------------------------------------------------------------------------------ */
+/* ---- the sink ---------------------------------------------------------------------------- */
 
 typedef struct collect_state {
     char *id;

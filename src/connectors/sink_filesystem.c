@@ -101,8 +101,8 @@ static int fs_validate(const fl_options *o, const fl_schema *input, fl_error *er
 
 static int io_error(const char *verb, const char *path, int errnum, fl_error *err) {
     char text[128];
-    return fl_error_set(err, errnum == ENOENT ? FL_ENOENT : FL_EIO, "could not %s \"%s\": %s",
-                        verb, path, fl__conn_errno_text(errnum, text, sizeof text));
+    return fl_error_set(err, FL_EIO, "could not %s \"%s\": %s", verb, path,
+                        fl__conn_errno_text(errnum, text, sizeof text));
 }
 
 /* mkdir -p; several subtasks may race to create the same directories. */

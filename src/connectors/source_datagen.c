@@ -42,9 +42,10 @@ static const fl_option_def options[] = {
     {"fields.#.kind", "random", false, "random or sequence"},
     {"fields.#.min", NULL, false,
      "smallest random value of an INT, BIGINT, DOUBLE or TIMESTAMP (epoch ms) field; "
-     "default: the type's minimum, 0.0, or one day before max"},
+     "default: the type's minimum, 0 for DOUBLE, max minus one day for TIMESTAMP"},
     {"fields.#.max", NULL, false,
-     "largest random value; default: the type's maximum, 1.0, or the time the source opens"},
+     "largest random value; default: the type's maximum, 1 for DOUBLE, the time the "
+     "source opens for TIMESTAMP"},
     {"fields.#.length", "100", false, "length of random STRING and BYTES values"},
     {"fields.#.start", NULL, false,
      "first value of a sequence field (INT, BIGINT, STRING, TIMESTAMP)"},
@@ -64,7 +65,6 @@ typedef struct field_spec {
     fl_type type;
     int kind;
     int64_t min, max; /* random INT, BIGINT, TIMESTAMP */
-    bool has_min, has_max;
     double dmin, dmax; /* random DOUBLE */
     uint32_t length;   /* random STRING, BYTES */
     double null_rate;
@@ -93,7 +93,7 @@ typedef struct datagen_state {
     char *scratch;      /* random STRING/BYTES values are built here */
 } datagen_state;
 
-/* ---- random numbers --------------------------------------------------------------------- */
+/* ---- random numbers ---------------------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
@@ -185,7 +185,7 @@ static int parse_field(const fl_options *o, const fl_schema *s, int i, int64_t n
     memset(f, 0, sizeof *f);
     f->type = fl_schema_field_type(s, i);
     const char *type_name = fl_type_name(f->type);
-    snprintf(what, sizeof what, "a %s field", type_name);
+    snprintf(what, sizeof what, "%s %s field", type_name[0] == 'I' ? "an" : "a", type_name);
 
     const char *kind = field_opt(o, name, "kind", key, sizeof key);
     if (kind == NULL || strcmp(kind, "random") == 0) {
@@ -277,8 +277,6 @@ static int parse_field(const fl_options *o, const fl_schema *s, int i, int64_t n
                                 name, f->null_rate);
     }
 
-    f->has_min = has_min;
-    f->has_max = has_max;
     char bounds[160] = "";
     switch (f->type) {
     case FL_INT:
@@ -453,7 +451,7 @@ static bool datagen_bounded(const fl_options *o) {
     return false;
 }
 
-/* ---- running ------------------------------------------------------------------------------ */
+/* ---- running ----------------------------------------------------------------------------- */
 
 static int datagen_open(fl_source_ctx *ctx, const fl_options *o, void **state, fl_error *err) {
     const fl_schema *s = fl_row_builder_schema(fl_source_builder(ctx));

@@ -30,6 +30,9 @@
 #define NAME "filesystem"
 #define READ_SIZE ((size_t)1 << 20)
 #define MAX_LINE ((size_t)1 << 30)
+/* Buffer refills per read() call at most, so that a very long line does not
+ * keep read() from returning. */
+#define MAX_REFILLS 8
 
 static const fl_option_def options[] = {
     {"path", NULL, true, "file, or directory whose files (not starting with . or _) are read"},
@@ -260,8 +263,8 @@ static int emit_line(fl_source_ctx *ctx, const char *line, size_t len) {
 
 static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     filesystem_state *st = state;
-    int emitted = 0;
-    while (emitted < FL__CONN_BATCH_ROWS) {
+    int emitted = 0, refills = 0;
+    while (emitted < FL__CONN_BATCH_ROWS && refills < MAX_REFILLS) {
         if (st->fd < 0) {
             int rc = next_file(st, err);
             if (rc < 0)
@@ -284,6 +287,7 @@ static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
                 int rc = refill(st, err);
                 if (rc < 0)
                     return rc;
+                refills++;
             }
             continue;
         }
@@ -300,6 +304,7 @@ static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
             int rc = refill(st, err);
             if (rc < 0)
                 return rc;
+            refills++;
             continue;
         }
         size_t line_len = nl ? (size_t)(nl - data) : avail;

@@ -35,11 +35,15 @@
 #define RETRY_DELAY_NS INT64_C(500000000)
 #define CONNECT_TIMEOUT_NS INT64_C(30000000000)
 #define MAX_RECORD ((size_t)1 << 30)
+/* recv() calls per read() at most (4 MiB), so that a flood of bytes without
+ * a delimiter does not keep read() from returning. */
+#define MAX_RECVS 64
 
 static const fl_option_def options[] = {
     {"hostname", "localhost", false, "host name or address of the server"},
     {"port", NULL, true, "TCP port of the server"},
-    {"delimiter", "\\n", false, "record delimiter, may be several characters (\\n \\r \\t \\\\ escapes)"},
+    {"delimiter", "\\n", false,
+     "record delimiter, may be several characters (\\n \\r \\t \\\\ escapes)"},
     {"max-retries", "0", false,
      "reconnections after the connection closes or fails (-1: forever), 500 ms apart"},
     {NULL, NULL, false, NULL},
@@ -314,12 +318,12 @@ static int end_of_stream(socket_state *st, fl_source_ctx *ctx, fl_error *err) {
 
 static int read_connected(socket_state *st, fl_source_ctx *ctx, fl_error *err) {
     int total = 0;
-    for (;;) {
+    for (int recvs = 0;; recvs++) {
         int n = emit_records(st, ctx, FL__CONN_BATCH_ROWS - total);
         if (n < 0)
             return n;
         total += n;
-        if (total >= FL__CONN_BATCH_ROWS)
+        if (total >= FL__CONN_BATCH_ROWS || recvs >= MAX_RECVS)
             return FL_SOURCE_MORE;
         /* Wait only when this call has produced nothing yet. */
         struct pollfd pfd = {.fd = st->fd, .events = POLLIN};

@@ -41,15 +41,23 @@ static int fail(fl_error *err, const char *path, const char *fmt, ...) {
     return fl_error_set(err, FL_EFORMAT, "%s", msg);
 }
 
+/* A path too deep for PATH_LEN ends in "..." (the message stays readable). */
+static void mark_truncated(char *buf, int written) {
+    if (written >= PATH_LEN)
+        memcpy(buf + PATH_LEN - 4, "...", 4);
+}
+
 static void path_key(char *buf, const char *parent, const char *key) {
+    int n;
     if (parent[0] != '\0')
-        snprintf(buf, PATH_LEN, "%s.%s", parent, key);
+        n = snprintf(buf, PATH_LEN, "%s.%s", parent, key);
     else
-        snprintf(buf, PATH_LEN, "%s", key);
+        n = snprintf(buf, PATH_LEN, "%s", key);
+    mark_truncated(buf, n);
 }
 
 static void path_index(char *buf, const char *parent, size_t i) {
-    snprintf(buf, PATH_LEN, "%s[%zu]", parent, i);
+    mark_truncated(buf, snprintf(buf, PATH_LEN, "%s[%zu]", parent, i));
 }
 
 static const char *kind_of(const json_t *v) {
@@ -129,8 +137,8 @@ static int check_string(json_t *v, const char *p, fl_error *err) {
 }
 
 /* A string (borrowed); nullable ones may be null or missing (*out = NULL). */
-static int read_str(json_t *obj, const char *path, const char *key, bool nullable,
-                    const char **out, fl_error *err) {
+static int read_str(json_t *obj, const char *path, const char *key, bool nullable, const char **out,
+                    fl_error *err) {
     json_t *v;
     char p[PATH_LEN];
     *out = NULL;
@@ -159,8 +167,8 @@ static int read_opt_copy(json_t *obj, const char *path, const char *key, char **
     return 0;
 }
 
-static int read_typed(json_t *obj, const char *path, const char *key, bool nullable,
-                      json_type type, const char *what, json_t **out, fl_error *err) {
+static int read_typed(json_t *obj, const char *path, const char *key, bool nullable, json_type type,
+                      const char *what, json_t **out, fl_error *err) {
     char p[PATH_LEN];
     if (member(obj, path, key, !nullable, out, err) != 0)
         return FL_EFORMAT;
@@ -174,13 +182,13 @@ static int read_typed(json_t *obj, const char *path, const char *key, bool nulla
     return 0;
 }
 
-static int read_array(json_t *obj, const char *path, const char *key, bool nullable,
-                      json_t **out, fl_error *err) {
+static int read_array(json_t *obj, const char *path, const char *key, bool nullable, json_t **out,
+                      fl_error *err) {
     return read_typed(obj, path, key, nullable, JSON_ARRAY, "an array", out, err);
 }
 
-static int read_object(json_t *obj, const char *path, const char *key, bool nullable,
-                       json_t **out, fl_error *err) {
+static int read_object(json_t *obj, const char *path, const char *key, bool nullable, json_t **out,
+                       fl_error *err) {
     return read_typed(obj, path, key, nullable, JSON_OBJECT, "an object", out, err);
 }
 
@@ -306,8 +314,8 @@ static int read_key(json_t *obj, const char *path, const char *key, fl_key_spec 
     if (read_schema(o, p, "key_schema", false, &k->key_schema, err) != 0)
         goto fail_key;
     if (k->n_fields > 0 && fl_schema_num_fields(k->key_schema) != k->n_fields) {
-        fail(err, p, "key_schema has %d fields but the key has %d", fl_schema_num_fields(k->key_schema),
-             k->n_fields);
+        fail(err, p, "key_schema has %d fields but the key has %d",
+             fl_schema_num_fields(k->key_schema), k->n_fields);
         goto fail_key;
     }
     *out = k;
@@ -416,10 +424,10 @@ static int read_stream_node(fl_stream_graph *g, json_t *j, const char *path, fl_
     }
     fl_stream_node *n = fl_stream_graph_add_node(g, op, name);
     if (read_opt_copy(j, path, "uid", &n->uid, err) != 0 ||
-        read_int(j, path, "parallelism", 1, FL_GRAPH_MAX_PARALLELISM_LIMIT, &n->parallelism,
+        read_int(j, path, "parallelism", 1, FL_GRAPH_MAX_PARALLELISM_LIMIT, &n->parallelism, err) !=
+            0 ||
+        read_int(j, path, "max_parallelism", 0, FL_GRAPH_MAX_PARALLELISM_LIMIT, &n->max_parallelism,
                  err) != 0 ||
-        read_int(j, path, "max_parallelism", 0, FL_GRAPH_MAX_PARALLELISM_LIMIT,
-                 &n->max_parallelism, err) != 0 ||
         read_chaining(j, path, "chaining", &n->chaining, err) != 0 ||
         read_schema(j, path, "schema", true, &n->schema, err) != 0 ||
         read_opt_copy(j, path, "fn", &n->fn, err) != 0 ||
@@ -448,8 +456,8 @@ static int check_key_fields(const fl_key_spec *k, const fl_schema *input, const 
     int n = fl_schema_num_fields(input);
     for (int i = 0; i < k->n_fields; i++)
         if (k->fields[i] >= n)
-            return fail(err, path, "key field %d is beyond the %d fields of the input", k->fields[i],
-                        n);
+            return fail(err, path, "key field %d is beyond the %d fields of the input",
+                        k->fields[i], n);
     return 0;
 }
 
@@ -496,8 +504,8 @@ fl_stream_graph *fl__stream_graph_from_jobj(json_t *j, const char *path, fl_erro
     if (read_str(j, path, "job_name", true, &job_name, err) != 0)
         goto fail_graph;
     g->job_name = dup_or_null(job_name);
-    if (read_int(j, path, "max_parallelism", 1, FL_GRAPH_MAX_PARALLELISM_LIMIT,
-                 &g->max_parallelism, err) != 0 ||
+    if (read_int(j, path, "max_parallelism", 1, FL_GRAPH_MAX_PARALLELISM_LIMIT, &g->max_parallelism,
+                 err) != 0 ||
         read_ll(j, path, "buffer_timeout_ms", -1, LLONG_MAX, &timeout, err) != 0 ||
         read_bool(j, path, "chaining_enabled", &g->chaining_enabled, err) != 0 ||
         read_kv(j, path, "params", g->params, err) != 0 ||
@@ -532,8 +540,7 @@ static int read_vertex(fl_job_graph *g, int v, json_t *j, const char *path, fl_e
         return FL_EFORMAT;
     if (vx->id != v) {
         path_key(p, path, "id");
-        return fail(err, p, "expected %d (vertices are numbered by position), found %d", v,
-                    vx->id);
+        return fail(err, p, "expected %d (vertices are numbered by position), found %d", v, vx->id);
     }
     if (read_str(j, path, "name", false, &name, err) != 0)
         return FL_EFORMAT;
@@ -638,8 +645,8 @@ static int check_job_refs(const fl_job_graph *g, const char *path, fl_error *err
                       e->target_node, e->source_node);
             goto done;
         }
-        if (e->partitioner == FL_PART_FORWARD &&
-            g->vertices[e->source_vertex].parallelism != g->vertices[e->target_vertex].parallelism) {
+        if (e->partitioner == FL_PART_FORWARD && g->vertices[e->source_vertex].parallelism !=
+                                                     g->vertices[e->target_vertex].parallelism) {
             rc = fail(err, pe, "a FORWARD edge between vertices of parallelism %d and %d",
                       g->vertices[e->source_vertex].parallelism,
                       g->vertices[e->target_vertex].parallelism);
@@ -716,8 +723,9 @@ static int check_job_refs(const fl_job_graph *g, const char *path, fl_error *err
         if (in_seen[i] != 1 || out_seen[i] != 1) {
             path_key(p, path, "edges");
             path_index(pe, p, (size_t)i);
-            rc = fail(err, pe, "is not listed in the inputs of its target and the outputs of its "
-                               "source");
+            rc = fail(err, pe,
+                      "is not listed in the inputs of its target and the outputs of its "
+                      "source");
             goto done;
         }
     }
@@ -745,8 +753,8 @@ fl_job_graph *fl__job_graph_from_jobj(json_t *j, const char *path, fl_error *err
         return NULL;
     fl_job_graph *g = fl_xcalloc(1, sizeof(*g));
     g->stream = stream;
-    g->vertex_of_node = fl_xmalloc((size_t)(stream->n_nodes > 0 ? stream->n_nodes : 1) *
-                                   sizeof(int));
+    g->vertex_of_node =
+        fl_xmalloc((size_t)(stream->n_nodes > 0 ? stream->n_nodes : 1) * sizeof(int));
     for (int n = 0; n < stream->n_nodes; n++)
         g->vertex_of_node[n] = -1;
 

@@ -56,9 +56,9 @@ static int check_nodes(const fl_stream_graph *g, fl_error *err) {
         for (int k = 0; k < n->n_inputs; k++) {
             int src = n->inputs[k].source_id;
             if (src < 0 || src >= g->n_nodes)
-                return fl_error_set(err, FL_EINVAL,
-                                    "operator \"%s\" reads from stream node %d, which does not exist",
-                                    name, src);
+                return fl_error_set(
+                    err, FL_EINVAL,
+                    "operator \"%s\" reads from stream node %d, which does not exist", name, src);
         }
     }
     return 0;

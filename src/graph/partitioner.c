@@ -10,10 +10,9 @@
 #include "graph.h"
 
 static const char *const partitioner_names[] = {
-    [FL_PART_FORWARD] = "FORWARD",     [FL_PART_REBALANCE] = "REBALANCE",
-    [FL_PART_RESCALE] = "RESCALE",     [FL_PART_SHUFFLE] = "SHUFFLE",
-    [FL_PART_BROADCAST] = "BROADCAST", [FL_PART_GLOBAL] = "GLOBAL",
-    [FL_PART_HASH] = "HASH",           [FL_PART_CUSTOM] = "CUSTOM",
+    [FL_PART_FORWARD] = "FORWARD", [FL_PART_REBALANCE] = "REBALANCE", [FL_PART_RESCALE] = "RESCALE",
+    [FL_PART_SHUFFLE] = "SHUFFLE", [FL_PART_BROADCAST] = "BROADCAST", [FL_PART_GLOBAL] = "GLOBAL",
+    [FL_PART_HASH] = "HASH",       [FL_PART_CUSTOM] = "CUSTOM",
 };
 
 #define N_PARTITIONERS ((int)(sizeof(partitioner_names) / sizeof(partitioner_names[0])))

@@ -152,10 +152,8 @@ static int build_writer(fl_job_run *r, fl_task *t, fl_operator *owner, const fl_
     w->max_parallelism = cv->max_parallelism;
     int first, count;
     fl_edge_consumers(e->partitioner, t->parallelism, cv->parallelism, t->subtask, &first, &count);
-    if (e->partitioner == FL_PART_GLOBAL) {
-        first = 0;
-        count = 1;
-    }
+    /* GLOBAL sends every record to consumer 0 but watermarks and end of
+     * partition to all of them, so every consumer's input ends. */
     w->first_consumer = first;
     w->n_subs = count;
     w->subs = fl_xcalloc((size_t)count, sizeof *w->subs);

@@ -233,7 +233,7 @@ static int choose(fl_record_writer *w, const fl_row *row, int *sub, fl_error *er
 
 int fl__writer_write_batch(fl_record_writer *w, const fl_batch *b, fl_error *err) {
     for (uint32_t i = 0; i < b->n; i++) {
-        int sub, rc = choose(w, b->rows[i], &sub, err);
+        int sub = 0, rc = choose(w, b->rows[i], &sub, err);
         if (rc < 0) return rc;
         if (sub >= 0) {
             rc = write_record(w, sub, b->rows[i], b->ts[i], err);

@@ -14,7 +14,7 @@
 #include "mem.h"
 #include "options.h"
 
-/* ---- source context ------------------------------------------------------------------------ */
+/* ---- source context ---------------------------------------------------------------------- */
 
 fl_source_ctx *fake_source_create(const fl_schema *s, int index, int parallelism) {
     fl_source_ctx *ctx = fl_xcalloc(1, sizeof *ctx);
@@ -77,7 +77,7 @@ void fl_source_idle_until(fl_source_ctx *ctx, int64_t monotonic_ns) {
 
 bool fl_source_canceled(const fl_source_ctx *ctx) { return ctx->canceled; }
 
-/* ---- sink context ------------------------------------------------------------------------------ */
+/* ---- sink context ------------------------------------------------------------------------ */
 
 int fl_sink_subtask_index(const fl_sink_ctx *ctx) { return ctx->subtask_index; }
 int fl_sink_parallelism(const fl_sink_ctx *ctx) { return ctx->parallelism; }
@@ -85,7 +85,7 @@ const fl_schema *fl_sink_schema(const fl_sink_ctx *ctx) { return ctx->schema; }
 void *fl_sink_ctx_resolved_fn(const fl_sink_ctx *ctx) { return ctx->fn; }
 fl_context *fl_sink_ctx_user_context(fl_sink_ctx *ctx) { return ctx->user; }
 
-/* ---- helpers ----------------------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------------------- */
 
 fl_options *fake_options(const fl_option_def *defs, const char *what, const char *const *kv,
                          fl_error *err) {

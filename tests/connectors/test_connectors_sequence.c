@@ -141,7 +141,7 @@ static void sequence_stops_on_cancel(void **unused) {
     fl_options_destroy(o);
 }
 
-/* ---- collection ---------------------------------------------------------------------------- */
+/* ---- collection -------------------------------------------------------------------------- */
 
 static char *rows_option(fl_row **rows, size_t n) {
     size_t total = 0;

@@ -27,8 +27,8 @@ static inline fl_stream_node *fx_source(fl_stream_graph *g, const char *name, in
 }
 
 /* An input of target from source; implicit FORWARD unless told otherwise. */
-static inline fl_stream_edge *fx_edge(fl_stream_graph *g, int target, int source,
-                                      fl_partitioner p, bool explicit_p) {
+static inline fl_stream_edge *fx_edge(fl_stream_graph *g, int target, int source, fl_partitioner p,
+                                      bool explicit_p) {
     return fl_stream_node_add_input(g->nodes[target], source, p, explicit_p);
 }
 
@@ -42,8 +42,8 @@ static inline fl_key_spec *fx_key(const fl_schema *schema, int field) {
     k->n_fields = 1;
     k->fields = fl_xmalloc(sizeof(int));
     k->fields[0] = field;
-    k->key_schema = fl_schema_of(1, fl_schema_field_name(schema, field),
-                                 fl_schema_field_type(schema, field));
+    k->key_schema =
+        fl_schema_of(1, fl_schema_field_name(schema, field), fl_schema_field_type(schema, field));
     return k;
 }
 

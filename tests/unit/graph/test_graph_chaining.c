@@ -102,7 +102,7 @@ static void test_different_parallelism_breaks_the_chain(void **state) {
 static void test_explicit_partitioners_break_the_chain(void **state) {
     (void)state;
     fl_partitioner breaking[] = {FL_PART_REBALANCE, FL_PART_RESCALE, FL_PART_SHUFFLE,
-                                 FL_PART_BROADCAST, FL_PART_GLOBAL, FL_PART_HASH};
+                                 FL_PART_BROADCAST, FL_PART_GLOBAL,  FL_PART_HASH};
     for (size_t i = 0; i < sizeof(breaking) / sizeof(breaking[0]); i++) {
         fl_stream_graph *g = fl_stream_graph_create();
         fx_source(g, "Source", 2);
@@ -246,11 +246,11 @@ static void test_topological_order(void **state) {
     (void)state;
     /* ids out of order: 0 sink <- 2 map <- 3 map <- 1 source; 4 source -> 3 */
     fl_stream_graph *g = fl_stream_graph_create();
-    fx_node(g, "sink", "Sink", 2);           /* 0 */
-    fx_source(g, "Source: X", 1);            /* 1 */
-    fx_node(g, "map", "Late Map", 2);        /* 2 */
-    fx_node(g, "map", "Two-Input Map", 2);    /* 3 */
-    fx_source(g, "Source: Y", 1);            /* 4 */
+    fx_node(g, "sink", "Sink", 2);         /* 0 */
+    fx_source(g, "Source: X", 1);          /* 1 */
+    fx_node(g, "map", "Late Map", 2);      /* 2 */
+    fx_node(g, "map", "Two-Input Map", 2); /* 3 */
+    fx_source(g, "Source: Y", 1);          /* 4 */
     fx_forward(g, 0, 2);
     fx_forward(g, 2, 3);
     fx_forward(g, 3, 1);

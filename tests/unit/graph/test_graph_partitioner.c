@@ -15,8 +15,8 @@
 #include "graph.h"
 
 static const fl_partitioner all_partitioners[] = {
-    FL_PART_FORWARD, FL_PART_REBALANCE, FL_PART_RESCALE, FL_PART_SHUFFLE,
-    FL_PART_BROADCAST, FL_PART_GLOBAL,  FL_PART_HASH,    FL_PART_CUSTOM,
+    FL_PART_FORWARD,   FL_PART_REBALANCE, FL_PART_RESCALE, FL_PART_SHUFFLE,
+    FL_PART_BROADCAST, FL_PART_GLOBAL,    FL_PART_HASH,    FL_PART_CUSTOM,
 };
 #define N_ALL ((int)(sizeof(all_partitioners) / sizeof(all_partitioners[0])))
 
@@ -100,7 +100,7 @@ static void test_rescale_by_hand(void **state) {
 static void test_all_to_all(void **state) {
     (void)state;
     fl_partitioner a2a[] = {FL_PART_REBALANCE, FL_PART_SHUFFLE, FL_PART_BROADCAST,
-                            FL_PART_GLOBAL, FL_PART_HASH, FL_PART_CUSTOM};
+                            FL_PART_GLOBAL,    FL_PART_HASH,    FL_PART_CUSTOM};
     for (size_t k = 0; k < sizeof(a2a) / sizeof(a2a[0]); k++) {
         for (int i = 0; i < 3; i++)
             expect_consumers(a2a[k], 3, 5, i, 0, 5);
