@@ -32,7 +32,7 @@ typedef struct fl_option_def {
     const char *key;           /* e.g. "rows-per-second"; "fields.#.min" for per-field keys */
     const char *default_value; /* NULL: no default */
     bool required;
-    const char *description;   /* one line, for docs and errors */
+    const char *description; /* one line, for docs and errors */
 } fl_option_def;
 
 /* The resolved options of one connector instance (defaults applied). */
@@ -45,8 +45,7 @@ int fl_options_get_int64(const fl_options *o, const char *key, int64_t dflt, int
                          fl_error *err);
 int fl_options_get_double(const fl_options *o, const char *key, double dflt, double *out,
                           fl_error *err);
-int fl_options_get_bool(const fl_options *o, const char *key, bool dflt, bool *out,
-                        fl_error *err);
+int fl_options_get_bool(const fl_options *o, const char *key, bool dflt, bool *out, fl_error *err);
 
 /* ---- sources -------------------------------------------------------------------- */
 

@@ -78,10 +78,10 @@ typedef void (*fl_close_fn)(fl_context *ctx);
 
 /* ---- the context a user function runs in -------------------------------------- */
 
-int fl_context_subtask_index(const fl_context *ctx);  /* 0-based */
+int fl_context_subtask_index(const fl_context *ctx); /* 0-based */
 int fl_context_parallelism(const fl_context *ctx);
 int fl_context_max_parallelism(const fl_context *ctx);
-int fl_context_attempt(const fl_context *ctx);        /* 0 for the first run */
+int fl_context_attempt(const fl_context *ctx); /* 0 for the first run */
 /* "Map (2/4)": the operator name and 1-based subtask, as Flink writes it. */
 const char *fl_context_task_name(const fl_context *ctx);
 /* A job parameter (see fl_env_param) or NULL; borrowed. */
@@ -97,8 +97,8 @@ int64_t fl_context_timestamp(const fl_context *ctx);
 int fl_context_fail(fl_context *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Collector of a flat_map: take the builder, fill a row, emit it. */
-fl_row_builder *fl_collector_builder(fl_collector *out); /* reset, for the output schema */
-int fl_collector_emit(fl_collector *out);                /* emits the builder's row */
+fl_row_builder *fl_collector_builder(fl_collector *out);         /* reset, for the output schema */
+int fl_collector_emit(fl_collector *out);                        /* emits the builder's row */
 int fl_collector_emit_row(fl_collector *out, const fl_row *row); /* copies row */
 
 /* ---- the environment ------------------------------------------------------------ */

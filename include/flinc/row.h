@@ -79,8 +79,8 @@ fl_schema *fl_schema_create(const fl_field *fields, int n, fl_error *err);
 /* Convenience: fl_schema_of(2, "word", FL_STRING, "count", FL_BIGINT).
  * Aborts on invalid input (for literal schemas in job code). */
 fl_schema *fl_schema_of(int n, ...);
-fl_schema *fl_schema_ref(fl_schema *s);   /* returns s with one more reference */
-void fl_schema_unref(fl_schema *s);       /* NULL is fine */
+fl_schema *fl_schema_ref(fl_schema *s); /* returns s with one more reference */
+void fl_schema_unref(fl_schema *s);     /* NULL is fine */
 
 int fl_schema_num_fields(const fl_schema *s);
 const char *fl_schema_field_name(const fl_schema *s, int i);

@@ -26,17 +26,17 @@ typedef struct fl_input_ref {
 
 struct fl_stream {
     fl_env *env;
-    int node;              /* the operator this handle is, or -1 (union, partitioning) */
+    int node; /* the operator this handle is, or -1 (union, partitioning) */
     int n_inputs;
-    fl_input_ref *inputs;  /* what a consumer of this handle reads */
+    fl_input_ref *inputs; /* what a consumer of this handle reads */
     const fl_schema *schema;
-    char *registry_id;     /* discard counter / collect id of a sink */
+    char *registry_id; /* discard counter / collect id of a sink */
     struct fl_stream *next_handle;
 };
 
 struct fl_keyed_stream {
-    fl_stream *stream;     /* inputs partitioned by HASH with the key */
-    fl_key_spec *key;      /* borrowed from stream->inputs[0].key */
+    fl_stream *stream; /* inputs partitioned by HASH with the key */
+    fl_key_spec *key;  /* borrowed from stream->inputs[0].key */
 };
 
 struct fl_collect {
@@ -49,8 +49,8 @@ struct fl_env {
     fl_config *config;
     fl_kv *params;
     fl_stream_graph *graph;
-    fl_error error;        /* first building error */
-    fl_stream *handles;    /* every handle, to free */
+    fl_error error;     /* first building error */
+    fl_stream *handles; /* every handle, to free */
     fl_keyed_stream **keyed;
     int n_keyed, cap_keyed;
     fl_collect *collects;
@@ -58,8 +58,8 @@ struct fl_env {
     char *library_path;
     FILE *plan_out;
     int executions;
-    fl_error last_error;   /* of the last execute() */
-    int poison_node;       /* a node returned by failed calls */
+    fl_error last_error; /* of the last execute() */
+    int poison_node;     /* a node returned by failed calls */
 };
 
 /* Records the first building error; always returns a usable handle. */

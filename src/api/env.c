@@ -81,8 +81,7 @@ static int check_value(const char *key, const char *value, fl_error *err) {
         !strcmp(key, FL_CONF_SLOTS) || !strcmp(key, FL_CONF_BUFFERS_PER_CHANNEL) ||
         !strcmp(key, FL_CONF_FLOATING_BUFFERS)) {
         bool ok = fl_parse_int(value, &n) == 0 &&
-                  (n >= 1 || (!strcmp(key, FL_CONF_FLOATING_BUFFERS) && n >= 0)) &&
-                  n <= 32768;
+                  (n >= 1 || (!strcmp(key, FL_CONF_FLOATING_BUFFERS) && n >= 0)) && n <= 32768;
         if (!ok)
             return fl_error_set(err, FL_ECONFIG,
                                 "invalid value \"%s\" for \"%s\": expected a positive integer",
@@ -202,8 +201,8 @@ int fl_env_parse_params(fl_env *env, int argc, char **argv, fl_error *err) {
                                 "pairs",
                                 a);
         const char *key = a + (a[1] == '-' ? 2 : 1);
-        if (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-' &&
-                              argv[i + 1][2] != '\0')) {
+        if (i + 1 < argc &&
+            !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-' && argv[i + 1][2] != '\0')) {
             fl_kv_set(env->params, key, argv[++i]);
         } else {
             fl_kv_set(env->params, key, "true");
@@ -250,7 +249,8 @@ static void *resolve_symbol(void *arg, const char *symbol) {
     return p;
 }
 
-/* ---- execution ---------------------------------------------------------------------------------- */
+/* ---- execution ----------------------------------------------------------------------------------
+ */
 
 static bool source_bounded(const fl_stream_node *n, fl_error *err) {
     const fl_source_connector *c = fl_source_connector_find(n->connector);

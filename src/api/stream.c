@@ -168,8 +168,8 @@ fl_stream *fl_env_add_source(fl_env *env, const char *connector, const fl_schema
     return add_source_kv(env, connector, schema, kv);
 }
 
-static fl_stream *source_with(fl_env *env, const char *connector, const fl_schema *schema,
-                              int n, ...) {
+static fl_stream *source_with(fl_env *env, const char *connector, const fl_schema *schema, int n,
+                              ...) {
     if (failed(env)) return fl__poison(env, schema);
     fl_kv *kv = fl_kv_create();
     va_list ap;
@@ -238,7 +238,8 @@ fl_stream *fl_env_socket_text_stream(fl_env *env, const char *host, int port,
                        "delimiter", delimiter);
 }
 
-/* ---- one-input transformations ------------------------------------------------------------------ */
+/* ---- one-input transformations ------------------------------------------------------------------
+ */
 
 static fl_stream *add_fn_node(fl_stream *s, const char *op, const char *name, void *fn,
                               const char *role, const fl_schema *out) {
@@ -288,7 +289,8 @@ fl_stream *fl_stream_union(fl_stream *s, fl_stream *other) {
     return u;
 }
 
-/* ---- keys and partitioning ------------------------------------------------------------------------- */
+/* ---- keys and partitioning
+ * ------------------------------------------------------------------------- */
 
 /* A key spec from "a,b" over schema s, or NULL after recording an error. */
 static fl_key_spec *key_of_fields(fl_env *env, const fl_schema *s, const char *fields,
@@ -424,7 +426,8 @@ fl_stream *fl_stream_partition_custom(fl_stream *s, fl_partition_fn fn, const ch
     return repartition(s, FL_PART_CUSTOM, k, sym);
 }
 
-/* ---- keyed aggregations -------------------------------------------------------------------------------- */
+/* ---- keyed aggregations
+ * -------------------------------------------------------------------------------- */
 
 static fl_stream *keyed_node(fl_keyed_stream *k, const char *op, const char *name) {
     fl_stream *s = k->stream;
@@ -459,8 +462,8 @@ static fl_stream *aggregation(fl_keyed_stream *k, const char *agg, const char *f
     bool numeric = t == FL_INT || t == FL_BIGINT || t == FL_DOUBLE;
     bool ordered = numeric || t == FL_TIMESTAMP;
     if (strcmp(agg, "sum") == 0 ? !numeric : !ordered)
-        return fail(env, s->schema, FL_ESCHEMA,
-                    "%s needs a numeric field, but \"%s\" is %s", agg, field, fl_type_name(t));
+        return fail(env, s->schema, FL_ESCHEMA, "%s needs a numeric field, but \"%s\" is %s", agg,
+                    field, fl_type_name(t));
     fl_stream *out = keyed_node(k, "aggregate", "Keyed Aggregation");
     fl_stream_node *n = env->graph->nodes[out->node];
     fl_kv_set(n->options, "aggregation", agg);
@@ -480,7 +483,8 @@ fl_stream *fl_keyed_max_by(fl_keyed_stream *k, const char *f) {
     return aggregation(k, "max_by", f);
 }
 
-/* ---- operator properties --------------------------------------------------------------------------------- */
+/* ---- operator properties
+ * --------------------------------------------------------------------------------- */
 
 static fl_stream_node *node_of(fl_stream *s, const char *what) {
     if (failed(s->env)) return NULL;
@@ -497,13 +501,15 @@ static fl_stream_node *node_of(fl_stream *s, const char *what) {
 fl_stream *fl_stream_set_parallelism(fl_stream *s, int p) {
     fl_stream_node *n = node_of(s, "set_parallelism");
     if (!n) return s;
-    if (p < 1) return fl__env_fail(s->env, s, FL_EINVAL, "parallelism of \"%s\" must be at least 1, not %d", n->name, p);
+    if (p < 1)
+        return fl__env_fail(s->env, s, FL_EINVAL,
+                            "parallelism of \"%s\" must be at least 1, not %d", n->name, p);
     if (!strcmp(n->op, "source") && p > 1) {
         const fl_source_connector *c = fl_source_connector_find(n->connector);
         if (c && !c->parallel)
-            return fl__env_fail(s->env, s, FL_EINVAL,
-                                "\"%s\" is a non-parallel source; its parallelism must be 1, not %d",
-                                n->name, p);
+            return fl__env_fail(
+                s->env, s, FL_EINVAL,
+                "\"%s\" is a non-parallel source; its parallelism must be 1, not %d", n->name, p);
     }
     n->parallelism = p;
     return s;
@@ -581,7 +587,9 @@ fl_stream *fl_stream_set_arg(fl_stream *s, const void *arg, size_t len) {
 
 const fl_schema *fl_stream_schema(const fl_stream *s) { return s->schema; }
 
-/* ---- sinks ------------------------------------------------------------------------------------------------ */
+/* ---- sinks
+ * ------------------------------------------------------------------------------------------------
+ */
 
 static const struct {
     const char *connector, *name;
@@ -663,8 +671,10 @@ fl_stream *fl_stream_sink(fl_stream *s, fl_sink_fn fn) {
     char *sym = fl__symbol_name(s->env, (void *)fn, "sink function");
     if (!sym) return fl__poison(s->env, NULL);
     fl_stream *h = sink_with(s, "function", 1, "fn", sym);
-    if (h->node >= 0) s->env->graph->nodes[h->node]->fn = sym;
-    else free(sym);
+    if (h->node >= 0)
+        s->env->graph->nodes[h->node]->fn = sym;
+    else
+        free(sym);
     return h;
 }
 

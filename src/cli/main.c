@@ -35,8 +35,8 @@
 #include "minicluster.h"
 
 #define EXIT_JOB_FAILED 1
-#define EXIT_USAGE 2
-#define EXIT_CANCELED 130
+#define EXIT_USAGE      2
+#define EXIT_CANCELED   130
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -271,15 +271,16 @@ static int run_job(bool plan_only, int argc, char **argv) {
         const fl_error *build = fl_env_error(env);
         if (last) {
             fprintf(stderr, "flinc: %s\n", last->message);
-            status = canceled_by_signal || last->code == FL_ECANCELED ? EXIT_CANCELED
-                                                                       : EXIT_JOB_FAILED;
+            status =
+                canceled_by_signal || last->code == FL_ECANCELED ? EXIT_CANCELED : EXIT_JOB_FAILED;
         } else if (rc != 0) {
-            if (build) fprintf(stderr, "flinc: %s\n", build->message);
-            else fprintf(stderr, "flinc: job \"%s\" returned %d\n", job, rc);
+            if (build)
+                fprintf(stderr, "flinc: %s\n", build->message);
+            else
+                fprintf(stderr, "flinc: job \"%s\" returned %d\n", job, rc);
             status = EXIT_JOB_FAILED;
         } else if (fl__env_executions(env) == 0) {
-            fprintf(stderr, "flinc: job \"%s\" did not call fl_env_execute, so nothing ran\n",
-                    job);
+            fprintf(stderr, "flinc: job \"%s\" did not call fl_env_execute, so nothing ran\n", job);
             status = EXIT_JOB_FAILED;
         }
     }
@@ -311,9 +312,8 @@ int main(int argc, char **argv) {
         printf("flinc %s\n", FLINC_VERSION);
         return 0;
     }
-    static const char *const cluster_cmds[] = {"list",       "cancel",      "stop",
-                                               "savepoint",  "jobmanager",  "taskmanager",
-                                               "sql"};
+    static const char *const cluster_cmds[] = {"list",       "cancel",      "stop", "savepoint",
+                                               "jobmanager", "taskmanager", "sql"};
     for (size_t k = 0; k < sizeof cluster_cmds / sizeof cluster_cmds[0]; k++)
         if (!strcmp(cmd, cluster_cmds[k])) return not_built(cmd);
     bool plan_only;

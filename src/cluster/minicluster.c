@@ -71,8 +71,10 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
         fl_execution_graph_destroy(eg);
         return err->code;
     }
-    fl_info("minicluster", "Job \"%s\" (%d tasks, %d subtasks, %d slots) switched from CREATED "
-            "to RUNNING", name, job->n_vertices, eg->n_subtasks, slots);
+    fl_info("minicluster",
+            "Job \"%s\" (%d tasks, %d subtasks, %d slots) switched from CREATED "
+            "to RUNNING",
+            name, job->n_vertices, eg->n_subtasks, slots);
     int slot = register_run(r);
     int rc = fl_job_run_start(r, err);
     fl_error run_err = {0};

@@ -14,8 +14,8 @@
 #include "runtime.h"
 
 typedef struct fl_minicluster_options {
-    int slots;                 /* <= 0: as many as the job's highest parallelism */
-    fl_job_run_options run;    /* function resolution */
+    int slots;              /* <= 0: as many as the job's highest parallelism */
+    fl_job_run_options run; /* function resolution */
 } fl_minicluster_options;
 
 /* Runs the job (takes it) to completion. 0 when it FINISHED; otherwise the

@@ -22,8 +22,8 @@
 typedef struct fl_buffer_pool fl_buffer_pool;
 
 typedef struct fl_buffer {
-    uint8_t *data;          /* 8-byte aligned */
-    uint32_t size;          /* bytes written */
+    uint8_t *data; /* 8-byte aligned */
+    uint32_t size; /* bytes written */
     uint32_t capacity;
     int channel;            /* input channel at the consumer, set when sent */
     fl_buffer_pool *pool;   /* owner; the buffer returns there */

@@ -102,8 +102,7 @@ int fl_collector_emit(fl_collector *out) {
 int fl_collector_emit_row(fl_collector *out, const fl_row *row) {
     if (out->rc < 0) return out->rc;
     if (fl_row_num_fields(row) != fl_schema_num_fields(fl_row_builder_schema(out->builder))) {
-        fl_context_fail(&out->op->ctx,
-                        "%s: emitted a row of %d fields; the output schema has %d",
+        fl_context_fail(&out->op->ctx, "%s: emitted a row of %d fields; the output schema has %d",
                         out->op->node->name, fl_row_num_fields(row),
                         fl_schema_num_fields(fl_row_builder_schema(out->builder)));
         return out->rc = FL_EUSER;

@@ -63,8 +63,8 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error 
         s->buffers_per_channel = (int)per_channel;
         s->floating_buffers = (int)floating;
         s->buffer_timeout_ns = g->buffer_timeout_ms < 0 ? -1 : g->buffer_timeout_ms * 1000000LL;
-        s->runtime_mode = (mode && strcasecmp(mode, "BATCH") == 0) ? FL_RUNTIME_BATCH
-                                                                     : FL_RUNTIME_STREAMING;
+        s->runtime_mode =
+            (mode && strcasecmp(mode, "BATCH") == 0) ? FL_RUNTIME_BATCH : FL_RUNTIME_STREAMING;
     }
     fl_config_destroy(c);
     return rc;
@@ -84,7 +84,8 @@ static int resolve(const fl_job_run_options *o, const fl_stream_node *n, const c
                         role, symbol, n->name, o->job_file ? o->job_file : "the program");
 }
 
-/* ---- wiring ----------------------------------------------------------------------------------- */
+/* ---- wiring -----------------------------------------------------------------------------------
+ */
 
 static fl_task *task_of(fl_job_run *r, int vertex, int subtask) {
     return &r->tasks[r->eg->first_subtask[vertex] + subtask];

@@ -38,8 +38,7 @@ const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t 
     }
     const fl_row *key = fl_row_builder_finish(b);
     if (!key) {
-        fl_error_set(err, FL_EUSER, "%s: invalid key: %s", op->node->name,
-                     fl_row_builder_error(b));
+        fl_error_set(err, FL_EUSER, "%s: invalid key: %s", op->node->name, fl_row_builder_error(b));
         return NULL;
     }
     /* The row kind is not part of the key. */

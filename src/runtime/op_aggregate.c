@@ -34,8 +34,11 @@ typedef struct agg_state {
 } agg_state;
 
 static int parse_kind(const char *s, agg_kind *out) {
-    static const struct { const char *name; agg_kind kind; } kinds[] = {
-        {"sum", AGG_SUM}, {"min", AGG_MIN}, {"max", AGG_MAX},
+    static const struct {
+        const char *name;
+        agg_kind kind;
+    } kinds[] = {
+        {"sum", AGG_SUM},       {"min", AGG_MIN},       {"max", AGG_MAX},
         {"min_by", AGG_MIN_BY}, {"max_by", AGG_MAX_BY},
     };
     for (size_t i = 0; s && i < sizeof kinds / sizeof kinds[0]; i++)
@@ -109,8 +112,8 @@ static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool 
 
 /* Builds the new accumulated row from acc and in; returns it (in the
  * builder, or acc/in themselves when unchanged). */
-static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc,
-                             const fl_row *in, fl_error *err) {
+static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, const fl_row *in,
+                             fl_error *err) {
     fl_row_builder *b = st->builder;
     int f = st->field;
     switch (st->kind) {
@@ -172,8 +175,8 @@ static int agg_process(fl_operator *op, int input, const fl_batch *in, fl_error 
             fl_state_table_put(st->table, kg, hash, key, klen, next, fl__row_len(next));
         if (!st->batch_mode) {
             /* acc may have moved with the put: emit the stored value. */
-            const fl_row *out = next == acc ? fl_state_table_get(st->table, kg, hash, key, klen, &vlen)
-                                            : next;
+            const fl_row *out =
+                next == acc ? fl_state_table_get(st->table, kg, hash, key, klen, &vlen) : next;
             int rc = fl__output_emit(&op->out, out, in->ts[i]);
             if (rc < 0) return rc;
         }
@@ -186,8 +189,8 @@ typedef struct emit_all_ctx {
     int rc;
 } emit_all_ctx;
 
-static int emit_one(void *arg, int key_group, const void *key, uint32_t klen,
-                    const void *value, uint32_t vlen) {
+static int emit_one(void *arg, int key_group, const void *key, uint32_t klen, const void *value,
+                    uint32_t vlen) {
     emit_all_ctx *c = arg;
     c->rc = fl__output_emit(&c->op->out, value, FL_NO_TIMESTAMP);
     return c->rc < 0 ? 1 : 0;
@@ -212,11 +215,17 @@ static void agg_close(fl_operator *op) {
 }
 
 const fl_operator_ops fl__op_reduce = {
-    .kind = "reduce", .open = reduce_open, .process = agg_process,
-    .end_input = agg_end_input, .close = agg_close,
+    .kind = "reduce",
+    .open = reduce_open,
+    .process = agg_process,
+    .end_input = agg_end_input,
+    .close = agg_close,
 };
 
 const fl_operator_ops fl__op_aggregate = {
-    .kind = "aggregate", .open = aggregate_open, .process = agg_process,
-    .end_input = agg_end_input, .close = agg_close,
+    .kind = "aggregate",
+    .open = aggregate_open,
+    .process = agg_process,
+    .end_input = agg_end_input,
+    .close = agg_close,
 };

@@ -9,8 +9,7 @@ static int filter_process(fl_operator *op, int input, const fl_batch *in, fl_err
     for (uint32_t i = 0; i < in->n; i++) {
         op->ctx.timestamp = in->ts[i];
         int keep = fn(&op->ctx, in->rows[i]);
-        if (keep < 0 || op->ctx.failure)
-            return fl__user_failure(op, "filter function", keep, err);
+        if (keep < 0 || op->ctx.failure) return fl__user_failure(op, "filter function", keep, err);
         if (keep) {
             int rc = fl__output_emit_ref(&op->out, in->rows[i], in->ts[i]);
             if (rc < 0) return rc;

@@ -30,6 +30,8 @@ static void flat_map_close(fl_operator *op) {
 }
 
 const fl_operator_ops fl__op_flat_map = {
-    .kind = "flat_map", .open = flat_map_open, .process = flat_map_process,
+    .kind = "flat_map",
+    .open = flat_map_open,
+    .process = flat_map_process,
     .close = flat_map_close,
 };

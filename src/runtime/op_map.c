@@ -35,5 +35,8 @@ static void map_close(fl_operator *op) {
 }
 
 const fl_operator_ops fl__op_map = {
-    .kind = "map", .open = map_open, .process = map_process, .close = map_close,
+    .kind = "map",
+    .open = map_open,
+    .process = map_process,
+    .close = map_close,
 };

@@ -32,7 +32,8 @@ static int sink_failed(fl_operator *op, int rc, fl_error *err) {
         fl_error_clear(err);
         return fl__user_failure(op, "sink function", rc, err);
     }
-    if (!err->code) fl_error_set(err, rc, "sink \"%s\" failed: %s", op->node->name, fl_strerror(rc));
+    if (!err->code)
+        fl_error_set(err, rc, "sink \"%s\" failed: %s", op->node->name, fl_strerror(rc));
     return rc;
 }
 
@@ -78,13 +79,16 @@ static void sink_close(fl_operator *op) {
 }
 
 const fl_operator_ops fl__op_sink = {
-    .kind = "sink", .open = sink_open, .process = sink_process,
-    .end_input = sink_end_input, .close = sink_close,
+    .kind = "sink",
+    .open = sink_open,
+    .process = sink_process,
+    .end_input = sink_end_input,
+    .close = sink_close,
 };
 
 const fl_operator_ops *fl__operator_ops(const char *kind) {
     static const fl_operator_ops *const all[] = {
-        &fl__op_source, &fl__op_map, &fl__op_flat_map, &fl__op_filter,
+        &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
         &fl__op_reduce, &fl__op_aggregate, &fl__op_sink,
     };
     for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)

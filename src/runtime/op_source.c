@@ -42,8 +42,9 @@ int fl_source_emit_row(fl_source_ctx *ctx, const fl_row *row, int64_t timestamp)
 int fl_source_emit(fl_source_ctx *ctx, int64_t timestamp) {
     const fl_row *row = fl_row_builder_finish(ctx->builder);
     if (!row)
-        return fl_error_set(&ctx->op->task->error, FL_EINVAL, "source \"%s\" built an invalid row: %s",
-                            ctx->op->node->name, fl_row_builder_error(ctx->builder));
+        return fl_error_set(&ctx->op->task->error, FL_EINVAL,
+                            "source \"%s\" built an invalid row: %s", ctx->op->node->name,
+                            fl_row_builder_error(ctx->builder));
     return fl_source_emit_row(ctx, row, timestamp);
 }
 
@@ -94,5 +95,8 @@ static int source_process(fl_operator *op, int input, const fl_batch *in, fl_err
 }
 
 const fl_operator_ops fl__op_source = {
-    .kind = "source", .open = source_open, .process = source_process, .close = source_close,
+    .kind = "source",
+    .open = source_open,
+    .process = source_process,
+    .close = source_close,
 };

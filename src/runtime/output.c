@@ -99,8 +99,8 @@ int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts) {
 }
 
 static int chained_watermark(fl_operator *op, int64_t wm, fl_error *err) {
-    int rc = op->ops->watermark ? op->ops->watermark(op, wm, err)
-                                : fl__output_watermark(&op->out, wm);
+    int rc =
+        op->ops->watermark ? op->ops->watermark(op, wm, err) : fl__output_watermark(&op->out, wm);
     if (rc == 0) rc = fl__output_flush(&op->out);
     return rc;
 }
@@ -150,8 +150,7 @@ static int send_current(fl_record_writer *w, fl_subpartition *sp) {
 
 /* Room for `need` bytes in sp's current buffer, taking a new one (and sending
  * the full one) as needed. */
-static uint8_t *reserve(fl_record_writer *w, fl_subpartition *sp, uint32_t need,
-                        fl_error *err) {
+static uint8_t *reserve(fl_record_writer *w, fl_subpartition *sp, uint32_t need, fl_error *err) {
     if (sp->current && sp->current->size + need > sp->current->capacity) send_current(w, sp);
     if (!sp->current) {
         fl_buffer *b = fl__task_take_buffer(w->task);
@@ -247,8 +246,7 @@ int fl__writer_write_batch(fl_record_writer *w, const fl_batch *b, fl_error *err
     return 0;
 }
 
-int fl__writer_broadcast_control(fl_record_writer *w, uint8_t tag, int64_t value,
-                                 fl_error *err) {
+int fl__writer_broadcast_control(fl_record_writer *w, uint8_t tag, int64_t value, fl_error *err) {
     for (int s = 0; s < w->n_subs; s++) {
         uint8_t *at = reserve(w, &w->subs[s], FL_EL_HEADER, err);
         if (!at) return FL_ECANCELED;

@@ -44,7 +44,7 @@ typedef struct fl_run_settings {
 
 /* ---- batches ----------------------------------------------------------------------- */
 
-#define FL_BATCH_ROWS 512
+#define FL_BATCH_ROWS  512
 #define FL_BATCH_BYTES (64u * 1024u)
 
 /* Rows handed from one operator to the next. Rows are either borrowed (they
@@ -122,16 +122,16 @@ struct fl_operator {
     const fl_operator_ops *ops;
     const fl_stream_node *node;
     fl_task *task;
-    int index;               /* position in the task's chain */
+    int index;                     /* position in the task's chain */
     const fl_schema *input_schema; /* schema of the first input (NULL for sources) */
     fl_output out;
     fl_context ctx;
-    void *fn;                /* resolved user function or NULL */
-    void *key_selector;      /* resolved key selector of node->key, or NULL */
+    void *fn;           /* resolved user function or NULL */
+    void *key_selector; /* resolved key selector of node->key, or NULL */
     fl_open_fn open_hook;
     fl_close_fn close_hook;
     bool hooks_opened;
-    void *impl;              /* the operator's own state */
+    void *impl; /* the operator's own state */
 };
 
 /* The ops of a node kind ("map", "source", ...), or NULL. */
@@ -190,20 +190,19 @@ struct fl_record_writer {
     const fl_job_edge *edge;
     fl_partitioner partitioner;
     int n_subs;
-    fl_subpartition *subs;   /* the consumers this subtask sends to */
+    fl_subpartition *subs; /* the consumers this subtask sends to */
     int consumer_parallelism;
-    int max_parallelism;     /* of the consumer (key groups) */
+    int max_parallelism; /* of the consumer (key groups) */
     int first_consumer;
-    fl_key_extractor key;    /* HASH and CUSTOM */
+    fl_key_extractor key; /* HASH and CUSTOM */
     fl_partition_fn custom;
-    fl_operator *owner;      /* the operator whose rows these are (for contexts) */
-    uint32_t next_channel;   /* round robin */
-    uint64_t rng;            /* shuffle */
+    fl_operator *owner;    /* the operator whose rows these are (for contexts) */
+    uint32_t next_channel; /* round robin */
+    uint64_t rng;          /* shuffle */
 };
 
 int fl__writer_write_batch(fl_record_writer *w, const fl_batch *b, fl_error *err);
-int fl__writer_broadcast_control(fl_record_writer *w, uint8_t tag, int64_t value,
-                                 fl_error *err);
+int fl__writer_broadcast_control(fl_record_writer *w, uint8_t tag, int64_t value, fl_error *err);
 /* Sends every partly filled buffer. */
 int fl__writer_flush(fl_record_writer *w, fl_error *err);
 void fl__writer_fini(fl_record_writer *w);
@@ -213,7 +212,7 @@ void fl__writer_fini(fl_record_writer *w);
 typedef struct fl_input_channel {
     int64_t watermark;
     bool ended;
-    int input;              /* index of the head node's input edge */
+    int input; /* index of the head node's input edge */
 } fl_input_channel;
 
 struct fl_task {
@@ -222,7 +221,7 @@ struct fl_task {
     const fl_job_vertex *vertex;
     int subtask;
     int parallelism;
-    char *name;             /* "Source: Sequence -> Map (1/2)" */
+    char *name; /* "Source: Sequence -> Map (1/2)" */
     const fl_run_settings *settings;
     pthread_t thread;
     bool started;
@@ -238,7 +237,7 @@ struct fl_task {
     int n_channels;
     fl_input_channel *channels;
     int n_ended;
-    int64_t watermark;      /* combined input watermark forwarded so far */
+    int64_t watermark; /* combined input watermark forwarded so far */
     fl_batch in_batch;
 
     /* outputs */
@@ -249,9 +248,9 @@ struct fl_task {
 
     /* chain */
     int n_ops;
-    fl_operator *ops;       /* [0] is the head */
+    fl_operator *ops; /* [0] is the head */
 
-    fl_error error;         /* why this task failed */
+    fl_error error; /* why this task failed */
 };
 
 /* Blocks for a free output buffer, handling mail; NULL when canceled. */

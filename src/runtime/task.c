@@ -51,8 +51,7 @@ static void wait_locked(fl_task *t, int64_t deadline_ns) {
         pthread_cond_wait(&t->cv, &t->mu);
         return;
     }
-    struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-                          .tv_nsec = deadline_ns % 1000000000};
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
     pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 }
 

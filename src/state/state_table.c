@@ -94,17 +94,15 @@ static void grow(group_table *gt) {
     gt->mask = n - 1;
 }
 
-const void *fl_state_table_get(fl_state_table *t, int key_group, uint64_t hash,
-                               const void *key, uint32_t klen, uint32_t *vlen) {
+const void *fl_state_table_get(fl_state_table *t, int key_group, uint64_t hash, const void *key,
+                               uint32_t klen, uint32_t *vlen) {
     entry **slot = find(group(t, key_group), hash, key, klen);
     if (!slot) return NULL;
     *vlen = (*slot)->vlen;
     return (*slot)->data + (*slot)->klen;
 }
 
-static size_t entry_bytes(uint32_t klen, uint32_t vcap) {
-    return sizeof(entry) + klen + vcap;
-}
+static size_t entry_bytes(uint32_t klen, uint32_t vcap) { return sizeof(entry) + klen + vcap; }
 
 void fl_state_table_put(fl_state_table *t, int key_group, uint64_t hash, const void *key,
                         uint32_t klen, const void *value, uint32_t vlen) {

@@ -22,8 +22,8 @@ void fl_state_table_destroy(fl_state_table *t);
 
 /* The value stored for key (borrowed, valid until the next put/remove of the
  * same key) and its length in *vlen, or NULL. */
-const void *fl_state_table_get(fl_state_table *t, int key_group, uint64_t hash,
-                               const void *key, uint32_t klen, uint32_t *vlen);
+const void *fl_state_table_get(fl_state_table *t, int key_group, uint64_t hash, const void *key,
+                               uint32_t klen, uint32_t *vlen);
 /* Stores a copy of value for key (a copy of key is kept when new). */
 void fl_state_table_put(fl_state_table *t, int key_group, uint64_t hash, const void *key,
                         uint32_t klen, const void *value, uint32_t vlen);

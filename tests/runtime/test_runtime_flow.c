@@ -37,8 +37,8 @@ int rt_bp_slow_sink(fl_context *ctx, const fl_row *in) {
 static void test_slow_sink_backpressures_source(void **state) {
     produced = consumed = peak_in_flight = consumed_sum = 0;
     /* 4 KiB buffers: (value BIGINT) rows take 24 + 16 bytes, 102 per buffer. */
-    fl_env *env = rt_env(1, "taskmanager.memory.segment-size", "4kb",
-                         "execution.buffer-timeout", "10 ms", NULL);
+    fl_env *env = rt_env(1, "taskmanager.memory.segment-size", "4kb", "execution.buffer-timeout",
+                         "10 ms", NULL);
     fl_stream *src = fl_stream_filter(fl_env_from_sequence(env, 1, BP_ROWS), rt_bp_count_produced);
     fl_stream_disable_chaining(fl_stream_sink(fl_stream_rebalance(src), rt_bp_slow_sink));
     rt_execute(env, "backpressure");
@@ -190,14 +190,16 @@ static void per_consumer(const int *counts, int consumers, int copies, int64_t *
             total += counts[v * 8 + s];
             out[s] += counts[v * 8 + s];
         }
-        if (total != copies) fail_msg("value %lld arrived %d times, expected %d", (long long)v, total, copies);
+        if (total != copies)
+            fail_msg("value %lld arrived %d times, expected %d", (long long)v, total, copies);
     }
 }
 
 /* The sequence source gives producer i the i-th contiguous slice. */
 static int producer_of(int64_t v, int producers) {
     for (int i = 0; i < producers; i++) {
-        int64_t lo = (int64_t)PART_ROWS * i / producers, hi = (int64_t)PART_ROWS * (i + 1) / producers;
+        int64_t lo = (int64_t)PART_ROWS * i / producers,
+                hi = (int64_t)PART_ROWS * (i + 1) / producers;
         if (v >= lo && v < hi) return i;
     }
     return -1;

@@ -16,9 +16,7 @@
 #define SUM_ROWS 10000000LL
 #define SUM_KEYS 1000
 
-static fl_schema *kv_schema(void) {
-    return fl_schema_of(2, "key", FL_BIGINT, "value", FL_BIGINT);
-}
+static fl_schema *kv_schema(void) { return fl_schema_of(2, "key", FL_BIGINT, "value", FL_BIGINT); }
 
 int rt_to_key_value(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
     int64_t v = fl_row_get_bigint(in, 0);
@@ -62,7 +60,8 @@ static int64_t stream_count;
 int rt_record_last(fl_context *ctx, const fl_row *in) {
     int64_t k = fl_row_get_bigint(in, 0), sum = fl_row_get_bigint(in, 1);
     /* Only one subtask owns a key, so no two threads touch one slot. */
-    if (sum <= stream_last[k]) return fl_context_fail(ctx, "sum of key %lld went down", (long long)k);
+    if (sum <= stream_last[k])
+        return fl_context_fail(ctx, "sum of key %lld went down", (long long)k);
     stream_last[k] = sum;
     __atomic_fetch_add(&stream_count, 1, __ATOMIC_RELAXED);
     return 0;
@@ -181,8 +180,8 @@ static void run_aggregation(const char *agg, int parallelism) {
             char buf[16];
             snprintf(buf, sizeof buf, "t%d", want[got].tag);
             if (len != strlen(buf) || memcmp(tag, buf, len) != 0)
-                fail_msg("%s key %d output %d: tag %.*s, expected %s", agg, key, got, (int)len,
-                         tag, buf);
+                fail_msg("%s key %d output %d: tag %.*s, expected %s", agg, key, got, (int)len, tag,
+                         buf);
             got++;
         }
         assert_int_equal(got, n);
@@ -220,13 +219,15 @@ static void test_reduce_with_key_selector(void **state) {
     fl_env *env = rt_env(2, "execution.runtime-mode", "BATCH", NULL);
     fl_schema *ks = fl_schema_of(1, "parity", FL_BIGINT);
     fl_stream *src = fl_env_from_sequence(env, 1, 5000);
-    fl_collect *c = fl_stream_collect(fl_keyed_reduce(fl_stream_key_by_fn(src, rt_parity_key, ks),
-                                                      rt_mul_mod));
+    fl_collect *c =
+        fl_stream_collect(fl_keyed_reduce(fl_stream_key_by_fn(src, rt_parity_key, ks), rt_mul_mod));
     rt_execute(env, "reduce");
     int64_t odd = 1, even = 1;
     for (int64_t v = 1; v <= 5000; v++) {
-        if (v % 2) odd = (odd * v) % 1000003;
-        else even = (even * v) % 1000003;
+        if (v % 2)
+            odd = (odd * v) % 1000003;
+        else
+            even = (even * v) % 1000003;
     }
     assert_int_equal(fl_collect_count(c), 2);
     int64_t a = fl_row_get_bigint(fl_collect_row(c, 0), 0);
@@ -268,13 +269,15 @@ static void test_union_filter_flat_map(void **state) {
         sum += (v % 4) * v;
     }
     int64_t got_sum = 0;
-    for (size_t i = 0; i < fl_collect_count(c); i++) got_sum += fl_row_get_bigint(fl_collect_row(c, i), 0);
+    for (size_t i = 0; i < fl_collect_count(c); i++)
+        got_sum += fl_row_get_bigint(fl_collect_row(c, i), 0);
     assert_int_equal((int64_t)fl_collect_count(c), count);
     assert_int_equal(got_sum, sum);
     fl_env_destroy(env);
 }
 
-/* ---- hooks, arguments, parameters, context ----------------------------------------------------- */
+/* ---- hooks, arguments, parameters, context -----------------------------------------------------
+ */
 
 typedef struct hook_user {
     int64_t offset;
@@ -314,11 +317,11 @@ static void test_hooks_arguments_parameters(void **state) {
     closes = 0;
     fl_env *env = rt_env(3, NULL);
     fl_env_set_param(env, "extra", "5");
-    fl_schema *s = fl_schema_of(4, "v", FL_BIGINT, "w", FL_BIGINT, "subtask", FL_INT,
-                                "parallelism", FL_INT);
+    fl_schema *s =
+        fl_schema_of(4, "v", FL_BIGINT, "w", FL_BIGINT, "subtask", FL_INT, "parallelism", FL_INT);
     int64_t offset = 1000;
-    fl_stream *m = fl_stream_map(fl_stream_rebalance(fl_env_from_sequence(env, 1, 999)),
-                                 rt_hook_map, s);
+    fl_stream *m =
+        fl_stream_map(fl_stream_rebalance(fl_env_from_sequence(env, 1, 999)), rt_hook_map, s);
     fl_stream_set_hooks(m, rt_hook_open, rt_hook_close);
     fl_stream_set_arg(m, &offset, sizeof offset);
     fl_collect *c = fl_stream_collect(m);
@@ -338,7 +341,8 @@ static void test_hooks_arguments_parameters(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- every type, nulls and long rows through an exchange ------------------------------------------ */
+/* ---- every type, nulls and long rows through an exchange
+ * ------------------------------------------ */
 
 static void test_all_types_and_long_rows_cross_exchanges(void **state) {
     fl_schema *s = fl_schema_of(7, "b", FL_BOOLEAN, "i", FL_INT, "l", FL_BIGINT, "d", FL_DOUBLE,
