@@ -23,61 +23,8 @@
 #include <string.h>
 
 #include "flinc/flinc.h"
+#include "tokenizer.h"
 
-/* Words up to this length are lower-cased on the stack, longer ones in a
- * heap buffer for the duration of one call. */
-#define WORD_INLINE 256
-
-static bool is_word_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
-}
-
-static unsigned char to_lower(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-static int emit_word(fl_context *ctx, fl_collector *out, const unsigned char *p, uint32_t n) {
-    char inline_buf[WORD_INLINE];
-    char *word = inline_buf;
-    if (n > sizeof inline_buf) {
-        word = malloc(n);
-        if (word == NULL)
-            return fl_context_fail(ctx, "out of memory for a word of %u bytes", (unsigned)n);
-    }
-    for (uint32_t i = 0; i < n; i++)
-        word[i] = (char)to_lower(p[i]);
-
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_string(b, 0, word, n);
-    fl_row_builder_set_bigint(b, 1, 1);
-    int rc = fl_collector_emit(out);
-    if (word != inline_buf)
-        free(word);
-    return rc;
-}
-
-/* flat_map (line STRING) -> (word STRING, count BIGINT): one row per word. */
-int socket_wordcount_tokenize(fl_context *ctx, const fl_row *in, fl_collector *out) {
-    if (fl_row_is_null(in, 0))
-        return 0;
-    uint32_t len;
-    const unsigned char *line = (const unsigned char *)fl_row_get_string(in, 0, &len);
-    uint32_t i = 0;
-    while (i < len) {
-        while (i < len && !is_word_byte(line[i]))
-            i++;
-        uint32_t start = i;
-        while (i < len && is_word_byte(line[i]))
-            i++;
-        if (i > start) {
-            int rc = emit_word(ctx, out, line + start, i - start);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -117,7 +64,7 @@ FLINC_MAIN(env, argc, argv) {
     fl_stream *lines = fl_env_socket_text_stream(env, hostname, port, "\n");
 
     fl_schema *word_count = fl_schema_of(2, "word", FL_STRING, "count", FL_BIGINT);
-    fl_stream *words = fl_stream_flat_map(lines, socket_wordcount_tokenize, word_count);
+    fl_stream *words = fl_stream_flat_map(lines, wordcount_tokenize, word_count);
     fl_schema_unref(word_count);
     fl_stream_name(words, "Tokenizer");
 

@@ -124,21 +124,44 @@ static char *connector_list(bool sources) {
     return fl_xstrdup(buf);
 }
 
+/* The options of connector `name` checked against its table (defaults
+ * applied); NULL with err filled on an unknown or malformed option. */
+static fl_options *checked_options(const char *name, const fl_option_def *defs, const fl_kv *kv,
+                                   fl_error *err) {
+    char what[128];
+    snprintf(what, sizeof what, "connector \"%s\"", name);
+    return fl_options_create(defs, kv, what, err);
+}
+
+/* Records "unknown source/sink connector" with the list of built-in ones. */
+static void unknown_connector(fl_env *env, bool sources, const char *connector) {
+    char *list = connector_list(sources);
+    fl__env_fail(env, NULL, FL_EINVAL, "unknown %s connector \"%s\"; available: %s",
+                 sources ? "source" : "sink", connector ? connector : "(null)", list);
+    free(list);
+}
+
+/* A kv of n (key, value) string pairs from ap; NULL values are skipped. */
+static fl_kv *kv_of_pairs(int n, va_list ap) {
+    fl_kv *kv = fl_kv_create();
+    for (int i = 0; i < n; i++) {
+        const char *k = va_arg(ap, const char *);
+        const char *v = va_arg(ap, const char *);
+        if (v) fl_kv_set(kv, k, v);
+    }
+    return kv;
+}
+
 static fl_stream *add_source_kv(fl_env *env, const char *connector, const fl_schema *declared,
                                 fl_kv *kv) {
     const fl_source_connector *c = fl_source_connector_find(connector);
     if (!c) {
-        char *list = connector_list(true);
-        fl__env_fail(env, NULL, FL_EINVAL, "unknown source connector \"%s\"; available: %s",
-                     connector ? connector : "(null)", list);
-        free(list);
+        unknown_connector(env, true, connector);
         fl_kv_destroy(kv);
         return fl__poison(env, declared);
     }
-    char what[128];
-    snprintf(what, sizeof what, "connector \"%s\"", c->name);
     fl_error err = {0};
-    fl_options *o = fl_options_create(c->options, kv, what, &err);
+    fl_options *o = checked_options(c->name, c->options, kv, &err);
     fl_schema *schema = o ? c->schema(o, declared, &err) : NULL;
     fl_options_destroy(o);
     if (!schema) {
@@ -171,14 +194,9 @@ fl_stream *fl_env_add_source(fl_env *env, const char *connector, const fl_schema
 static fl_stream *source_with(fl_env *env, const char *connector, const fl_schema *schema, int n,
                               ...) {
     if (failed(env)) return fl__poison(env, schema);
-    fl_kv *kv = fl_kv_create();
     va_list ap;
     va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        const char *k = va_arg(ap, const char *);
-        const char *v = va_arg(ap, const char *);
-        if (v) fl_kv_set(kv, k, v);
-    }
+    fl_kv *kv = kv_of_pairs(n, ap);
     va_end(ap);
     return add_source_kv(env, connector, schema, kv);
 }
@@ -602,17 +620,12 @@ static fl_stream *add_sink_kv(fl_stream *s, const char *connector, fl_kv *kv) {
     fl_env *env = s->env;
     const fl_sink_connector *c = fl_sink_connector_find(connector);
     if (!c) {
-        char *list = connector_list(false);
-        fl__env_fail(env, NULL, FL_EINVAL, "unknown sink connector \"%s\"; available: %s",
-                     connector ? connector : "(null)", list);
-        free(list);
+        unknown_connector(env, false, connector);
         fl_kv_destroy(kv);
         return fl__poison(env, NULL);
     }
-    char what[128];
-    snprintf(what, sizeof what, "connector \"%s\"", c->name);
     fl_error err = {0};
-    fl_options *o = fl_options_create(c->options, kv, what, &err);
+    fl_options *o = checked_options(c->name, c->options, kv, &err);
     int rc = o ? (c->validate ? c->validate(o, s->schema, &err) : 0) : err.code;
     fl_options_destroy(o);
     if (rc < 0) {
@@ -644,14 +657,9 @@ fl_stream *fl_stream_add_sink(fl_stream *s, const char *connector, const char *c
 
 static fl_stream *sink_with(fl_stream *s, const char *connector, int n, ...) {
     if (failed(s->env) || s->n_inputs == 0) return fl__poison(s->env, NULL);
-    fl_kv *kv = fl_kv_create();
     va_list ap;
     va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        const char *k = va_arg(ap, const char *);
-        const char *v = va_arg(ap, const char *);
-        if (v) fl_kv_set(kv, k, v);
-    }
+    fl_kv *kv = kv_of_pairs(n, ap);
     va_end(ap);
     return add_sink_kv(s, connector, kv);
 }

@@ -45,9 +45,7 @@ static int sink_open(fl_operator *op, fl_error *err) {
     if (!st->conn)
         return fl_error_set(err, FL_EINVAL, "unknown sink connector \"%s\"",
                             op->node->connector ? op->node->connector : "(none)");
-    char what[128];
-    snprintf(what, sizeof what, "connector \"%s\"", st->conn->name);
-    st->opts = fl_options_create(st->conn->options, op->node->options, what, err);
+    st->opts = fl__connector_options(op, st->conn->name, st->conn->options, err);
     if (!st->opts) return err->code;
     st->ctx.op = op;
     int rc = st->conn->open(&st->ctx, st->opts, &st->state, err);
@@ -85,13 +83,3 @@ const fl_operator_ops fl__op_sink = {
     .end_input = sink_end_input,
     .close = sink_close,
 };
-
-const fl_operator_ops *fl__operator_ops(const char *kind) {
-    static const fl_operator_ops *const all[] = {
-        &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
-        &fl__op_reduce, &fl__op_aggregate, &fl__op_sink,
-    };
-    for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(all[i]->kind, kind) == 0) return all[i];
-    return NULL;
-}

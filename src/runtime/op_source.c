@@ -56,9 +56,7 @@ static int source_open(fl_operator *op, fl_error *err) {
     if (!st->conn)
         return fl_error_set(err, FL_EINVAL, "unknown source connector \"%s\"",
                             op->node->connector ? op->node->connector : "(none)");
-    char what[128];
-    snprintf(what, sizeof what, "connector \"%s\"", st->conn->name);
-    st->opts = fl_options_create(st->conn->options, op->node->options, what, err);
+    st->opts = fl__connector_options(op, st->conn->name, st->conn->options, err);
     if (!st->opts) return err->code;
     st->ctx.op = op;
     st->ctx.builder = fl_row_builder_create(op->node->schema);

@@ -149,6 +149,11 @@ extern const fl_operator_ops fl__op_sink;
  * "<what> returned <rc>"), and resets the context's failure. */
 int fl__user_failure(fl_operator *op, const char *what, int rc, fl_error *err);
 
+/* The options of a source or sink operator's connector, checked against
+ * its table; NULL with err filled when one is wrong. */
+fl_options *fl__connector_options(const fl_operator *op, const char *connector,
+                                  const fl_option_def *defs, fl_error *err);
+
 /* The collector handed to flat_map functions. */
 fl_collector *fl__collector_create(fl_operator *op, const fl_schema *schema);
 void fl__collector_destroy(fl_collector *c);

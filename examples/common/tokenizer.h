@@ -1,0 +1,12 @@
+/*
+ * tokenizer.h - the WordCount examples' flat_map function.
+ */
+#ifndef FLINC_EXAMPLES_TOKENIZER_H
+#define FLINC_EXAMPLES_TOKENIZER_H
+
+#include "flinc/flinc.h"
+
+/* flat_map (line STRING) -> (word STRING, count BIGINT): one row per word. */
+int wordcount_tokenize(fl_context *ctx, const fl_row *in, fl_collector *out);
+
+#endif

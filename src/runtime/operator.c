@@ -1,0 +1,25 @@
+/*
+ * operator.c - the table of operator kinds a stream node can name, and what
+ * the connector-backed operators (source, sink) share.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime_int.h"
+
+fl_options *fl__connector_options(const fl_operator *op, const char *connector,
+                                  const fl_option_def *defs, fl_error *err) {
+    char what[128];
+    snprintf(what, sizeof what, "connector \"%s\"", connector);
+    return fl_options_create(defs, op->node->options, what, err);
+}
+
+const fl_operator_ops *fl__operator_ops(const char *kind) {
+    static const fl_operator_ops *const all[] = {
+        &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
+        &fl__op_reduce, &fl__op_aggregate, &fl__op_sink,
+    };
+    for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(all[i]->kind, kind) == 0) return all[i];
+    return NULL;
+}
