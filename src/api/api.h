@@ -12,6 +12,10 @@
 #include "config.h"
 #include "flinc/datastream.h"
 
+/* Checks the values of the keys flinc parses (parallelism, buffer timeout,
+ * sizes, runtime mode, ...) in a configuration from a file or -D. */
+int fl__config_check(const fl_config *c, fl_error *err);
+
 /* An environment running with configuration cfg (taken). */
 fl_env *fl__env_create_with_config(fl_config *cfg);
 /* User functions are looked up in this dlopen() handle first (borrowed; the

@@ -122,9 +122,7 @@ int fl_env_configure(fl_env *env, const char *key, const char *value, fl_error *
     return 0;
 }
 
-/* Checks every key of a configuration loaded from a file or -D (used by the
- * CLI through fl__env_create_with_config + this). */
-static int check_config(const fl_config *c, fl_error *err) {
+int fl__config_check(const fl_config *c, fl_error *err) {
     const fl_kv *kv = fl_config_entries(c);
     for (size_t i = 0; i < fl_kv_count(kv); i++) {
         int rc = check_value(fl_kv_key(kv, i), fl_kv_value(kv, i), err);
@@ -336,7 +334,7 @@ static int execute(fl_env *env, const char *job_name, fl_error *err) {
         fl_error_set(err, env->error.code, "%s", env->error.message);
         return err->code;
     }
-    int rc = check_config(env->config, err);
+    int rc = fl__config_check(env->config, err);
     if (rc < 0) return rc;
     if (env->graph->n_nodes == 0)
         return fl_error_set(err, FL_EINVAL,

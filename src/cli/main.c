@@ -222,7 +222,7 @@ static int run_job(bool plan_only, int argc, char **argv) {
     }
     fl_config_destroy(cfg);
     cfg = file_cfg;
-    if (apply_logging(cfg, &err) < 0) {
+    if (apply_logging(cfg, &err) < 0 || fl__config_check(cfg, &err) < 0) {
         fprintf(stderr, "flinc: %s\n", err.message);
         fl_config_destroy(cfg);
         return EXIT_USAGE;
