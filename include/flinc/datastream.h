@@ -71,6 +71,9 @@ typedef int (*fl_reduce_fn)(fl_context *ctx, const fl_row *acc, const fl_row *in
 /* Returns the target partition in [0, num_partitions) for a key row. */
 typedef int (*fl_partition_fn)(fl_context *ctx, const fl_row *key, int num_partitions);
 typedef int (*fl_sink_fn)(fl_context *ctx, const fl_row *in);
+/* A process function (ProcessFunction): any number of rows out, side
+ * outputs through fl_context_output. */
+typedef int (*fl_process_fn)(fl_context *ctx, const fl_row *in, fl_collector *out);
 /* Per-subtask life cycle hooks, run in the subtask's thread before the first
  * and after the last record; open may install a user pointer. */
 typedef int (*fl_open_fn)(fl_context *ctx);
@@ -95,6 +98,16 @@ void fl_context_set_user(fl_context *ctx, void *user);
 int64_t fl_context_timestamp(const fl_context *ctx);
 /* Records why the function fails; returns FL_EUSER to be returned. */
 int fl_context_fail(fl_context *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Event time and processing time as the function sees them: the watermark
+ * that last reached its operator (INT64_MIN before the first), and the job's
+ * processing-time clock in milliseconds. */
+int64_t fl_context_current_watermark(const fl_context *ctx);
+int64_t fl_context_current_processing_time(const fl_context *ctx);
+/* Emits row (of the tag's schema) to the side output `tag` of the running
+ * operator, with the current record's timestamp. A tag nobody reads (no
+ * fl_stream_side_output for it) drops the row, as in Flink. */
+int fl_context_output(fl_context *ctx, const char *tag, const fl_row *row);
 
 /* Collector of a flat_map: take the builder, fill a row, emit it. */
 fl_row_builder *fl_collector_builder(fl_collector *out);         /* reset, for the output schema */
@@ -141,6 +154,20 @@ const fl_error *fl_env_error(const fl_env *env);
  * `flinc info`, prints the plan instead of running it. */
 int fl_env_execute(fl_env *env, const char *job_name, fl_error *err);
 
+/* ---- processing time ------------------------------------------------------------------ */
+
+/* A manual processing-time clock for tests: processing time (timers,
+ * processing-time windows, idleness) then moves only when the test moves it.
+ * Only for the embedded cluster; the environment borrows the clock. */
+typedef struct fl_manual_clock fl_manual_clock;
+fl_manual_clock *fl_manual_clock_create(int64_t start_ms);
+void fl_manual_clock_destroy(fl_manual_clock *c);
+int64_t fl_manual_clock_now(fl_manual_clock *c);
+/* Moves the clock forward to ms (never backwards) and wakes waiting tasks. */
+void fl_manual_clock_set(fl_manual_clock *c, int64_t ms);
+void fl_manual_clock_advance(fl_manual_clock *c, int64_t ms);
+void fl_env_set_clock(fl_env *env, fl_manual_clock *c);
+
 /* ---- sources ---------------------------------------------------------------------- */
 
 /* Rows copied into the job (non-parallel, bounded, Flink's fromCollection). */
@@ -171,6 +198,11 @@ fl_stream *fl_env_add_source(fl_env *env, const char *connector, const fl_schema
 fl_stream *fl_stream_map(fl_stream *s, fl_map_fn fn, const fl_schema *out_schema);
 fl_stream *fl_stream_flat_map(fl_stream *s, fl_flat_map_fn fn, const fl_schema *out_schema);
 fl_stream *fl_stream_filter(fl_stream *s, fl_filter_fn fn);
+/* A process function on a non-keyed stream. */
+fl_stream *fl_stream_process(fl_stream *s, fl_process_fn fn, const fl_schema *out_schema);
+/* The side output `tag` of operator s (declared with its schema). */
+fl_stream *fl_stream_side_output(fl_stream *s, const char *tag, const fl_schema *schema);
+
 /* Union of streams with equal schemas (schema mismatch is an error). */
 fl_stream *fl_stream_union(fl_stream *s, fl_stream *other);
 
@@ -203,6 +235,33 @@ fl_stream *fl_stream_broadcast(fl_stream *s); /* every record to every consumer 
 fl_stream *fl_stream_global(fl_stream *s);    /* everything to consumer 0 */
 /* fn maps the key (fields as in key_by) to a partition. */
 fl_stream *fl_stream_partition_custom(fl_stream *s, fl_partition_fn fn, const char *key_fields);
+
+/* ---- event time -------------------------------------------------------------------------- */
+
+/* Returns a row's event timestamp in milliseconds; previous is the timestamp
+ * the row already carries (FL_NO_TIMESTAMP when none). */
+typedef int64_t (*fl_timestamp_fn)(fl_context *ctx, const fl_row *in, int64_t previous);
+
+/* Flink's WatermarkStrategy: timestamps from a field or an assigner, and
+ * watermarks that trail the highest timestamp seen. */
+typedef struct fl_watermark_strategy {
+    /* Bounded out-of-orderness: the watermark is max timestamp - this - 1.
+     * 0 is forMonotonousTimestamps. */
+    int64_t max_out_of_orderness_ms;
+    /* withIdleness: after this long without rows the input is idle and no
+     * longer holds back downstream watermarks. 0: never idle. */
+    int64_t idle_timeout_ms;
+    /* The timestamp: a TIMESTAMP or BIGINT (milliseconds) field, or ... */
+    const char *timestamp_field;
+    /* ... an assigner function (when timestamp_field is NULL). */
+    fl_timestamp_fn timestamp_fn;
+} fl_watermark_strategy;
+
+/* Assigns timestamps and emits watermarks, periodically every
+ * pipeline.auto-watermark-interval (200 ms; 0 = after every row that moves
+ * the watermark). Keeps the input's schema and partitioning (chains). */
+fl_stream *fl_stream_assign_timestamps_and_watermarks(fl_stream *s,
+                                                      const fl_watermark_strategy *strategy);
 
 /* ---- operator properties (return s) ------------------------------------------------ */
 

@@ -22,6 +22,7 @@ typedef struct fl_input_ref {
     bool explicit_partitioner;
     fl_key_spec *key;   /* owned */
     char *partition_fn; /* owned */
+    char *side_output;  /* owned; NULL: the main output */
 } fl_input_ref;
 
 struct fl_stream {
@@ -60,6 +61,7 @@ struct fl_env {
     int executions;
     fl_error last_error; /* of the last execute() */
     int poison_node;     /* a node returned by failed calls */
+    fl_manual_clock *clock; /* borrowed; NULL: the wall clock */
 };
 
 /* Records the first building error; always returns a usable handle. */

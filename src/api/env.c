@@ -41,6 +41,7 @@ void fl_env_destroy(fl_env *env) {
         for (int i = 0; i < s->n_inputs; i++) {
             fl_key_spec_destroy(s->inputs[i].key);
             free(s->inputs[i].partition_fn);
+            free(s->inputs[i].side_output);
         }
         free(s->inputs);
         free(s->registry_id);
@@ -68,6 +69,7 @@ void fl__env_set_library(fl_env *env, void *handle, const char *path) {
 }
 
 void fl__env_set_plan_only(fl_env *env, FILE *out) { env->plan_out = out; }
+void fl_env_set_clock(fl_env *env, fl_manual_clock *c) { env->clock = c; }
 int fl__env_executions(const fl_env *env) { return env->executions; }
 const fl_error *fl_env_error(const fl_env *env) { return env->error.code ? &env->error : NULL; }
 
@@ -85,6 +87,12 @@ static int check_value(const char *key, const char *value, fl_error *err) {
         if (!ok)
             return fl_error_set(err, FL_ECONFIG,
                                 "invalid value \"%s\" for \"%s\": expected a positive integer",
+                                value, key);
+    } else if (!strcmp(key, "pipeline.auto-watermark-interval")) {
+        if (fl_parse_duration_ms(value, &n) < 0)
+            return fl_error_set(err, FL_ECONFIG,
+                                "invalid value \"%s\" for \"%s\": expected a duration such as "
+                                "\"200 ms\" (0 emits after every row)",
                                 value, key);
     } else if (!strcmp(key, FL_CONF_BUFFER_TIMEOUT)) {
         if (fl_parse_duration_ms(value, &n) < 0 && !(fl_parse_int(value, &n) == 0 && n == -1))
@@ -373,7 +381,10 @@ static int execute(fl_env *env, const char *job_name, fl_error *err) {
     if (file && strrchr(file, '/')) file = strrchr(file, '/') + 1;
     fl_minicluster_options o = {
         .slots = (int)slots,
-        .run = {.resolve = resolve_symbol, .resolve_arg = env, .job_file = file},
+        .run = {.resolve = resolve_symbol,
+                .resolve_arg = env,
+                .job_file = file,
+                .clock = env->clock},
     };
     return fl_minicluster_execute(job, &o, err);
 }

@@ -65,6 +65,7 @@ static fl_input_ref copy_ref(const fl_input_ref *r) {
     fl_input_ref c = *r;
     c.key = r->key ? fl_key_spec_clone(r->key) : NULL;
     c.partition_fn = r->partition_fn ? fl_xstrdup(r->partition_fn) : NULL;
+    c.side_output = r->side_output ? fl_xstrdup(r->side_output) : NULL;
     return c;
 }
 
@@ -78,6 +79,7 @@ fl_stream_node *fl__add_node(fl_stream *s, const char *op, const char *name) {
             fl_stream_node_add_input(n, r->node, r->partitioner, r->explicit_partitioner);
         e->key = r->key ? fl_key_spec_clone(r->key) : NULL;
         e->partition_fn = r->partition_fn ? fl_xstrdup(r->partition_fn) : NULL;
+        e->side_output = r->side_output ? fl_xstrdup(r->side_output) : NULL;
     }
     return n;
 }
@@ -279,8 +281,78 @@ fl_stream *fl_stream_flat_map(fl_stream *s, fl_flat_map_fn fn, const fl_schema *
     return add_fn_node(s, "flat_map", "Flat Map", (void *)fn, "flat_map function", out);
 }
 
+fl_stream *fl_stream_process(fl_stream *s, fl_process_fn fn, const fl_schema *out) {
+    return add_fn_node(s, "process", "Process", (void *)fn, "process function", out);
+}
+
+fl_stream *fl_stream_side_output(fl_stream *s, const char *tag, const fl_schema *schema) {
+    fl_env *env = s->env;
+    if (failed(env)) return fl__poison(env, schema);
+    if (!tag || !*tag || !schema)
+        return fail(env, schema, FL_EINVAL, "a side output needs a tag and a schema");
+    if (s->node < 0)
+        return fail(env, schema, FL_EINVAL,
+                    "side output \"%s\" must be taken from an operator, not a union or a "
+                    "partitioning",
+                    tag);
+    fl_stream_node *n = env->graph->nodes[s->node];
+    const fl_schema *known = fl_stream_node_side_output_schema(n, tag);
+    if (known && !fl_schema_equals(known, schema)) {
+        char a[512], b[512];
+        fl_schema_format(known, a, sizeof a);
+        fl_schema_format(schema, b, sizeof b);
+        return fail(env, schema, FL_ESCHEMA,
+                    "side output \"%s\" of \"%s\" was declared as %s, not %s", tag, n->name, a,
+                    b);
+    }
+    fl_stream_node_add_side_output(n, tag, schema);
+    fl_stream *h = fl__stream_of_node(env, s->node);
+    h->node = -1; /* not an operator of its own */
+    h->schema = fl_stream_node_side_output_schema(n, tag);
+    h->inputs[0].side_output = fl_xstrdup(tag);
+    return h;
+}
+
 fl_stream *fl_stream_filter(fl_stream *s, fl_filter_fn fn) {
     return add_fn_node(s, "filter", "Filter", (void *)fn, "filter function", NULL);
+}
+
+fl_stream *fl_stream_assign_timestamps_and_watermarks(fl_stream *s,
+                                                      const fl_watermark_strategy *ws) {
+    fl_env *env = s->env;
+    if (failed(env) || s->n_inputs == 0 || !s->schema) return fl__poison(env, s->schema);
+    if (!ws || ws->max_out_of_orderness_ms < 0 || ws->idle_timeout_ms < 0)
+        return fail(env, s->schema, FL_EINVAL,
+                    "a watermark strategy needs a non-negative out-of-orderness and idle timeout");
+    int field = -1;
+    char *sym = NULL;
+    if (ws->timestamp_field) {
+        field = fl_schema_index_of(s->schema, ws->timestamp_field);
+        fl_type t = field >= 0 ? fl_schema_field_type(s->schema, field) : FL_BOOLEAN;
+        if (field < 0 || (t != FL_TIMESTAMP && t != FL_BIGINT)) {
+            char sbuf[512];
+            fl_schema_format(s->schema, sbuf, sizeof sbuf);
+            return fail(env, s->schema, FL_ESCHEMA,
+                        "timestamp field \"%s\" must be a TIMESTAMP or BIGINT field of %s",
+                        ws->timestamp_field, sbuf);
+        }
+    } else {
+        sym = fl__symbol_name(env, (void *)ws->timestamp_fn, "timestamp assigner");
+        if (!sym) return fl__poison(env, s->schema);
+    }
+    fl_stream_node *n = fl__add_node(s, "timestamps", "Timestamps/Watermarks");
+    n->fn = sym;
+    n->schema = fl_schema_ref((fl_schema *)s->schema);
+    char buf[32];
+    if (field >= 0) {
+        snprintf(buf, sizeof buf, "%d", field);
+        fl_kv_set(n->options, "field", buf);
+    }
+    snprintf(buf, sizeof buf, "%lld", (long long)ws->max_out_of_orderness_ms);
+    fl_kv_set(n->options, "out-of-orderness", buf);
+    snprintf(buf, sizeof buf, "%lld", (long long)ws->idle_timeout_ms);
+    fl_kv_set(n->options, "idle-timeout", buf);
+    return fl__stream_of_node(env, n->id);
 }
 
 fl_stream *fl_stream_union(fl_stream *s, fl_stream *other) {
@@ -368,6 +440,8 @@ static fl_stream *repartition(fl_stream *s, fl_partitioner p, fl_key_spec *k, ch
         r->inputs[i].explicit_partitioner = true;
         r->inputs[i].key = k ? fl_key_spec_clone(k) : NULL;
         r->inputs[i].partition_fn = fn ? fl_xstrdup(fn) : NULL;
+        r->inputs[i].side_output =
+            s->inputs[i].side_output ? fl_xstrdup(s->inputs[i].side_output) : NULL;
     }
     fl_key_spec_destroy(k);
     free(fn);

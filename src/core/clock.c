@@ -1,14 +1,19 @@
 /*
  * clock.c - the time sources of flinc: a monotonic clock for timeouts and
  * latency, the wall clock for processing time, and the one formatter of
- * TIMESTAMP(3) values used by rows, logs and the print sink.
+ * TIMESTAMP(3) values used by rows, logs and the print sink; and manual
+ * clocks, the processing time of tests.
  */
 #include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "mem.h"
 
 int64_t fl_clock_monotonic_ns(void) {
     struct timespec ts;
@@ -49,4 +54,76 @@ void fl_sleep_ns(int64_t ns) {
     struct timespec rem;
     while (nanosleep(&req, &rem) != 0 && errno == EINTR)
         req = rem;
+}
+
+/* ---- manual clocks ------------------------------------------------------------------ */
+
+#define MAX_LISTENERS 256
+
+struct fl_manual_clock {
+    pthread_mutex_t mu;
+    int64_t now_ms;
+    struct {
+        fl_clock_listener_fn fn;
+        void *arg;
+    } listeners[MAX_LISTENERS];
+};
+
+fl_manual_clock *fl_manual_clock_create(int64_t start_ms) {
+    fl_manual_clock *c = fl_xcalloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    c->now_ms = start_ms;
+    return c;
+}
+
+void fl_manual_clock_destroy(fl_manual_clock *c) {
+    if (!c) return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int64_t fl_manual_clock_now(fl_manual_clock *c) {
+    pthread_mutex_lock(&c->mu);
+    int64_t now = c->now_ms;
+    pthread_mutex_unlock(&c->mu);
+    return now;
+}
+
+void fl_manual_clock_set(fl_manual_clock *c, int64_t ms) {
+    pthread_mutex_lock(&c->mu);
+    if (ms > c->now_ms) c->now_ms = ms; /* time never goes back */
+    /* Listeners run under the lock so none is removed while it runs; they
+     * only signal a condition variable. */
+    for (int i = 0; i < MAX_LISTENERS; i++)
+        if (c->listeners[i].fn) c->listeners[i].fn(c->listeners[i].arg);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void fl_manual_clock_advance(fl_manual_clock *c, int64_t ms) {
+    pthread_mutex_lock(&c->mu);
+    int64_t target = c->now_ms + ms;
+    pthread_mutex_unlock(&c->mu);
+    fl_manual_clock_set(c, target);
+}
+
+int fl_manual_clock_listen(fl_manual_clock *c, fl_clock_listener_fn fn, void *arg) {
+    pthread_mutex_lock(&c->mu);
+    int id = -1;
+    for (int i = 0; i < MAX_LISTENERS && id < 0; i++) {
+        if (!c->listeners[i].fn) {
+            c->listeners[i].fn = fn;
+            c->listeners[i].arg = arg;
+            id = i;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return id;
+}
+
+void fl_manual_clock_unlisten(fl_manual_clock *c, int id) {
+    if (id < 0 || id >= MAX_LISTENERS) return;
+    pthread_mutex_lock(&c->mu);
+    c->listeners[id].fn = NULL;
+    c->listeners[id].arg = NULL;
+    pthread_mutex_unlock(&c->mu);
 }

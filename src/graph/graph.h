@@ -78,7 +78,17 @@ typedef struct fl_stream_edge {
                                    parallelisms match, REBALANCE otherwise */
     fl_key_spec *key;           /* HASH and CUSTOM, else NULL */
     char *partition_fn;         /* CUSTOM: symbol of an fl_partition_fn */
+    char *side_output;          /* the producer's side output this edge reads, or
+                                   NULL for its main output */
+    int input;                  /* logical input of a two-input operator: 0 or 1
+                                   (every input of a one-input operator is 0) */
 } fl_stream_edge;
+
+/* A side output an operator may emit to (Flink's OutputTag). */
+typedef struct fl_side_output {
+    char *tag;
+    fl_schema *schema;
+} fl_side_output;
 
 typedef struct fl_stream_node {
     int id;                     /* index in fl_stream_graph.nodes */
@@ -96,7 +106,10 @@ typedef struct fl_stream_node {
     size_t arg_len;
     char *connector;            /* sources and sinks: connector name */
     fl_kv *options;             /* operator or connector settings (never NULL) */
-    fl_key_spec *key;           /* keyed operators: key of an input row */
+    fl_key_spec *key;           /* keyed operators: key of an input row (of input 0) */
+    fl_key_spec *key2;          /* keyed two-input operators: key of input 1 */
+    int n_side_outputs;
+    fl_side_output *side_outputs;
     int n_inputs;
     fl_stream_edge *inputs;
 } fl_stream_node;
@@ -119,6 +132,14 @@ fl_stream_node *fl_stream_graph_add_node(fl_stream_graph *g, const char *op, con
 /* Appends an input edge to node n; the edge's key is taken (owned). */
 fl_stream_edge *fl_stream_node_add_input(fl_stream_node *n, int source_id,
                                          fl_partitioner p, bool explicit_p);
+/* Declares side output `tag` of node n (schema referenced); returns its index,
+ * or the existing one's when the tag is declared already. */
+int fl_stream_node_add_side_output(fl_stream_node *n, const char *tag, const fl_schema *schema);
+/* The schema of side output `tag` of n, or NULL. */
+const fl_schema *fl_stream_node_side_output_schema(const fl_stream_node *n, const char *tag);
+/* The schema an edge delivers: the producer's main or side output schema. */
+const fl_schema *fl_stream_edge_schema(const fl_stream_graph *g, const fl_stream_edge *e);
+
 /* Ids of the nodes that consume node id's output, in node order. */
 int fl_stream_graph_consumers(const fl_stream_graph *g, int id, int *out, int max);
 

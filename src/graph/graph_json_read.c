@@ -374,7 +374,9 @@ static int read_stream_edge(fl_stream_node *n, json_t *j, const char *path, fl_e
         return FL_EFORMAT;
     fl_stream_edge *e = fl_stream_node_add_input(n, source_id, part, explicit_p);
     if (read_key(j, path, "key", &e->key, err) != 0 ||
-        read_opt_copy(j, path, "partition_fn", &e->partition_fn, err) != 0)
+        read_opt_copy(j, path, "partition_fn", &e->partition_fn, err) != 0 ||
+        read_opt_copy(j, path, "side_output", &e->side_output, err) != 0 ||
+        read_int(j, path, "input", 0, 1, &e->input, err) != 0)
         return FL_EFORMAT;
     return 0;
 }
@@ -396,6 +398,32 @@ static int read_arg(json_t *obj, const char *path, fl_stream_node *n, fl_error *
         n->arg_len = 0;
         path_key(p, path, "arg");
         return fail(err, p, "not valid base64");
+    }
+    return 0;
+}
+
+static int read_side_outputs(json_t *j, const char *path, fl_stream_node *n, fl_error *err) {
+    json_t *arr, *e;
+    size_t i;
+    char p[PATH_LEN], pi[PATH_LEN];
+    if (read_array(j, path, "side_outputs", false, &arr, err) != 0)
+        return FL_EFORMAT;
+    path_key(p, path, "side_outputs");
+    json_array_foreach(arr, i, e) {
+        const char *tag;
+        fl_schema *schema = NULL;
+        path_index(pi, p, i);
+        if (!json_is_object(e))
+            return fail(err, pi, "expected an object, found %s", kind_of(e));
+        if (read_str(e, pi, "tag", false, &tag, err) != 0 ||
+            read_schema(e, pi, "schema", false, &schema, err) != 0)
+            return FL_EFORMAT;
+        if (fl_stream_node_side_output_schema(n, tag) != NULL) {
+            fl_schema_unref(schema);
+            return fail(err, pi, "side output \"%s\" declared twice", tag);
+        }
+        fl_stream_node_add_side_output(n, tag, schema);
+        fl_schema_unref(schema);
     }
     return 0;
 }
@@ -437,6 +465,8 @@ static int read_stream_node(fl_stream_graph *g, json_t *j, const char *path, fl_
         read_opt_copy(j, path, "connector", &n->connector, err) != 0 ||
         read_kv(j, path, "options", n->options, err) != 0 ||
         read_key(j, path, "key", &n->key, err) != 0 ||
+        read_key(j, path, "key2", &n->key2, err) != 0 ||
+        read_side_outputs(j, path, n, err) != 0 ||
         read_array(j, path, "inputs", false, &inputs, err) != 0)
         return FL_EFORMAT;
     path_key(p, path, "inputs");
@@ -475,15 +505,21 @@ static int check_stream_refs(const fl_stream_graph *g, const char *path, fl_erro
             if (e->source_id >= g->n_nodes)
                 return fail(err, pe, "source_id %d is not a node (the graph has %d)", e->source_id,
                             g->n_nodes);
+            if (e->side_output != NULL &&
+                fl_stream_node_side_output_schema(g->nodes[e->source_id], e->side_output) == NULL)
+                return fail(err, pe, "node %d has no side output \"%s\"", e->source_id,
+                            e->side_output);
             char pk[PATH_LEN];
             path_key(pk, pe, "key");
-            if (check_key_fields(e->key, g->nodes[e->source_id]->schema, pk, err) != 0)
+            if (check_key_fields(e->key, fl_stream_edge_schema(g, e), pk, err) != 0)
                 return FL_EFORMAT;
         }
-        if (n->key != NULL && n->n_inputs > 0) {
+        /* A keyed operator's key applies to the rows of its input 0 (key2: 1). */
+        for (int k = 0; k < n->n_inputs; k++) {
+            const fl_key_spec *key = n->inputs[k].input == 0 ? n->key : n->key2;
             char pk[PATH_LEN];
-            path_key(pk, pn, "key");
-            if (check_key_fields(n->key, g->nodes[n->inputs[0].source_id]->schema, pk, err) != 0)
+            path_key(pk, pn, n->inputs[k].input == 0 ? "key" : "key2");
+            if (check_key_fields(key, fl_stream_edge_schema(g, &n->inputs[k]), pk, err) != 0)
                 return FL_EFORMAT;
         }
     }

@@ -84,6 +84,8 @@ static json_t *edge_to_json(const fl_stream_edge *e) {
     json_object_set_new(o, "partitioner_explicit", json_boolean(e->partitioner_explicit));
     json_object_set_new(o, "key", key_to_json(e->key));
     json_object_set_new(o, "partition_fn", jstr(e->partition_fn));
+    json_object_set_new(o, "side_output", jstr(e->side_output));
+    json_object_set_new(o, "input", json_integer(e->input));
     return o;
 }
 
@@ -121,6 +123,15 @@ static json_t *node_to_json(const fl_stream_node *n) {
     json_object_set_new(o, "connector", jstr(n->connector));
     json_object_set_new(o, "options", kv_to_json(n->options));
     json_object_set_new(o, "key", key_to_json(n->key));
+    json_object_set_new(o, "key2", key_to_json(n->key2));
+    json_t *sides = json_array();
+    for (int i = 0; i < n->n_side_outputs; i++) {
+        json_t *so = json_object();
+        json_object_set_new(so, "tag", jstr(n->side_outputs[i].tag));
+        json_object_set_new(so, "schema", schema_to_json(n->side_outputs[i].schema));
+        json_array_append_new(sides, so);
+    }
+    json_object_set_new(o, "side_outputs", sides);
     json_t *inputs = json_array();
     for (int i = 0; i < n->n_inputs; i++)
         json_array_append_new(inputs, edge_to_json(&n->inputs[i]));

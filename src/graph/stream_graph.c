@@ -62,9 +62,16 @@ static void node_destroy(fl_stream_node *n) {
     free(n->connector);
     fl_kv_destroy(n->options);
     fl_key_spec_destroy(n->key);
+    fl_key_spec_destroy(n->key2);
+    for (int i = 0; i < n->n_side_outputs; i++) {
+        free(n->side_outputs[i].tag);
+        fl_schema_unref(n->side_outputs[i].schema);
+    }
+    free(n->side_outputs);
     for (int i = 0; i < n->n_inputs; i++) {
         fl_key_spec_destroy(n->inputs[i].key);
         free(n->inputs[i].partition_fn);
+        free(n->inputs[i].side_output);
     }
     free(n->inputs);
     free(n);
@@ -103,6 +110,30 @@ fl_stream_edge *fl_stream_node_add_input(fl_stream_node *n, int source_id, fl_pa
     e->partitioner = p;
     e->partitioner_explicit = explicit_p;
     return e;
+}
+
+int fl_stream_node_add_side_output(fl_stream_node *n, const char *tag, const fl_schema *schema) {
+    for (int i = 0; i < n->n_side_outputs; i++)
+        if (strcmp(n->side_outputs[i].tag, tag) == 0)
+            return i;
+    n->side_outputs =
+        fl_xrealloc(n->side_outputs, (size_t)(n->n_side_outputs + 1) * sizeof(*n->side_outputs));
+    fl_side_output *so = &n->side_outputs[n->n_side_outputs];
+    so->tag = fl_xstrdup(tag);
+    so->schema = fl_schema_ref((fl_schema *)schema);
+    return n->n_side_outputs++;
+}
+
+const fl_schema *fl_stream_node_side_output_schema(const fl_stream_node *n, const char *tag) {
+    for (int i = 0; i < n->n_side_outputs; i++)
+        if (strcmp(n->side_outputs[i].tag, tag) == 0)
+            return n->side_outputs[i].schema;
+    return NULL;
+}
+
+const fl_schema *fl_stream_edge_schema(const fl_stream_graph *g, const fl_stream_edge *e) {
+    const fl_stream_node *src = g->nodes[e->source_id];
+    return e->side_output ? fl_stream_node_side_output_schema(src, e->side_output) : src->schema;
 }
 
 static bool reads_from(const fl_stream_node *n, int id) {

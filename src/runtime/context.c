@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem.h"
 #include "runtime_int.h"
@@ -28,6 +29,25 @@ const void *fl_context_arg(const fl_context *ctx, size_t *len) {
 void *fl_context_user(const fl_context *ctx) { return ctx->user; }
 void fl_context_set_user(fl_context *ctx, void *user) { ctx->user = user; }
 int64_t fl_context_timestamp(const fl_context *ctx) { return ctx->timestamp; }
+
+int64_t fl_context_current_watermark(const fl_context *ctx) { return ctx->op->watermark; }
+int64_t fl_context_current_processing_time(const fl_context *ctx) {
+    return fl__task_now_ms(ctx->task);
+}
+
+int fl_context_output(fl_context *ctx, const char *tag, const fl_row *row) {
+    fl_operator *op = ctx->op;
+    for (int i = 0; i < op->n_side_outs; i++) {
+        if (strcmp(op->side_outs[i].tag, tag) != 0) continue;
+        const fl_schema *s = fl_stream_node_side_output_schema(op->node, tag);
+        if (fl_row_num_fields(row) != fl_schema_num_fields(s))
+            return fl_context_fail(ctx, "%s: a row of %d fields for side output \"%s\" of %d",
+                                   op->node->name, fl_row_num_fields(row), tag,
+                                   fl_schema_num_fields(s));
+        return fl__output_emit(&op->side_outs[i].out, row, ctx->timestamp);
+    }
+    return 0; /* nobody reads this tag: dropped, as in Flink */
+}
 
 int fl_context_fail(fl_context *ctx, const char *fmt, ...) {
     if (!ctx->failure) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 #include "runtime_int.h"
@@ -47,8 +48,11 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error 
     fl_config *c = fl_config_create();
     for (size_t i = 0; i < fl_kv_count(g->config); i++)
         fl_config_set(c, fl_kv_key(g->config, i), fl_kv_value(g->config, i));
-    int64_t size, per_channel, floating;
+    int64_t size, per_channel, floating, wm_interval;
     int rc = fl_config_get_size(c, FL_CONF_BUFFER_SIZE, 32 * 1024, &size, err);
+    if (rc == 0)
+        rc = fl_config_get_duration_ms(c, "pipeline.auto-watermark-interval", 200, &wm_interval,
+                                       err);
     if (rc == 0) rc = fl_config_get_int(c, FL_CONF_BUFFERS_PER_CHANNEL, 2, &per_channel, err);
     if (rc == 0) rc = fl_config_get_int(c, FL_CONF_FLOATING_BUFFERS, 8, &floating, err);
     const char *mode = fl_config_get(c, "execution.runtime-mode");
@@ -59,6 +63,7 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error 
         rc = fl_error_set(err, FL_ECONFIG, "%s must be >= 1 and %s >= 0",
                           FL_CONF_BUFFERS_PER_CHANNEL, FL_CONF_FLOATING_BUFFERS);
     if (rc == 0) {
+        s->watermark_interval_ms = wm_interval;
         s->buffer_size = (uint32_t)size;
         s->buffers_per_channel = (int)per_channel;
         s->floating_buffers = (int)floating;
@@ -120,7 +125,8 @@ static int count_channels(const fl_job_graph *jg, const fl_job_vertex *v, int su
             fl_edge_producers(in->partitioner, P, v->parallelism, subtask, &first, &count);
             for (int k = 0; pass == 1 && k < count; k++) {
                 (*channels)[c + k].watermark = INT64_MIN;
-                (*channels)[c + k].input = in->target_input;
+                (*channels)[c + k].input =
+                    jg->stream->nodes[in->target_node]->inputs[in->target_input].input;
             }
             c += count;
         }
@@ -128,6 +134,14 @@ static int count_channels(const fl_job_graph *jg, const fl_job_vertex *v, int su
         if (pass == 0) *channels = fl_xcalloc(total ? (size_t)total : 1, sizeof **channels);
     }
     return total;
+}
+
+/* A manual clock moved: a processing-time callback may be due. */
+static void on_clock_moved(void *arg) {
+    fl_task *t = arg;
+    pthread_mutex_lock(&t->mu);
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
 }
 
 static void on_buffer_returned(void *arg) {
@@ -184,6 +198,38 @@ static int build_writer(fl_job_run *r, fl_task *t, fl_operator *owner, const fl_
     return 0;
 }
 
+static bool same_tag(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Connects output `out` of op (its main output when tag is NULL, else side
+ * output tag) to the chained operators and network edges that read it. */
+static int wire_output(fl_job_run *r, fl_task *t, fl_operator *op, fl_output *out,
+                       const char *tag, const fl_job_run_options *o, int *total_subs,
+                       fl_error *err) {
+    const fl_job_graph *jg = r->eg->job;
+    const fl_stream_graph *sg = jg->stream;
+    const fl_job_vertex *v = t->vertex;
+    out->targets = fl_xcalloc((size_t)(v->n_nodes + v->n_outputs), sizeof *out->targets);
+    for (int j = 0; j < v->n_nodes; j++) {
+        const fl_stream_node *m = sg->nodes[v->nodes[j]];
+        if (&t->ops[j] != op && m->n_inputs == 1 && m->inputs[0].source_id == op->node->id &&
+            same_tag(m->inputs[0].side_output, tag))
+            out->targets[out->n_targets++].chained = &t->ops[j];
+    }
+    for (int k = 0; k < v->n_outputs; k++) {
+        const fl_job_edge *e = &jg->edges[v->outputs[k]];
+        const fl_stream_edge *se = &sg->nodes[e->target_node]->inputs[e->target_input];
+        if (e->source_node != op->node->id || !same_tag(se->side_output, tag)) continue;
+        fl_record_writer *w = &t->writers[t->n_writers++];
+        int rc = build_writer(r, t, op, e, w, o, err);
+        if (rc < 0) return rc;
+        *total_subs += w->n_subs;
+        out->targets[out->n_targets++].writer = w;
+    }
+    return 0;
+}
+
 static int build_task(fl_job_run *r, fl_task *t, const fl_job_run_options *o, fl_error *err) {
     const fl_job_graph *jg = r->eg->job;
     const fl_stream_graph *sg = jg->stream;
@@ -207,7 +253,7 @@ static int build_task(fl_job_run *r, fl_task *t, const fl_job_run_options *o, fl
         if (!op->ops)
             return fl_error_set(err, FL_EINVAL, "operator \"%s\" has unknown kind \"%s\"", n->name,
                                 n->op ? n->op : "(none)");
-        if (n->n_inputs > 0) op->input_schema = sg->nodes[n->inputs[0].source_id]->schema;
+        if (n->n_inputs > 0) op->input_schema = fl_stream_edge_schema(sg, &n->inputs[0]);
         op->ctx.task = t;
         op->ctx.op = op;
         op->ctx.arg = n->arg;
@@ -226,25 +272,25 @@ static int build_task(fl_job_run *r, fl_task *t, const fl_job_run_options *o, fl
         fl__batch_init(&op->out.batch, FL_BATCH_ROWS);
     }
 
-    /* Each operator's targets: chained successors, then network edges. */
+    /* Each operator's outputs (main, then its side outputs) and their
+     * targets: chained successors, then network edges. */
     int total_subs = 0;
     for (int i = 0; i < v->n_nodes; i++) {
         fl_operator *op = &t->ops[i];
-        int max = v->n_nodes + v->n_outputs;
-        op->out.targets = fl_xcalloc((size_t)max, sizeof *op->out.targets);
-        for (int j = 0; j < v->n_nodes; j++) {
-            const fl_stream_node *m = sg->nodes[v->nodes[j]];
-            if (j != i && m->n_inputs == 1 && m->inputs[0].source_id == op->node->id)
-                op->out.targets[op->out.n_targets++].chained = &t->ops[j];
-        }
-        for (int k = 0; k < v->n_outputs; k++) {
-            const fl_job_edge *e = &jg->edges[v->outputs[k]];
-            if (e->source_node != op->node->id) continue;
-            fl_record_writer *w = &t->writers[t->n_writers++];
-            int rc = build_writer(r, t, op, e, w, o, err);
+        const fl_stream_node *n = op->node;
+        op->watermark = INT64_MIN;
+        op->n_side_outs = n->n_side_outputs;
+        op->side_outs = fl_xcalloc((size_t)(n->n_side_outputs + 1), sizeof *op->side_outs);
+        for (int so = -1; so < n->n_side_outputs; so++) {
+            const char *tag = so < 0 ? NULL : n->side_outputs[so].tag;
+            fl_output *out = so < 0 ? &op->out : &op->side_outs[so].out;
+            if (so >= 0) {
+                op->side_outs[so].tag = tag;
+                out->task = t;
+                fl__batch_init(&out->batch, FL_BATCH_ROWS);
+            }
+            int rc = wire_output(r, t, op, out, tag, o, &total_subs, err);
             if (rc < 0) return rc;
-            total_subs += w->n_subs;
-            op->out.targets[op->out.n_targets++].writer = w;
         }
     }
     if (total_subs > 0) {
@@ -265,6 +311,7 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
     r->n_tasks = eg->n_subtasks;
     r->tasks = fl_xcalloc((size_t)(r->n_tasks ? r->n_tasks : 1), sizeof *r->tasks);
     int rc = read_settings(eg->job->stream, &r->settings, err);
+    r->settings.clock = o->clock;
     for (int i = 0; rc == 0 && i < r->n_tasks; i++) {
         fl_task *t = &r->tasks[i];
         const fl_execution_vertex *ev = &eg->subtasks[i];
@@ -274,6 +321,7 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
         t->subtask = ev->subtask;
         t->parallelism = t->vertex->parallelism;
         t->settings = &r->settings;
+        t->clock_listener = -1;
         pthread_mutex_init(&t->mu, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -294,6 +342,10 @@ int fl_job_run_start(fl_job_run *r, fl_error *err) {
     r->status = FL_JOB_RUNNING;
     r->started = true;
     pthread_mutex_unlock(&r->mu);
+    if (r->settings.clock)
+        for (int i = 0; i < r->n_tasks; i++)
+            r->tasks[i].clock_listener =
+                fl_manual_clock_listen(r->settings.clock, on_clock_moved, &r->tasks[i]);
     for (int i = 0; i < r->n_tasks; i++) {
         fl_task *t = &r->tasks[i];
         pthread_mutex_lock(&r->mu);
@@ -358,6 +410,10 @@ fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err) {
     for (int i = 0; i < r->n_tasks; i++) {
         if (r->tasks[i].started) pthread_join(r->tasks[i].thread, NULL);
         r->tasks[i].started = false;
+        if (r->tasks[i].clock_listener >= 0) {
+            fl_manual_clock_unlisten(r->settings.clock, r->tasks[i].clock_listener);
+            r->tasks[i].clock_listener = -1;
+        }
     }
     pthread_mutex_lock(&r->mu);
     if (r->failure.code) {
@@ -397,12 +453,20 @@ void fl_job_run_destroy(fl_job_run *r) {
         fl_task *t = &r->tasks[i];
         fl_buffer_pool_destroy(t->pool);
         for (int k = 0; t->ops && k < t->n_ops; k++) {
-            fl__batch_fini(&t->ops[k].out.batch);
-            free(t->ops[k].out.targets);
+            fl_operator *op = &t->ops[k];
+            fl__batch_fini(&op->out.batch);
+            free(op->out.targets);
+            for (int so = 0; op->side_outs && so < op->n_side_outs; so++) {
+                fl__batch_fini(&op->side_outs[so].out.batch);
+                free(op->side_outs[so].out.targets);
+            }
+            free(op->side_outs);
         }
         free(t->ops);
         free(t->writers);
         free(t->channels);
+        free(t->ptimers);
+        if (t->clock_listener >= 0) fl_manual_clock_unlisten(r->settings.clock, t->clock_listener);
         fl__batch_fini(&t->in_batch);
         free(t->name);
         if (t->run) {

@@ -71,7 +71,7 @@ int fl__source_read(fl_operator *op, int64_t *idle_until_ns, fl_error *err) {
     st->ctx.idle_until_ns = 0;
     int rc = st->conn->read(st->state, &st->ctx, err);
     if (rc >= 0) {
-        int frc = fl__output_flush(&op->out);
+        int frc = fl__op_flush(op);
         if (frc < 0) return frc;
     }
     *idle_until_ns = st->ctx.idle_until_ns;

@@ -17,7 +17,8 @@ fl_options *fl__connector_options(const fl_operator *op, const char *connector,
 const fl_operator_ops *fl__operator_ops(const char *kind) {
     static const fl_operator_ops *const all[] = {
         &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
-        &fl__op_reduce, &fl__op_aggregate, &fl__op_sink,
+        &fl__op_reduce, &fl__op_aggregate, &fl__op_sink, &fl__op_timestamps,
+        &fl__op_process,
     };
     for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->kind, kind) == 0) return all[i];

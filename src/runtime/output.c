@@ -43,7 +43,7 @@ static int push_batch(fl_output *o, fl_error *err) {
         if (t->chained) {
             fl_operator *op = t->chained;
             rc = op->ops->process(op, 0, b, err);
-            if (rc == 0) rc = fl__output_flush(&op->out);
+            if (rc == 0) rc = fl__op_flush(op);
         } else {
             rc = fl__writer_write_batch(t->writer, b, err);
         }
@@ -98,22 +98,28 @@ int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts) {
     return 0;
 }
 
-static int chained_watermark(fl_operator *op, int64_t wm, fl_error *err) {
-    int rc =
-        op->ops->watermark ? op->ops->watermark(op, wm, err) : fl__output_watermark(&op->out, wm);
-    if (rc == 0) rc = fl__output_flush(&op->out);
-    return rc;
-}
-
 int fl__output_watermark(fl_output *o, int64_t watermark) {
     fl_error *err = &o->task->error;
     int rc = fl__output_flush(o);
     for (int i = 0; rc == 0 && i < o->n_targets; i++) {
         fl_output_target *t = &o->targets[i];
         if (t->chained)
-            rc = chained_watermark(t->chained, watermark, err);
+            rc = fl__op_watermark(t->chained, watermark);
         else
             rc = fl__writer_broadcast_control(t->writer, FL_EL_WATERMARK, watermark, err);
+    }
+    return rc;
+}
+
+int fl__output_status(fl_output *o, bool idle) {
+    fl_error *err = &o->task->error;
+    int rc = fl__output_flush(o);
+    for (int i = 0; rc == 0 && i < o->n_targets; i++) {
+        fl_output_target *t = &o->targets[i];
+        if (t->chained)
+            rc = fl__op_forward_status(t->chained, idle);
+        else
+            rc = fl__writer_broadcast_control(t->writer, FL_EL_STATUS, idle ? 1 : 0, err);
     }
     return rc;
 }
@@ -124,14 +130,50 @@ int fl__output_end(fl_output *o) {
     for (int i = 0; rc == 0 && i < o->n_targets; i++) {
         fl_output_target *t = &o->targets[i];
         if (t->chained) {
-            fl_operator *op = t->chained;
-            if (op->ops->end_input) rc = op->ops->end_input(op, err);
-            if (rc == 0) rc = fl__output_end(&op->out);
+            rc = fl__op_end(t->chained);
         } else {
             rc = fl__writer_broadcast_control(t->writer, FL_EL_END_OF_PARTITION, 0, err);
             if (rc == 0) rc = fl__writer_flush(t->writer, err);
         }
     }
+    return rc;
+}
+
+/* ---- all outputs of an operator --------------------------------------------------------- */
+
+int fl__op_flush(fl_operator *op) {
+    int rc = fl__output_flush(&op->out);
+    for (int i = 0; rc == 0 && i < op->n_side_outs; i++) rc = fl__output_flush(&op->side_outs[i].out);
+    return rc;
+}
+
+int fl__op_forward_watermark(fl_operator *op, int64_t watermark) {
+    int rc = fl__output_watermark(&op->out, watermark);
+    for (int i = 0; rc == 0 && i < op->n_side_outs; i++)
+        rc = fl__output_watermark(&op->side_outs[i].out, watermark);
+    return rc;
+}
+
+int fl__op_forward_status(fl_operator *op, bool idle) {
+    int rc = fl__output_status(&op->out, idle);
+    for (int i = 0; rc == 0 && i < op->n_side_outs; i++)
+        rc = fl__output_status(&op->side_outs[i].out, idle);
+    return rc;
+}
+
+int fl__op_watermark(fl_operator *op, int64_t watermark) {
+    fl_error *err = &op->task->error;
+    op->watermark = watermark;
+    int rc = op->ops->watermark ? op->ops->watermark(op, watermark, err)
+                                : fl__op_forward_watermark(op, watermark);
+    return rc < 0 ? rc : fl__op_flush(op);
+}
+
+int fl__op_end(fl_operator *op) {
+    fl_error *err = &op->task->error;
+    int rc = op->ops->end_input ? op->ops->end_input(op, err) : 0;
+    if (rc == 0) rc = fl__output_end(&op->out);
+    for (int i = 0; rc == 0 && i < op->n_side_outs; i++) rc = fl__output_end(&op->side_outs[i].out);
     return rc;
 }
 

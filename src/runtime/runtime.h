@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "flinc/datastream.h"
 #include "flinc/error.h"
 #include "graph.h"
 
@@ -36,6 +37,7 @@ typedef struct fl_job_run_options {
     fl_symbol_resolver resolve;
     void *resolve_arg;
     const char *job_file; /* named in resolution errors ("wordcount.so") */
+    fl_manual_clock *clock; /* processing time for tests; NULL: the wall clock */
 } fl_job_run_options;
 
 /* Checks the plan and resolves its functions; creates the tasks without

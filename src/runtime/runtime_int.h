@@ -40,6 +40,8 @@ typedef struct fl_run_settings {
     int floating_buffers;
     int64_t buffer_timeout_ns; /* < 0: flush only when full */
     int runtime_mode;
+    int64_t watermark_interval_ms; /* pipeline.auto-watermark-interval; 0: every record */
+    fl_manual_clock *clock;        /* processing time; NULL: the wall clock */
 } fl_run_settings;
 
 /* ---- batches ----------------------------------------------------------------------- */
@@ -86,6 +88,19 @@ int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts);
 int fl__output_flush(fl_output *o);
 /* Flushes, then passes a watermark to every target. */
 int fl__output_watermark(fl_output *o, int64_t watermark);
+/* Flushes, then tells every target that the stream became idle (true) or
+ * active again (false). */
+int fl__output_status(fl_output *o, bool idle);
+
+/* The same for all outputs of an operator (main and side outputs). */
+int fl__op_flush(fl_operator *op);
+int fl__op_forward_watermark(fl_operator *op, int64_t watermark);
+int fl__op_forward_status(fl_operator *op, bool idle);
+/* A watermark reaches op: records it, runs ops->watermark (default: forward)
+ * and flushes. */
+int fl__op_watermark(fl_operator *op, int64_t watermark);
+/* All input reached op: runs ops->end_input, then ends every output. */
+int fl__op_end(fl_operator *op);
 /* Flushes, then ends every target (chained: end_input; network: end of
  * partition). */
 int fl__output_end(fl_output *o);
@@ -104,6 +119,9 @@ typedef struct fl_operator_ops {
     int (*watermark)(fl_operator *op, int64_t watermark, fl_error *err);
     /* All input has arrived (bounded inputs); may emit final results. NULL: nothing. */
     int (*end_input)(fl_operator *op, fl_error *err);
+    /* A processing-time callback the operator scheduled with fl__task_schedule
+     * is due; now is the current processing time. NULL: never scheduled. */
+    int (*on_processing_time)(fl_operator *op, int64_t now, fl_error *err);
     void (*close)(fl_operator *op);
 } fl_operator_ops;
 
@@ -125,6 +143,12 @@ struct fl_operator {
     int index;                     /* position in the task's chain */
     const fl_schema *input_schema; /* schema of the first input (NULL for sources) */
     fl_output out;
+    int n_side_outs;
+    struct fl_side_out {
+        const char *tag; /* borrowed from the node */
+        fl_output out;
+    } *side_outs;
+    int64_t watermark; /* the last watermark that reached this operator */
     fl_context ctx;
     void *fn;           /* resolved user function or NULL */
     void *key_selector; /* resolved key selector of node->key, or NULL */
@@ -144,6 +168,8 @@ extern const fl_operator_ops fl__op_filter;
 extern const fl_operator_ops fl__op_reduce;
 extern const fl_operator_ops fl__op_aggregate;
 extern const fl_operator_ops fl__op_sink;
+extern const fl_operator_ops fl__op_timestamps;
+extern const fl_operator_ops fl__op_process;
 
 /* Turns a failed user call into FL_EUSER with the function's message (or
  * "<what> returned <rc>"), and resets the context's failure. */
@@ -217,6 +243,7 @@ void fl__writer_fini(fl_record_writer *w);
 typedef struct fl_input_channel {
     int64_t watermark;
     bool ended;
+    bool idle;
     int input; /* index of the head node's input edge */
 } fl_input_channel;
 
@@ -243,7 +270,16 @@ struct fl_task {
     fl_input_channel *channels;
     int n_ended;
     int64_t watermark; /* combined input watermark forwarded so far */
+    bool idle;         /* every live input channel is idle (forwarded) */
     fl_batch in_batch;
+
+    /* processing-time callbacks: a min-heap on time */
+    int n_ptimers, cap_ptimers;
+    struct fl_ptimer {
+        int64_t time;
+        fl_operator *op;
+    } *ptimers;
+    int clock_listener; /* id on a manual clock, or -1 */
 
     /* outputs */
     fl_buffer_pool *pool;
@@ -257,6 +293,12 @@ struct fl_task {
 
     fl_error error; /* why this task failed */
 };
+
+/* Current processing time in milliseconds (the job's clock). */
+int64_t fl__task_now_ms(const fl_task *t);
+/* Calls op->ops->on_processing_time once processing time reaches time_ms
+ * (in the task's thread; an equal pending (op, time) is not added twice). */
+void fl__task_schedule(fl_task *t, fl_operator *op, int64_t time_ms);
 
 /* Blocks for a free output buffer, handling mail; NULL when canceled. */
 fl_buffer *fl__task_take_buffer(fl_task *t);

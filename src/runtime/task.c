@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "element.h"
 #include "log.h"
+#include "mem.h"
 #include "runtime_int.h"
 
 bool fl__task_canceled(const fl_task *t) { return atomic_load(&((fl_task *)t)->canceled); }
@@ -42,6 +43,64 @@ fl_buffer *fl__task_take_buffer(fl_task *t) {
         pthread_mutex_unlock(&t->mu);
         if (fl__task_canceled(t)) return NULL;
     }
+}
+
+/* ---- processing time --------------------------------------------------------------------- */
+
+int64_t fl__task_now_ms(const fl_task *t) {
+    fl_manual_clock *c = t->settings->clock;
+    return c ? fl_manual_clock_now(c) : fl_clock_wall_ms();
+}
+
+static bool ptimer_before(const struct fl_ptimer *a, const struct fl_ptimer *b) {
+    return a->time < b->time;
+}
+
+void fl__task_schedule(fl_task *t, fl_operator *op, int64_t time_ms) {
+    for (int i = 0; i < t->n_ptimers; i++)
+        if (t->ptimers[i].op == op && t->ptimers[i].time == time_ms) return;
+    if (t->n_ptimers == t->cap_ptimers) {
+        t->cap_ptimers = t->cap_ptimers ? t->cap_ptimers * 2 : 8;
+        t->ptimers = fl_xrealloc(t->ptimers, (size_t)t->cap_ptimers * sizeof *t->ptimers);
+    }
+    int i = t->n_ptimers++;
+    t->ptimers[i] = (struct fl_ptimer){time_ms, op};
+    while (i > 0 && ptimer_before(&t->ptimers[i], &t->ptimers[(i - 1) / 2])) {
+        struct fl_ptimer tmp = t->ptimers[i];
+        t->ptimers[i] = t->ptimers[(i - 1) / 2];
+        t->ptimers[(i - 1) / 2] = tmp;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct fl_ptimer ptimer_pop(fl_task *t) {
+    struct fl_ptimer top = t->ptimers[0];
+    t->ptimers[0] = t->ptimers[--t->n_ptimers];
+    for (int i = 0;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n_ptimers && ptimer_before(&t->ptimers[l], &t->ptimers[m])) m = l;
+        if (r < t->n_ptimers && ptimer_before(&t->ptimers[r], &t->ptimers[m])) m = r;
+        if (m == i) break;
+        struct fl_ptimer tmp = t->ptimers[i];
+        t->ptimers[i] = t->ptimers[m];
+        t->ptimers[m] = tmp;
+        i = m;
+    }
+    return top;
+}
+
+/* Runs every processing-time callback that is due. */
+static int fire_processing_timers(fl_task *t) {
+    if (t->n_ptimers == 0) return 0;
+    int64_t now = fl__task_now_ms(t);
+    while (t->n_ptimers > 0 && t->ptimers[0].time <= now) {
+        struct fl_ptimer due = ptimer_pop(t);
+        fl_operator *op = due.op;
+        int rc = op->ops->on_processing_time(op, now, &t->error);
+        if (rc == 0) rc = fl__op_flush(op);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 /* Waits on the mailbox until input or cancellation arrives, or until
@@ -71,6 +130,25 @@ static int flush_writers(fl_task *t) {
 static void flush_if_due(fl_task *t) {
     int64_t d = flush_deadline(t);
     if (d && fl_clock_monotonic_ns() >= d) flush_writers(t);
+}
+
+/* The monotonic time the task must wake up at for its next flush or
+ * processing-time callback (0: none). A manual clock wakes it by itself. */
+static int64_t next_deadline(const fl_task *t) {
+    int64_t d = flush_deadline(t);
+    if (t->n_ptimers > 0 && !t->settings->clock) {
+        int64_t wait_ms = t->ptimers[0].time - fl_clock_wall_ms();
+        if (wait_ms < 0) wait_ms = 0;
+        int64_t at = fl_clock_monotonic_ns() + wait_ms * 1000000LL;
+        if (!d || at < d) d = at;
+    }
+    return d;
+}
+
+/* Whether a due processing-time callback is waiting (manual clocks move
+ * while the task sleeps). */
+static bool timer_due(const fl_task *t) {
+    return t->n_ptimers > 0 && t->ptimers[0].time <= fl__task_now_ms(t);
 }
 
 /* ---- the chain -------------------------------------------------------------------------- */
@@ -103,17 +181,6 @@ static void close_chain(fl_task *t) {
     }
 }
 
-static int chain_watermark(fl_operator *head, int64_t wm, fl_error *err) {
-    int rc = head->ops->watermark ? head->ops->watermark(head, wm, err)
-                                  : fl__output_watermark(&head->out, wm);
-    return rc < 0 ? rc : fl__output_flush(&head->out);
-}
-
-static int chain_end(fl_operator *head, fl_error *err) {
-    int rc = head->ops->end_input ? head->ops->end_input(head, err) : 0;
-    return rc < 0 ? rc : fl__output_end(&head->out);
-}
-
 /* ---- sources ------------------------------------------------------------------------------ */
 
 static int run_source(fl_task *t) {
@@ -123,21 +190,24 @@ static int run_source(fl_task *t) {
         int64_t idle_until = 0;
         int rc = fl__source_read(src, &idle_until, &t->error);
         if (rc < 0) return rc;
-        if (rc == FL_SOURCE_END) break;
+        int idle = rc;
+        if (idle == FL_SOURCE_END) break;
+        rc = fire_processing_timers(t);
+        if (rc < 0) return rc;
         flush_if_due(t);
-        if (rc == FL_SOURCE_IDLE) {
-            int64_t deadline = flush_deadline(t);
+        if (rc == 0 && idle == FL_SOURCE_IDLE) {
+            int64_t deadline = next_deadline(t);
             if (!idle_until) idle_until = fl_clock_monotonic_ns() + 10 * 1000000LL;
             if (!deadline || idle_until < deadline) deadline = idle_until;
             pthread_mutex_lock(&t->mu);
-            if (!fl__task_canceled(t) && fl_clock_monotonic_ns() < deadline)
+            if (!fl__task_canceled(t) && !timer_due(t) && fl_clock_monotonic_ns() < deadline)
                 wait_locked(t, deadline);
             pthread_mutex_unlock(&t->mu);
         }
     }
     /* A bounded source ends with the maximum watermark, so everything fires. */
-    int rc = chain_watermark(src, INT64_MAX, &t->error);
-    if (rc == 0) rc = fl__output_end(&src->out);
+    int rc = fl__op_watermark(src, INT64_MAX);
+    if (rc == 0) rc = fl__op_end(src);
     if (rc == 0) rc = flush_writers(t);
     return rc;
 }
@@ -148,13 +218,27 @@ static int advance_watermark(fl_task *t) {
     int64_t wm = INT64_MAX;
     bool any = false;
     for (int c = 0; c < t->n_channels; c++) {
-        if (t->channels[c].ended) continue;
+        if (t->channels[c].ended || t->channels[c].idle) continue;
         any = true;
         if (t->channels[c].watermark < wm) wm = t->channels[c].watermark;
     }
     if (!any || wm <= t->watermark) return 0;
     t->watermark = wm;
-    return chain_watermark(&t->ops[0], wm, &t->error);
+    return fl__op_watermark(&t->ops[0], wm);
+}
+
+/* Idle when every live channel is idle; tells the chain when that changes. */
+static int update_status(fl_task *t) {
+    bool all_idle = true, any_live = false;
+    for (int c = 0; c < t->n_channels; c++) {
+        if (t->channels[c].ended) continue;
+        any_live = true;
+        if (!t->channels[c].idle) all_idle = false;
+    }
+    bool idle = any_live && all_idle;
+    if (idle == t->idle) return 0;
+    t->idle = idle;
+    return fl__op_forward_status(&t->ops[0], idle);
 }
 
 static int run_batch(fl_task *t, int input) {
@@ -162,7 +246,7 @@ static int run_batch(fl_task *t, int input) {
     if (b->n == 0) return 0;
     fl_operator *head = &t->ops[0];
     int rc = head->ops->process(head, input, b, &t->error);
-    if (rc == 0) rc = fl__output_flush(&head->out);
+    if (rc == 0) rc = fl__op_flush(head);
     b->n = 0;
     return rc;
 }
@@ -188,11 +272,17 @@ static int process_buffer(fl_task *t, fl_buffer *buf) {
                     rc = advance_watermark(t);
                 }
                 break;
+            case FL_EL_STATUS:
+                ch->idle = h.value != 0;
+                rc = update_status(t);
+                if (rc == 0) rc = advance_watermark(t);
+                break;
             case FL_EL_END_OF_PARTITION:
                 if (!ch->ended) {
                     ch->ended = true;
                     t->n_ended++;
                     rc = advance_watermark(t);
+                    if (rc == 0) rc = update_status(t);
                 }
                 break;
             default:
@@ -218,8 +308,8 @@ static void recycle_all(fl_buffer *b) {
 static int run_inputs(fl_task *t) {
     while (t->n_ended < t->n_channels) {
         pthread_mutex_lock(&t->mu);
-        while (t->inbox.count == 0 && !fl__task_canceled(t)) {
-            int64_t deadline = flush_deadline(t);
+        while (t->inbox.count == 0 && !fl__task_canceled(t) && !timer_due(t)) {
+            int64_t deadline = next_deadline(t);
             if (deadline && fl_clock_monotonic_ns() >= deadline) break;
             wait_locked(t, deadline);
         }
@@ -242,9 +332,11 @@ static int run_inputs(fl_task *t) {
                 return rc;
             }
         }
+        int rc = fire_processing_timers(t);
+        if (rc < 0) return rc;
         flush_if_due(t);
     }
-    int rc = chain_end(&t->ops[0], &t->error);
+    int rc = fl__op_end(&t->ops[0]);
     if (rc == 0) rc = flush_writers(t);
     return rc;
 }

@@ -1,11 +1,14 @@
 /*
  * unbounded.c - a job that never ends by itself, to check cancellation.
  *
- *     flinc run unbounded.so [--rate ROWS_PER_SECOND]
+ *     flinc run unbounded.so [--rate ROWS_PER_SECOND] [--rebalance] [--discard]
  *
- * An unbounded datagen source with a sequence-like BIGINT field "id" limited
- * to --rate rows per second (default 1000), a map that keeps the id, and a
- * print sink: stdout grows steadily until the job is canceled.
+ * An unbounded datagen source of (id BIGINT) limited to --rate rows per
+ * second over all subtasks (default 1000; 0 = as fast as possible), a map that
+ * keeps the id, and a print sink, so stdout grows steadily until the job is
+ * canceled. --rebalance puts a REBALANCE exchange before the map, so that the
+ * job has two tasks joined by buffers; --discard drops the rows instead of
+ * printing them.
  */
 #include <stdlib.h>
 
@@ -22,8 +25,13 @@ FLINC_MAIN(env, argc, argv) {
     fl_schema *schema = fl_schema_of(1, "id", FL_BIGINT);
     fl_stream *rows = fl_env_datagen(env, schema, 7, 0, rate);
     fl_schema_unref(schema);
+    if (fl_env_param(env, "rebalance") != NULL)
+        rows = fl_stream_rebalance(rows);
     fl_stream *ids = fl_stream_map(rows, unbounded_keep_id, NULL);
     fl_stream_name(ids, "Keep id");
-    fl_stream_print(ids);
+    if (fl_env_param(env, "discard") != NULL)
+        fl_stream_discard(ids);
+    else
+        fl_stream_print(ids);
     return fl_env_execute(env, "Unbounded", NULL);
 }

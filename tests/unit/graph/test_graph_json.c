@@ -52,12 +52,12 @@ static fl_stream_graph *tiny(void) {
     "\"parallelism\":1,\"max_parallelism\":0,\"chaining\":\"ALWAYS\","                             \
     "\"schema\":[{\"name\":\"x\",\"type\":\"BIGINT\"}],\"fn\":null,\"open_fn\":null,"              \
     "\"close_fn\":null,\"arg\":\"Af8A\",\"connector\":\"sequence\","                               \
-    "\"options\":{\"to\":\"3\",\"from\":\"1\"},\"key\":null,\"inputs\":[]},"                       \
+    "\"options\":{\"to\":\"3\",\"from\":\"1\"},\"key\":null,\"key2\":null,\"side_outputs\":[],\"inputs\":[]},"                       \
     "{\"id\":1,\"op\":\"sink\",\"name\":\"Sink: Print\",\"uid\":null,\"parallelism\":1,"           \
     "\"max_parallelism\":0,\"chaining\":\"NEVER\",\"schema\":null,\"fn\":null,"                    \
     "\"open_fn\":null,\"close_fn\":null,\"arg\":null,\"connector\":\"print\","                     \
-    "\"options\":{},\"key\":null,\"inputs\":[{\"source_id\":0,\"partitioner\":\"FORWARD\","        \
-    "\"partitioner_explicit\":false,\"key\":null,\"partition_fn\":null}]}]}"
+    "\"options\":{},\"key\":null,\"key2\":null,\"side_outputs\":[],\"inputs\":[{\"source_id\":0,\"partitioner\":\"FORWARD\","        \
+    "\"partitioner_explicit\":false,\"key\":null,\"partition_fn\":null,\"side_output\":null,\"input\":0}]}]}"
 
 #define TINY_JOB                                                                                   \
     "{\"stream\":" TINY_STREAM ",\"vertices\":["                                                   \
@@ -343,8 +343,9 @@ static void test_malformed_stream_graph(void **state) {
     expect_rejected_edit(STREAM, B, "\"name\":\"Sink: Print\"", "\"name\":\"Sink\\u0000\"",
                          "invalid JSON"); /* jansson refuses \u0000 */
     expect_rejected_edit(
-        STREAM, B, "\"key\":null,\"inputs\":[]",
-        "\"key\":{\"fields\":[],\"selector\":null,\"key_schema\":[]},\"inputs\":[]",
+        STREAM, B, "\"key\":null,\"key2\":null,\"side_outputs\":[],\"inputs\":[]",
+        "\"key\":{\"fields\":[],\"selector\":null,\"key_schema\":[]},\"key2\":null,"
+        "\"side_outputs\":[],\"inputs\":[]",
         "nodes[0].key: a key needs fields or a selector");
     expect_rejected_edit(STREAM, B, "\"partitioner_explicit\":false,\"key\":null",
                          "\"partitioner_explicit\":false,\"key\":{\"fields\":[3],"

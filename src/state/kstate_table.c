@@ -1,0 +1,178 @@
+/*
+ * kstate_table.c - the hash table of one state in one key group (and of one
+ * map state's (key, namespace), whose map entries are entries too).
+ *
+ * Open addressing with linear probing: a slot is (composite hash, entry
+ * pointer), so a probe compares hashes in the slot array and touches an entry
+ * only when the hash matches. Deletion shifts the following run back (no
+ * tombstones), so a table that churns keeps its probe lengths. The home slot
+ * is the top bits of hash * 2^64/phi (Fibonacci hashing), which spreads even
+ * poorly mixed hashes. The slot array grows at 3/4 load, shrinks below 1/8
+ * and is freed when the table empties, so that an emptied state returns its
+ * memory (and fl_keyed_backend_bytes to about 0).
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "state_int.h"
+
+#define MIN_CAPACITY 16u
+#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+static inline uint32_t home(const fl__table *t, uint64_t h) {
+    return (uint32_t)((h * GOLDEN) >> t->shift);
+}
+
+static inline bool matches(const fl__entry *e, const void *key, uint32_t klen, const void *ns,
+                           uint32_t nslen) {
+    return e->klen == klen && e->nslen == nslen && memcmp(e->data, key, klen) == 0 &&
+           (nslen == 0 || memcmp(e->data + klen, ns, nslen) == 0);
+}
+
+fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint32_t klen,
+                          const void *ns, uint32_t nslen, uint32_t *slot) {
+    if (!t->slots) {
+        *slot = FL__NO_SLOT;
+        return NULL;
+    }
+    uint32_t i = home(t, h);
+    for (;;) {
+        const fl__slot *sl = &t->slots[i];
+        if (!sl->e) {
+            *slot = i;
+            return NULL;
+        }
+        if (sl->hash == h && matches(sl->e, key, klen, ns, nslen)) {
+            *slot = i;
+            return sl->e;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+static uint32_t log2u(uint32_t n) {
+    uint32_t l = 0;
+    while ((1u << l) < n) l++;
+    return l;
+}
+
+/* Moves every entry into a new slot array of capacity cap (a power of two). */
+static void rehash(fl__table *t, uint32_t cap, size_t *bytes) {
+    fl__slot *old = t->slots;
+    uint32_t old_cap = fl__table_capacity(t);
+    t->slots = fl_xcalloc(cap, sizeof *t->slots);
+    t->mask = cap - 1;
+    t->shift = 64 - log2u(cap);
+    for (uint32_t j = 0; j < old_cap; j++) {
+        if (!old[j].e) continue;
+        uint32_t i = home(t, old[j].hash);
+        while (t->slots[i].e) i = (i + 1) & t->mask;
+        t->slots[i] = old[j];
+    }
+    free(old);
+    *bytes += (size_t)cap * sizeof(fl__slot);
+    *bytes -= (size_t)old_cap * sizeof(fl__slot);
+}
+
+uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e, size_t *bytes) {
+    uint32_t cap = fl__table_capacity(t);
+    if ((size_t)(t->count + 1) * 4 > (size_t)cap * 3) {
+        rehash(t, cap ? cap * 2 : MIN_CAPACITY, bytes);
+        slot = FL__NO_SLOT;
+    }
+    if (slot == FL__NO_SLOT) {
+        slot = home(t, h);
+        while (t->slots[slot].e) slot = (slot + 1) & t->mask;
+    }
+    assert(t->slots[slot].e == NULL);
+    t->slots[slot].hash = h;
+    t->slots[slot].e = e;
+    t->count++;
+    return slot;
+}
+
+void fl__table_remove_at(fl__table *t, uint32_t slot, size_t *bytes) {
+    assert(t->slots && slot <= t->mask && t->slots[slot].e);
+    t->count--;
+    if (t->count == 0) {
+        *bytes -= (size_t)fl__table_capacity(t) * sizeof(fl__slot);
+        free(t->slots);
+        t->slots = NULL;
+        t->mask = 0;
+        t->shift = 0;
+        return;
+    }
+    /* Backward shift: pull each following entry of the run into the hole
+     * unless its home lies cyclically in (hole, j]. */
+    uint32_t hole = slot, j = slot;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        fl__slot *sl = &t->slots[j];
+        if (!sl->e) break;
+        uint32_t k = home(t, sl->hash);
+        bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+        if (stays) continue;
+        t->slots[hole] = *sl;
+        hole = j;
+    }
+    t->slots[hole].e = NULL;
+    t->slots[hole].hash = 0;
+
+    uint32_t cap = fl__table_capacity(t);
+    if (cap > MIN_CAPACITY && (size_t)t->count * 8 < cap) {
+        uint32_t want = MIN_CAPACITY;
+        while (want < t->count * 2) want *= 2;
+        rehash(t, want, bytes);
+    }
+}
+
+void fl__table_clear(fl__table *t, void (*free_entry)(void *arg, fl__entry *e), void *arg,
+                     size_t *bytes) {
+    uint32_t cap = fl__table_capacity(t);
+    for (uint32_t i = 0; i < cap; i++) {
+        fl__entry *e = t->slots[i].e;
+        if (!e) continue;
+        if (free_entry)
+            free_entry(arg, e);
+        else
+            free(e);
+    }
+    free(t->slots);
+    *bytes -= (size_t)cap * sizeof(fl__slot);
+    t->slots = NULL;
+    t->mask = t->count = t->shift = 0;
+}
+
+size_t fl__table_purge(fl__table *t, int64_t now, void (*free_entry)(void *arg, fl__entry *e),
+                       void *arg, size_t *bytes) {
+    uint32_t cap = fl__table_capacity(t);
+    size_t expired = 0;
+    for (uint32_t i = 0; i < cap; i++)
+        if (t->slots[i].e && !fl__entry_live(t->slots[i].e, now)) expired++;
+    if (expired == 0) return 0;
+    /* Rebuild rather than delete one by one: removing shifts entries that a
+     * forward scan would then miss or see twice. */
+    fl__slot *old = t->slots;
+    uint32_t live = t->count - (uint32_t)expired;
+    t->slots = NULL;
+    t->mask = t->count = t->shift = 0;
+    *bytes -= (size_t)cap * sizeof(fl__slot);
+    if (live > 0) {
+        uint32_t want = MIN_CAPACITY;
+        while ((size_t)live * 4 > (size_t)want * 3 || want < live * 2) want *= 2;
+        rehash(t, want, bytes); /* from an empty table: just allocates */
+    }
+    for (uint32_t i = 0; i < cap; i++) {
+        fl__entry *e = old[i].e;
+        if (!e) continue;
+        if (fl__entry_live(e, now)) {
+            fl__table_insert(t, FL__NO_SLOT, old[i].hash, e, bytes);
+        } else {
+            free_entry(arg, e);
+        }
+    }
+    free(old);
+    return expired;
+}

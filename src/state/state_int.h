@@ -1,0 +1,259 @@
+/*
+ * state_int.h - private structures of the heap keyed state backend, shared by
+ * keyed_state.c (backend, declaration, generic access), kstate_table.c (the
+ * per-key-group hash tables), kstate_value.c (value, reducing, aggregating),
+ * kstate_list.c, kstate_map.c and timers.c. Nothing outside src/state sees it.
+ *
+ * Layout (README.md has the whole picture): a state owns one open-addressing
+ * table per key group of the backend; a table maps the composite (key,
+ * namespace) to one malloc'ed entry holding both byte strings and the payload
+ * (a value row, an accumulator row, a list's concatenated rows, or a nested
+ * table of map entries, which are entries themselves with an empty namespace).
+ */
+#ifndef FL_STATE_STATE_INT_H
+#define FL_STATE_STATE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keyed_state.h"
+#include "row_int.h"
+
+/* Deadline of an entry of a state without TTL: never expires. */
+#define FL__NO_DEADLINE INT64_MAX
+#define FL__NO_SLOT UINT32_MAX
+
+/* One (key, namespace) of a state, or one map entry (klen = its map key,
+ * nslen = 0). A single allocation of entry_size(klen, nslen, vcap) bytes. */
+typedef struct fl__entry {
+    int64_t deadline; /* TTL: expired once deadline <= now; FL__NO_DEADLINE without TTL */
+    uint32_t klen, nslen;
+    uint32_t vlen, vcap; /* payload bytes used / allocated */
+    uint32_t count;      /* list: number of elements */
+    uint32_t version;    /* reserved for copy-on-write snapshots (always 0 for now) */
+    _Alignas(8) uint8_t data[]; /* key, namespace, zero padding to 8, payload */
+} fl__entry;
+
+static inline uint32_t fl__entry_payload_off(uint32_t klen, uint32_t nslen) {
+    return fl__align8(klen + nslen);
+}
+static inline size_t fl__entry_size(uint32_t klen, uint32_t nslen, uint32_t vcap) {
+    return sizeof(fl__entry) + fl__entry_payload_off(klen, nslen) + vcap;
+}
+static inline uint8_t *fl__entry_payload(fl__entry *e) {
+    return e->data + fl__entry_payload_off(e->klen, e->nslen);
+}
+static inline size_t fl__entry_bytes(const fl__entry *e) {
+    return fl__entry_size(e->klen, e->nslen, e->vcap);
+}
+
+/* Open addressing with linear probing and backward-shift deletion (no
+ * tombstones). The composite hash is kept in the slot so that a probe only
+ * touches an entry whose hash matches. */
+typedef struct fl__slot {
+    uint64_t hash;
+    fl__entry *e; /* NULL: empty slot */
+} fl__slot;
+
+typedef struct fl__table {
+    fl__slot *slots; /* NULL while the table has never held or no longer holds entries */
+    uint32_t mask;   /* capacity - 1 */
+    uint32_t count;
+    uint32_t shift; /* 64 - log2(capacity): home slot = (hash * golden) >> shift */
+    uint32_t reserved;
+} fl__table;
+
+/* Where a (key, namespace) is or would go in a table. */
+typedef struct fl__loc {
+    fl__table *t;
+    uint32_t slot; /* the entry's slot, else where it would be inserted, or FL__NO_SLOT */
+    fl__entry *e;  /* NULL when absent */
+} fl__loc;
+
+struct fl_kstate {
+    fl_keyed_backend *b;
+    char *name;
+    fl_state_kind kind;
+    fl_schema *value_schema; /* one reference each (NULL when unused) */
+    fl_schema *map_key_schema;
+    fl_schema *result_schema;
+    fl_state_reduce_fn reduce;
+    void *reduce_arg;
+    fl_state_aggregate agg; /* copy of the descriptor's */
+    bool has_agg;
+    int64_t ttl_ms;          /* 0 without TTL */
+    fl_ttl_update ttl_update; /* FL_TTL_DISABLED without TTL */
+
+    fl__table *groups; /* one per key group of the backend, first..last */
+
+    /* The current namespace (a copy) and its hash (0 for the empty one). */
+    uint8_t *ns;
+    uint32_t ns_len, ns_cap;
+    uint64_t ns_hash;
+
+    /* The last locate() of the current (key, namespace): valid while the key
+     * epoch is unchanged and cache_ok holds (cleared on namespace change and
+     * on every removal or resize in this state's tables). */
+    bool cache_ok, cache_found;
+    uint32_t cache_slot;
+    uint64_t cache_epoch;
+
+    /* Working memory, not counted as state bytes: builders for reduce and
+     * aggregate outputs (a/b alternate while merging), pointer arrays handed
+     * out by list_get and map_entries, a byte buffer for gathering rows. */
+    fl_row_builder *out_a, *out_b, *result;
+    const fl_row **ptrs, **vals;
+    size_t ptrs_cap, vals_cap;
+    uint8_t *scratch;
+    size_t scratch_cap;
+};
+
+/* One timer: a node of the domain's min-heap and of its dedup set. */
+typedef struct fl__timer {
+    int64_t time;
+    uint64_t seq;      /* registration order: ties on time pop oldest first */
+    uint64_t hash;     /* of (key, namespace, time), for the set */
+    uint64_t key_hash; /* to restore the current key on pop */
+    uint32_t heap_pos;
+    int32_t key_group;
+    uint32_t klen, nslen;
+    _Alignas(8) uint8_t data[]; /* key, then namespace */
+} fl__timer;
+
+typedef struct fl__tslot {
+    uint64_t hash;
+    fl__timer *t; /* NULL: empty */
+} fl__tslot;
+
+typedef struct fl__timer_queue {
+    fl__timer **heap; /* min-heap on (time, seq) */
+    uint32_t count, cap;
+    fl__tslot *set; /* open addressing on (key, namespace, time) */
+    uint32_t set_mask, set_shift;
+    uint64_t next_seq;
+    fl__timer *popped; /* handed out by the last pop, freed by the next call */
+} fl__timer_queue;
+
+struct fl_keyed_backend {
+    int first_key_group, last_key_group, max_parallelism;
+    fl_state_clock_fn clock;
+    void *clock_arg;
+
+    /* The current key (a copy), its hash and key group (-1: no key set yet, or
+     * the last key set was outside first..last). key_epoch counts set_key
+     * calls, so that states can tell their lookup cache is stale. */
+    uint8_t *key;
+    uint32_t key_len, key_cap;
+    uint64_t key_hash;
+    int key_group;
+    uint64_t key_epoch;
+
+    fl_kstate **states;
+    size_t n_states, states_cap;
+    fl__timer_queue timers[2];
+
+    size_t bytes;   /* entries, nested tables, slot arrays, timer nodes and arrays */
+    size_t entries; /* see fl_keyed_backend_entries */
+};
+
+/* ---- kstate_table.c ---------------------------------------------------------------------- */
+
+/* Finds (key, ns) among the entries of t whose composite hash is h. Returns
+ * the entry (and its slot in *slot) or NULL (and the empty slot where it
+ * would be inserted, FL__NO_SLOT when t has no slots). */
+fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint32_t klen,
+                          const void *ns, uint32_t nslen, uint32_t *slot);
+/* Inserts e (absent from t) with hash h; slot is find()'s answer (a hint,
+ * ignored when the table must grow). Returns e's slot. *bytes follows the
+ * slot array. */
+uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e, size_t *bytes);
+/* Removes the entry in slot (without freeing it); may shrink the slot array.
+ * Other entries may move to other slots. */
+void fl__table_remove_at(fl__table *t, uint32_t slot, size_t *bytes);
+/* Frees every entry (through free_entry when not NULL, else free()) and the
+ * slots; the table is empty afterwards. */
+void fl__table_clear(fl__table *t, void (*free_entry)(void *arg, fl__entry *e), void *arg,
+                     size_t *bytes);
+/* Removes and frees (through free_entry) every entry with deadline <= now;
+ * returns how many. Entries may move to other slots. */
+size_t fl__table_purge(fl__table *t, int64_t now, void (*free_entry)(void *arg, fl__entry *e),
+                       void *arg, size_t *bytes);
+static inline uint32_t fl__table_capacity(const fl__table *t) {
+    return t->slots ? t->mask + 1 : 0;
+}
+
+/* ---- keyed_state.c: shared by the kinds ---------------------------------------------------- */
+
+int64_t fl__kstate_now(const fl_kstate *s);
+/* now + ttl, saturating at FL__NO_DEADLINE. */
+int64_t fl__ttl_deadline(int64_t now, int64_t ttl_ms);
+static inline bool fl__kstate_has_ttl(const fl_kstate *s) {
+    return s->ttl_update != FL_TTL_DISABLED;
+}
+/* The current key's table, NULL when no valid key is set. */
+static inline fl__table *fl__kstate_table(fl_kstate *s) {
+    const fl_keyed_backend *b = s->b;
+    if (b->key_group < 0) return NULL;
+    return &s->groups[b->key_group - b->first_key_group];
+}
+/* Locates the current (key, namespace); false when no valid key is set. */
+bool fl__kstate_locate(fl_kstate *s, fl__loc *loc);
+/* Locates the current key in namespace (ns, nslen) whose hash is ns_hash,
+ * bypassing the cache. */
+bool fl__kstate_locate_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t ns_hash,
+                          fl__loc *loc);
+/* Locates and drops an expired entry (returning it as absent). A read under
+ * FL_TTL_ON_READ_AND_WRITE refreshes the deadline of a live entry. Not for
+ * map states (their TTL is per map entry). */
+bool fl__kstate_live(fl_kstate *s, fl__loc *loc, bool read);
+/* Same for namespace (ns, nslen, ns_hash); never refreshes. */
+bool fl__kstate_live_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t ns_hash,
+                        fl__loc *loc);
+/* Makes the entry at loc hold payload (len bytes, may point into scratch but
+ * not into the entry itself when it has to grow), creating it for the
+ * current key and namespace (ns, nslen, hash ns_hash) when absent; sets the
+ * deadline as a write does. count is stored as the entry's count. */
+fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t nslen,
+                            uint64_t ns_hash, const void *payload, uint32_t len, uint32_t count);
+/* Grows the entry at loc to hold at least need payload bytes (doubling), keeping its
+ * contents. Returns the (possibly moved) entry. */
+fl__entry *fl__kstate_reserve(fl_kstate *s, fl__loc *loc, uint32_t need);
+/* Removes and frees the entry at loc (whatever its kind). */
+void fl__kstate_remove(fl_kstate *s, fl__loc *loc);
+/* Frees an entry of state s (arg), nested map entries included, and keeps
+ * the backend's counters right. */
+void fl__kstate_free_entry(void *arg, fl__entry *e);
+/* Scratch of at least n bytes (grow-only). */
+uint8_t *fl__kstate_scratch(fl_kstate *s, size_t n);
+/* Pointer arrays of at least n elements (grow-only). */
+const fl_row **fl__kstate_ptrs(fl_kstate *s, size_t n);
+const fl_row **fl__kstate_vals(fl_kstate *s, size_t n);
+/* The hash a namespace contributes to the composite hash. */
+uint64_t fl__ns_hash(const void *ns, uint32_t len);
+/* Is e live at now (a TTL check that does not remove)? */
+static inline bool fl__entry_live(const fl__entry *e, int64_t now) { return e->deadline > now; }
+
+/* Is source i of a merge the target or a repeat of an earlier source? */
+bool fl__skip_source(const void *const *sources, const uint32_t *lens, size_t i,
+                     const void *target, uint32_t target_len);
+
+/* ---- kstate_list.c / kstate_value.c / kstate_map.c ------------------------------------------ */
+
+int fl__list_merge(fl_kstate *s, const void *target, uint32_t target_len,
+                   const void *const *sources, const uint32_t *source_lens, size_t n_sources);
+int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len,
+                  const void *const *sources, const uint32_t *source_lens, size_t n_sources);
+/* Frees a map container's nested entries and slot array. */
+void fl__map_free_nested(fl_kstate *s, fl__entry *container);
+/* Does the map container hold a live entry at now? */
+bool fl__map_has_live(const fl__entry *container, int64_t now);
+/* Removes the expired entries of a container (and the container when that
+ * empties it, which loc then reports as absent). */
+void fl__map_purge(fl_kstate *s, fl__loc *loc, int64_t now);
+
+/* ---- timers.c ----------------------------------------------------------------------------------- */
+
+void fl__timers_fini(fl_keyed_backend *b);
+
+#endif

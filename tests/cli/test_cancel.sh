@@ -1,0 +1,147 @@
+#!/bin/sh
+# test_cancel.sh - Ctrl-C (SIGINT) and SIGTERM cancel a running job cleanly:
+# `flinc run` ends within a bounded time with exit code 130 and one message
+# saying the job was canceled, the records printed so far are whole lines,
+# and the sanitizers report nothing (no leak, no use after free).
+#
+# The job is tests/jobs/unbounded.so (an unbounded datagen source, a map and
+# a print or discard sink). It runs in the background with SIGINT and SIGTERM
+# at their default dispositions, as for a command in the foreground of a
+# terminal (a shell starts background commands with SIGINT ignored). The test
+# waits until the job runs and records flow before it sends the signal.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+JOB="$FLINC_TEST_JOBS/unbounded.so"
+# Seconds the job may take to end after the signal.
+CANCEL_LIMIT=30
+
+if env --default-signal=INT,TERM true 2>/dev/null; then
+    DEFAULT_SIGNALS="env --default-signal=INT,TERM"
+else
+    DEFAULT_SIGNALS=""
+fi
+
+# start NAME ARGS...: starts "$FLINC_BIN" ARGS in the background; its pid goes
+# to $PID, and its exit code to $WORK/NAME.rc once it has ended.
+start() {
+    _name=$1
+    shift
+    (
+        # shellcheck disable=SC2086
+        $DEFAULT_SIGNALS "$FLINC_BIN" "$@" <"/dev/null" >"$WORK/$_name.out" 2>"$WORK/$_name.err" &
+        echo $! >"$WORK/$_name.pid.tmp"
+        mv "$WORK/$_name.pid.tmp" "$WORK/$_name.pid"
+        _rc=0
+        wait $! || _rc=$?
+        echo "$_rc" >"$WORK/$_name.rc.tmp"
+        mv "$WORK/$_name.rc.tmp" "$WORK/$_name.rc"
+    ) &
+    wait_until 10 test -s "$WORK/$_name.pid" || true
+    PID=$(cat "$WORK/$_name.pid")
+    BACKGROUND_PIDS="$BACKGROUND_PIDS $PID"
+}
+
+running() {
+    grep -q "switched from CREATED to RUNNING" "$WORK/$1.err"
+}
+
+# printed_at_least NAME N: N records are on stdout.
+printed_at_least() {
+    [ "$(wc -l <"$WORK/$1.out")" -ge "$2" ]
+}
+
+# stop NAME SIGNAL...: sends the signals to the job one after the other and
+# waits for it to end; RC is its exit code (255 when it did not end).
+stop() {
+    _name=$1
+    shift
+    for _sig in "$@"; do
+        kill "-$_sig" "$PID" 2>/dev/null || true
+    done
+    CHECKS=$((CHECKS + 1))
+    if wait_until "$CANCEL_LIMIT" test -s "$WORK/$_name.rc"; then
+        RC=$(cat "$WORK/$_name.rc")
+    else
+        fail "flinc did not end within $CANCEL_LIMIT s after SIG$*"
+        show "$WORK/$_name.err"
+        kill -KILL "$PID" 2>/dev/null || true
+        wait_until 10 test -s "$WORK/$_name.rc" || true
+        RC=255
+    fi
+    if sanitizer_report "$WORK/$_name.err"; then
+        fail "sanitizer report on stderr"
+        grep -E -m 5 -A 8 'ERROR: |runtime error:' "$WORK/$_name.err" | sed 's/^/  | /'
+    fi
+}
+
+# canceled NAME: the run ended as canceled, saying so once.
+canceled() {
+    expect_rc "$1" 130
+    messages "$1" >"$WORK/$1.msg"
+    CHECKS=$((CHECKS + 1))
+    if [ "$(wc -l <"$WORK/$1.msg")" -ne 1 ] || ! grep -q '^flinc: .*cancel' "$WORK/$1.msg"; then
+        fail "expected one \"flinc: \" message saying the job was canceled"
+        show "$WORK/$1.err"
+    fi
+}
+
+# whole_lines NAME: stdout holds only whole "(id)" records, with the "N> "
+# prefix of a parallel print sink or without.
+whole_lines() {
+    CHECKS=$((CHECKS + 1))
+    if [ -s "$WORK/$1.out" ] && [ "$(tail -c 1 "$WORK/$1.out" | od -An -c | tr -d ' ')" != '\n' ]; then
+        fail "stdout ends in the middle of a line"
+    fi
+    CHECKS=$((CHECKS + 1))
+    _bad=$(grep -c -v -E '^([0-9]+> )?\(-?[0-9]+\)$' "$WORK/$1.out" || true)
+    if [ "$_bad" -ne 0 ]; then
+        fail "$_bad malformed lines on stdout"
+        grep -v -E '^([0-9]+> )?\(-?[0-9]+\)$' "$WORK/$1.out" | head -n 5 | sed 's/^/  | /'
+    fi
+}
+
+# signal_running NAME MIN_RECORDS SIGNALS ARGS...: starts the job, waits until
+# it runs and has printed MIN_RECORDS records, then sends SIGNALS and waits
+# for the end.
+signal_running() {
+    _case=$1
+    _min=$2
+    _sigs=$3
+    shift 3
+    start "$_case" run "$@"
+    CHECKS=$((CHECKS + 1))
+    if ! wait_until 30 running "$_case" || ! wait_until 30 printed_at_least "$_case" "$_min"; then
+        fail "the job did not start running and printing within 30 s"
+        show "$WORK/$_case.err"
+    fi
+    # shellcheck disable=SC2086
+    stop "$_case" $_sigs
+}
+
+begin "SIGINT"
+signal_running sigint 50 INT "$JOB" --rate 1000
+canceled sigint
+whole_lines sigint
+
+begin "SIGTERM"
+signal_running sigterm 50 TERM "$JOB" --rate 1000
+canceled sigterm
+whole_lines sigterm
+
+begin "SIGINT, two subtasks joined by an exchange"
+signal_running exchange 50 INT -p 2 "$JOB" --rate 1000 --rebalance
+canceled exchange
+whole_lines exchange
+
+begin "SIGINT, unthrottled source into a busy exchange"
+signal_running unthrottled 0 INT -p 2 "$JOB" --rate 0 --rebalance --discard
+canceled unthrottled
+
+# A second Ctrl-C exits at once, without waiting for the tasks: only the exit
+# code and the bounded time are promised then.
+begin "SIGINT twice"
+signal_running twice 50 "INT INT" "$JOB" --rate 1000
+expect_rc twice 130
+
+finish
