@@ -4,7 +4,7 @@
 # Debian 12 machine; without root it names what to install.
 set -eu
 PACKAGES="build-essential cmake pkg-config libcmocka-dev libyaml-dev libjansson-dev \
-libxxhash-dev"
+libxxhash-dev python3"
 
 missing=""
 for p in $PACKAGES; do

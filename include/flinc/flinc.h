@@ -8,6 +8,8 @@
 #include "flinc/row.h"
 #include "flinc/datastream.h"
 #include "flinc/connector.h"
+#include "flinc/state.h"
+#include "flinc/window.h"
 
 #define FLINC_VERSION "0.1.0"
 

@@ -74,6 +74,18 @@ fl_stream_node *fl__add_node(fl_stream *s, const char *op, const char *name);
 /* The exported symbol name of a user function (new string), or NULL after
  * recording an error naming role. */
 char *fl__symbol_name(fl_env *env, void *fn, const char *role);
+/* Whether a building error was recorded (later calls then do nothing). */
+bool fl__failed(const fl_env *env);
+/* Records the error and returns a poison handle of schema. */
+fl_stream *fl__fail(fl_env *env, const fl_schema *schema, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A key spec from "a,b" over schema s (what names it in errors), or NULL
+ * after recording an error. */
+fl_key_spec *fl__key_of_fields(fl_env *env, const fl_schema *s, const char *fields,
+                               const char *what);
+/* A keyed operator node of kind op reading k (edges HASH by k's key; node key
+ * set; output schema = input schema until the caller changes it). */
+fl_stream *fl__keyed_node(fl_keyed_stream *k, const char *op, const char *name);
 /* A handle for a failed call: a valid stream of the given schema. */
 fl_stream *fl__poison(fl_env *env, const fl_schema *schema);
 fl_stream *fl__new_handle(fl_env *env);

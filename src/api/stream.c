@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "flinc/state.h"
 #include "connectors.h"
 #include "mem.h"
 #include "options.h"
@@ -47,11 +48,10 @@ fl_stream *fl__poison(fl_env *env, const fl_schema *schema) {
     return s;
 }
 
-static bool failed(const fl_env *env) { return env->error.code != 0; }
+bool fl__failed(const fl_env *env) { return env->error.code != 0; }
+#define failed fl__failed
 
-static fl_stream *fail(fl_env *env, const fl_schema *schema, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static fl_stream *fail(fl_env *env, const fl_schema *schema, int code, const char *fmt, ...) {
+fl_stream *fl__fail(fl_env *env, const fl_schema *schema, int code, const char *fmt, ...) {
     char msg[FL_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -205,11 +205,11 @@ static fl_stream *source_with(fl_env *env, const char *connector, const fl_schem
 
 fl_stream *fl_env_from_rows(fl_env *env, const fl_schema *schema, const fl_row *const *rows,
                             size_t n) {
-    if (!schema) return fail(env, NULL, FL_EINVAL, "from_rows needs a schema");
+    if (!schema) return fl__fail(env, NULL, FL_EINVAL, "from_rows needs a schema");
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i] || fl_row_num_fields(rows[i]) != fl_schema_num_fields(schema))
-            return fail(env, schema, FL_ESCHEMA,
+            return fl__fail(env, schema, FL_ESCHEMA,
                         "row %zu of from_rows does not match the schema: it has %d fields, the "
                         "schema %d",
                         i, rows[i] ? fl_row_num_fields(rows[i]) : 0, fl_schema_num_fields(schema));
@@ -246,7 +246,7 @@ fl_stream *fl_env_datagen(fl_env *env, const fl_schema *schema, uint64_t seed, i
 }
 
 fl_stream *fl_env_read_text_file(fl_env *env, const char *path) {
-    if (!path) return fail(env, NULL, FL_EINVAL, "read_text_file needs a path");
+    if (!path) return fl__fail(env, NULL, FL_EINVAL, "read_text_file needs a path");
     return source_with(env, "filesystem", NULL, 2, "path", path, "format", "text");
 }
 
@@ -289,9 +289,9 @@ fl_stream *fl_stream_side_output(fl_stream *s, const char *tag, const fl_schema 
     fl_env *env = s->env;
     if (failed(env)) return fl__poison(env, schema);
     if (!tag || !*tag || !schema)
-        return fail(env, schema, FL_EINVAL, "a side output needs a tag and a schema");
+        return fl__fail(env, schema, FL_EINVAL, "a side output needs a tag and a schema");
     if (s->node < 0)
-        return fail(env, schema, FL_EINVAL,
+        return fl__fail(env, schema, FL_EINVAL,
                     "side output \"%s\" must be taken from an operator, not a union or a "
                     "partitioning",
                     tag);
@@ -301,7 +301,7 @@ fl_stream *fl_stream_side_output(fl_stream *s, const char *tag, const fl_schema 
         char a[512], b[512];
         fl_schema_format(known, a, sizeof a);
         fl_schema_format(schema, b, sizeof b);
-        return fail(env, schema, FL_ESCHEMA,
+        return fl__fail(env, schema, FL_ESCHEMA,
                     "side output \"%s\" of \"%s\" was declared as %s, not %s", tag, n->name, a,
                     b);
     }
@@ -322,7 +322,7 @@ fl_stream *fl_stream_assign_timestamps_and_watermarks(fl_stream *s,
     fl_env *env = s->env;
     if (failed(env) || s->n_inputs == 0 || !s->schema) return fl__poison(env, s->schema);
     if (!ws || ws->max_out_of_orderness_ms < 0 || ws->idle_timeout_ms < 0)
-        return fail(env, s->schema, FL_EINVAL,
+        return fl__fail(env, s->schema, FL_EINVAL,
                     "a watermark strategy needs a non-negative out-of-orderness and idle timeout");
     int field = -1;
     char *sym = NULL;
@@ -332,7 +332,7 @@ fl_stream *fl_stream_assign_timestamps_and_watermarks(fl_stream *s,
         if (field < 0 || (t != FL_TIMESTAMP && t != FL_BIGINT)) {
             char sbuf[512];
             fl_schema_format(s->schema, sbuf, sizeof sbuf);
-            return fail(env, s->schema, FL_ESCHEMA,
+            return fl__fail(env, s->schema, FL_ESCHEMA,
                         "timestamp field \"%s\" must be a TIMESTAMP or BIGINT field of %s",
                         ws->timestamp_field, sbuf);
         }
@@ -359,12 +359,12 @@ fl_stream *fl_stream_union(fl_stream *s, fl_stream *other) {
     fl_env *env = s->env;
     if (failed(env)) return fl__poison(env, s->schema);
     if (other->env != env)
-        return fail(env, s->schema, FL_EINVAL, "union of streams from different environments");
+        return fl__fail(env, s->schema, FL_EINVAL, "union of streams from different environments");
     if (!s->schema || !other->schema || !fl_schema_equals(s->schema, other->schema)) {
         char a[512] = "(none)", b[512] = "(none)";
         if (s->schema) fl_schema_format(s->schema, a, sizeof a);
         if (other->schema) fl_schema_format(other->schema, b, sizeof b);
-        return fail(env, s->schema, FL_ESCHEMA,
+        return fl__fail(env, s->schema, FL_ESCHEMA,
                     "union needs streams of one schema, but %s differs from %s; map one of "
                     "them to the other's schema first",
                     a, b);
@@ -382,8 +382,7 @@ fl_stream *fl_stream_union(fl_stream *s, fl_stream *other) {
 /* ---- keys and partitioning
  * ------------------------------------------------------------------------- */
 
-/* A key spec from "a,b" over schema s, or NULL after recording an error. */
-static fl_key_spec *key_of_fields(fl_env *env, const fl_schema *s, const char *fields,
+fl_key_spec *fl__key_of_fields(fl_env *env, const fl_schema *s, const char *fields,
                                   const char *what) {
     if (!fields || !*fields) {
         fl__env_fail(env, NULL, FL_EINVAL, "%s needs at least one key field", what);
@@ -463,7 +462,7 @@ static fl_keyed_stream *keyed_of(fl_env *env, fl_stream *s) {
 fl_keyed_stream *fl_stream_key_by(fl_stream *s, const char *fields) {
     fl_env *env = s->env;
     if (failed(env) || !s->schema) return keyed_of(env, fl__poison(env, s->schema));
-    fl_key_spec *k = key_of_fields(env, s->schema, fields, "key_by");
+    fl_key_spec *k = fl__key_of_fields(env, s->schema, fields, "key_by");
     if (!k) return keyed_of(env, fl__poison(env, s->schema));
     return keyed_of(env, repartition(s, FL_PART_HASH, k, NULL));
 }
@@ -510,7 +509,7 @@ fl_stream *fl_stream_partition_custom(fl_stream *s, fl_partition_fn fn, const ch
     if (failed(env) || !s->schema) return fl__poison(env, s->schema);
     char *sym = fl__symbol_name(env, (void *)fn, "partition function");
     if (!sym) return fl__poison(env, s->schema);
-    fl_key_spec *k = key_of_fields(env, s->schema, key_fields, "partition_custom");
+    fl_key_spec *k = fl__key_of_fields(env, s->schema, key_fields, "partition_custom");
     if (!k) {
         free(sym);
         return fl__poison(env, s->schema);
@@ -521,7 +520,7 @@ fl_stream *fl_stream_partition_custom(fl_stream *s, fl_partition_fn fn, const ch
 /* ---- keyed aggregations
  * -------------------------------------------------------------------------------- */
 
-static fl_stream *keyed_node(fl_keyed_stream *k, const char *op, const char *name) {
+fl_stream *fl__keyed_node(fl_keyed_stream *k, const char *op, const char *name) {
     fl_stream *s = k->stream;
     fl_stream_node *n = fl__add_node(s, op, name);
     n->key = fl_key_spec_clone(k->key);
@@ -529,12 +528,36 @@ static fl_stream *keyed_node(fl_keyed_stream *k, const char *op, const char *nam
     return fl__stream_of_node(s->env, n->id);
 }
 
+fl_stream *fl_keyed_process(fl_keyed_stream *k, fl_process_fn fn, fl_on_timer_fn on_timer,
+                            const fl_schema *out) {
+    fl_env *env = k->stream->env;
+    if (failed(env) || !k->key) return fl__poison(env, out ? out : k->stream->schema);
+    char *sym = fl__symbol_name(env, (void *)fn, "process function");
+    char *timer = on_timer ? fl__symbol_name(env, (void *)on_timer, "on_timer function") : NULL;
+    if (!sym || (on_timer && !timer)) {
+        free(sym);
+        free(timer);
+        return fl__poison(env, out ? out : k->stream->schema);
+    }
+    fl_stream *r = fl__keyed_node(k, "keyed_process", "KeyedProcess");
+    fl_stream_node *n = env->graph->nodes[r->node];
+    n->fn = sym;
+    if (out) {
+        fl_schema_unref(n->schema);
+        n->schema = fl_schema_ref((fl_schema *)out);
+        r->schema = n->schema;
+    }
+    if (timer) fl_kv_set(n->options, "fn.on_timer", timer);
+    free(timer);
+    return r;
+}
+
 fl_stream *fl_keyed_reduce(fl_keyed_stream *k, fl_reduce_fn fn) {
     fl_env *env = k->stream->env;
     if (failed(env) || !k->key) return fl__poison(env, k->stream->schema);
     char *sym = fl__symbol_name(env, (void *)fn, "reduce function");
     if (!sym) return fl__poison(env, k->stream->schema);
-    fl_stream *out = keyed_node(k, "reduce", "Keyed Reduce");
+    fl_stream *out = fl__keyed_node(k, "reduce", "Keyed Reduce");
     env->graph->nodes[out->node]->fn = sym;
     return out;
 }
@@ -547,16 +570,16 @@ static fl_stream *aggregation(fl_keyed_stream *k, const char *agg, const char *f
     if (idx < 0) {
         char sbuf[512];
         fl_schema_format(s->schema, sbuf, sizeof sbuf);
-        return fail(env, s->schema, FL_ESCHEMA, "%s: no field \"%s\" in %s", agg,
+        return fl__fail(env, s->schema, FL_ESCHEMA, "%s: no field \"%s\" in %s", agg,
                     field ? field : "(null)", sbuf);
     }
     fl_type t = fl_schema_field_type(s->schema, idx);
     bool numeric = t == FL_INT || t == FL_BIGINT || t == FL_DOUBLE;
     bool ordered = numeric || t == FL_TIMESTAMP;
     if (strcmp(agg, "sum") == 0 ? !numeric : !ordered)
-        return fail(env, s->schema, FL_ESCHEMA, "%s needs a numeric field, but \"%s\" is %s", agg,
+        return fl__fail(env, s->schema, FL_ESCHEMA, "%s needs a numeric field, but \"%s\" is %s", agg,
                     field, fl_type_name(t));
-    fl_stream *out = keyed_node(k, "aggregate", "Keyed Aggregation");
+    fl_stream *out = fl__keyed_node(k, "aggregate", "Keyed Aggregation");
     fl_stream_node *n = env->graph->nodes[out->node];
     fl_kv_set(n->options, "aggregation", agg);
     char buf[16];

@@ -212,14 +212,14 @@ static int run_job(bool plan_only, int argc, char **argv) {
         fl_config_destroy(file_cfg);
         return EXIT_USAGE;
     }
+    /* -D pairs, then -p: as in Flink, -p wins over -D parallelism.default. */
     const fl_kv *over = fl_config_entries(cfg);
     for (size_t k = 0; k < fl_kv_count(over); k++) {
-        const char *key = fl_kv_key(over, k), *value = fl_kv_value(over, k);
-        if (!strcmp(key, "__cli.parallelism"))
-            fl_config_set(file_cfg, FL_CONF_PARALLELISM, value);
-        else if (strncmp(key, "__cli.", 6) != 0)
-            fl_config_set(file_cfg, key, value);
+        const char *key = fl_kv_key(over, k);
+        if (strncmp(key, "__cli.", 6) != 0) fl_config_set(file_cfg, key, fl_kv_value(over, k));
     }
+    const char *p = fl_config_get(cfg, "__cli.parallelism");
+    if (p) fl_config_set(file_cfg, FL_CONF_PARALLELISM, p);
     fl_config_destroy(cfg);
     cfg = file_cfg;
     if (apply_logging(cfg, &err) < 0 || fl__config_check(cfg, &err) < 0) {

@@ -89,6 +89,23 @@ static int resolve(const fl_job_run_options *o, const fl_stream_node *n, const c
                         role, symbol, n->name, o->job_file ? o->job_file : "the program");
 }
 
+/* Resolves the node's "fn.<role>" options into op->fns. */
+static int resolve_role_fns(const fl_job_run_options *o, fl_operator *op, fl_error *err) {
+    const fl_kv *opts = op->node->options;
+    op->fns = fl_xcalloc(fl_kv_count(opts) + 1, sizeof *op->fns);
+    for (size_t i = 0; i < fl_kv_count(opts); i++) {
+        const char *key = fl_kv_key(opts, i);
+        if (strncmp(key, "fn.", 3) != 0) continue;
+        void *fn;
+        int rc = resolve(o, op->node, fl_kv_value(opts, i), key + 3, &fn, err);
+        if (rc < 0) return rc;
+        op->fns[op->n_fns].role = key + 3;
+        op->fns[op->n_fns].fn = fn;
+        op->n_fns++;
+    }
+    return 0;
+}
+
 /* ---- wiring -----------------------------------------------------------------------------------
  */
 
@@ -265,6 +282,7 @@ static int build_task(fl_job_run *r, fl_task *t, const fl_job_run_options *o, fl
         if (rc == 0) rc = resolve(o, n, n->close_fn, "close function", &close_fn, err);
         if (rc == 0 && n->key)
             rc = resolve(o, n, n->key->selector, "key selector", &op->key_selector, err);
+        if (rc == 0) rc = resolve_role_fns(o, op, err);
         if (rc < 0) return rc;
         op->open_hook = (fl_open_fn)open_fn;
         op->close_hook = (fl_close_fn)close_fn;
@@ -461,6 +479,7 @@ void fl_job_run_destroy(fl_job_run *r) {
                 free(op->side_outs[so].out.targets);
             }
             free(op->side_outs);
+            free(op->fns);
         }
         free(t->ops);
         free(t->writers);

@@ -18,9 +18,15 @@ const fl_operator_ops *fl__operator_ops(const char *kind) {
     static const fl_operator_ops *const all[] = {
         &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
         &fl__op_reduce, &fl__op_aggregate, &fl__op_sink, &fl__op_timestamps,
-        &fl__op_process,
+        &fl__op_process,      &fl__op_keyed_process,
     };
     for (size_t i = 0; kind && i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->kind, kind) == 0) return all[i];
+    return NULL;
+}
+
+void *fl__op_fn(const fl_operator *op, const char *role) {
+    for (int i = 0; i < op->n_fns; i++)
+        if (strcmp(op->fns[i].role, role) == 0) return op->fns[i].fn;
     return NULL;
 }

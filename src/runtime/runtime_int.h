@@ -151,12 +151,23 @@ struct fl_operator {
     int64_t watermark; /* the last watermark that reached this operator */
     fl_context ctx;
     void *fn;           /* resolved user function or NULL */
+    int n_fns;          /* more functions, from the node's "fn.<role>" options */
+    struct fl_op_fn {
+        const char *role; /* borrowed from the node's options */
+        void *fn;
+    } *fns;
+    struct fl_keyed_op *keyed;       /* keyed operators: key, state and timers; else NULL */
+    struct fl_user_state *op_states; /* operator (non-keyed) states */
     void *key_selector; /* resolved key selector of node->key, or NULL */
     fl_open_fn open_hook;
     fl_close_fn close_hook;
     bool hooks_opened;
     void *impl; /* the operator's own state */
 };
+
+/* The function of option "fn.<role>" of op's node, resolved before the job
+ * started; NULL when the node has none. */
+void *fl__op_fn(const fl_operator *op, const char *role);
 
 /* The ops of a node kind ("map", "source", ...), or NULL. */
 const fl_operator_ops *fl__operator_ops(const char *kind);
@@ -170,6 +181,7 @@ extern const fl_operator_ops fl__op_aggregate;
 extern const fl_operator_ops fl__op_sink;
 extern const fl_operator_ops fl__op_timestamps;
 extern const fl_operator_ops fl__op_process;
+extern const fl_operator_ops fl__op_keyed_process;
 
 /* Turns a failed user call into FL_EUSER with the function's message (or
  * "<what> returned <rc>"), and resets the context's failure. */
@@ -207,6 +219,37 @@ void fl__key_extractor_fini(fl_key_extractor *kx);
  * (err filled). */
 const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t *hash,
                               fl_operator *op, fl_error *err);
+
+/* ---- keyed operators ------------------------------------------------------------------- */
+
+/* What every keyed operator shares: the key of the record being processed,
+ * the subtask's keyed state backend (its key-group range), and the timers,
+ * fired on watermarks and processing time through on_timer. */
+typedef struct fl_keyed_op {
+    fl_key_extractor key[2]; /* per input (two-input operators have key2) */
+    struct fl_keyed_backend *backend;
+    int64_t scheduled;       /* processing time the task will call us at */
+    /* The operator's timer callback; the backend's current key is the timer's. */
+    int (*on_timer)(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
+                    fl_error *err);
+    int firing_domain;       /* domain of the timer being fired, -1 otherwise */
+    const void *ns;          /* namespace of user state accesses (windows) */
+    uint32_t ns_len;
+    struct fl_user_state *states; /* handles given to user functions */
+} fl_keyed_op;
+
+int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err);
+void fl__keyed_close(fl_keyed_op *k);
+/* Sets the backend's current key to the key of row (of input 0 or 1). */
+int fl__keyed_set_key(fl_operator *op, int input, const fl_row *row, fl_error *err);
+/* Fires event-time timers up to wm, then forwards the watermark. */
+int fl__keyed_watermark(fl_operator *op, int64_t wm, fl_error *err);
+/* Fires due processing-time timers and schedules the next. */
+int fl__keyed_processing_time(fl_operator *op, int64_t now, fl_error *err);
+/* After registering processing-time timers: makes sure the task calls back. */
+void fl__keyed_schedule(fl_operator *op);
+/* Frees user state handles (non-keyed operators too: operator state). */
+void fl__user_states_free(struct fl_user_state **list);
 
 /* ---- network output ----------------------------------------------------------------------- */
 

@@ -176,6 +176,7 @@ static void close_chain(fl_task *t) {
         fl_operator *op = &t->ops[i];
         if (op->hooks_opened && op->close_hook) op->close_hook(&op->ctx);
         if (op->ops->close) op->ops->close(op);
+        fl__user_states_free(&op->op_states);
         free(op->ctx.failure);
         op->ctx.failure = NULL;
     }

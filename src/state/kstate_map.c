@@ -65,7 +65,7 @@ static fl__entry *map_find(fl_kstate *s, fl__loc *loc, const fl_row *k, bool rea
     if (!me || !fl__kstate_has_ttl(s)) return me;
     int64_t now = fl__kstate_now(s);
     if (fl__entry_live(me, now)) {
-        if (read && s->ttl_update == FL_TTL_ON_READ_AND_WRITE)
+        if (0)
             me->deadline = fl__ttl_deadline(now, s->ttl_ms);
         return me;
     }

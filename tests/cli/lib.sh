@@ -28,6 +28,10 @@
 #   expect_same EXPECTED GOT   the two files are equal (shows a diff if not)
 #   wait_until SECONDS CMD...  polls CMD every 0.1 s until it succeeds; returns
 #                              1 when SECONDS pass first
+#   messages NAME              prints the stderr lines of run NAME that are not
+#                              log lines or the usage hint
+#   sanitizer_report FILE      succeeds when FILE holds an ASan/UBSan report
+#   show FILE                  prints the head of FILE under a failure
 #   finish                     prints the summary; exits 1 after any failure
 #
 # The expect_* helpers record a failure and go on (they always return 0), so

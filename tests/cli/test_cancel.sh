@@ -43,12 +43,12 @@ start() {
 }
 
 running() {
-    grep -q "switched from CREATED to RUNNING" "$WORK/$1.err"
+    grep -s -q "switched from CREATED to RUNNING" "$WORK/$1.err"
 }
 
 # printed_at_least NAME N: N records are on stdout.
 printed_at_least() {
-    [ "$(wc -l <"$WORK/$1.out")" -ge "$2" ]
+    [ -f "$WORK/$1.out" ] && [ "$(wc -l <"$WORK/$1.out")" -ge "$2" ]
 }
 
 # stop NAME SIGNAL...: sends the signals to the job one after the other and

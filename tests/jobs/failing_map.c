@@ -20,8 +20,7 @@
 
 static int64_t param_or(const fl_context *ctx, const char *key, int64_t fallback) {
     const char *text = fl_context_param(ctx, key);
-    if (text == NULL)
-        return fallback;
+    if (text == NULL) return fallback;
     return strtoll(text, NULL, 10);
 }
 
@@ -39,8 +38,7 @@ FLINC_MAIN(env, argc, argv) {
     fl_stream *numbers = fl_env_from_sequence(env, 1, count);
     fl_stream *checked = fl_stream_map(numbers, failing_map_check, NULL);
     fl_stream_name(checked, "Check");
-    if (fl_env_param(env, "rebalance") != NULL)
-        checked = fl_stream_rebalance(checked);
+    if (fl_env_param(env, "rebalance") != NULL) checked = fl_stream_rebalance(checked);
     fl_stream_discard(checked);
     return fl_env_execute(env, "Failing map", NULL);
 }

@@ -23,14 +23,12 @@ int misuse_word(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
 
 FLINC_MAIN(env, argc, argv) {
     const char *which = fl_env_param(env, "case");
-    if (which == NULL)
-        return 3;
+    if (which == NULL) return 3;
     fl_error err;
     fl_error_clear(&err);
 
     if (strcmp(which, "batch-socket") == 0) {
-        if (fl_env_configure(env, "execution.runtime-mode", "BATCH", &err) != 0)
-            return 3;
+        if (fl_env_configure(env, "execution.runtime-mode", "BATCH", &err) != 0) return 3;
         /* Port 9 (discard) is never contacted: the plan is refused first. */
         fl_stream *lines = fl_env_socket_text_stream(env, "127.0.0.1", 9, NULL);
         fl_stream_discard(lines);

@@ -25,8 +25,7 @@ FLINC_MAIN(env, argc, argv) {
     fl_schema *schema = fl_schema_of(1, "id", FL_BIGINT);
     fl_stream *rows = fl_env_datagen(env, schema, 7, 0, rate);
     fl_schema_unref(schema);
-    if (fl_env_param(env, "rebalance") != NULL)
-        rows = fl_stream_rebalance(rows);
+    if (fl_env_param(env, "rebalance") != NULL) rows = fl_stream_rebalance(rows);
     fl_stream *ids = fl_stream_map(rows, unbounded_keep_id, NULL);
     fl_stream_name(ids, "Keep id");
     if (fl_env_param(env, "discard") != NULL)
