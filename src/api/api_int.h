@@ -62,6 +62,8 @@ struct fl_env {
     fl_error last_error; /* of the last execute() */
     int poison_node;     /* a node returned by failed calls */
     fl_manual_clock *clock; /* borrowed; NULL: the wall clock */
+    void **kept;            /* building handles of other kinds, freed with the env */
+    int n_kept, cap_kept;
 };
 
 /* Records the first building error; always returns a usable handle. */
@@ -89,5 +91,8 @@ fl_stream *fl__keyed_node(fl_keyed_stream *k, const char *op, const char *name);
 /* A handle for a failed call: a valid stream of the given schema. */
 fl_stream *fl__poison(fl_env *env, const fl_schema *schema);
 fl_stream *fl__new_handle(fl_env *env);
+/* Frees block (one allocation owning nothing else, e.g. a connected-streams
+ * handle) with the environment; returns block. */
+void *fl__env_keep(fl_env *env, void *block);
 
 #endif

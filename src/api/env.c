@@ -49,6 +49,8 @@ void fl_env_destroy(fl_env *env) {
     }
     for (int i = 0; i < env->n_keyed; i++) free(env->keyed[i]);
     free(env->keyed);
+    for (int i = 0; i < env->n_kept; i++) free(env->kept[i]);
+    free(env->kept);
     for (fl_collect *c = env->collects, *next; c; c = next) {
         next = c->next;
         fl_collect_registry_close(c->id);
@@ -60,6 +62,15 @@ void fl_env_destroy(fl_env *env) {
     fl_config_destroy(env->config);
     free(env->library_path);
     free(env);
+}
+
+void *fl__env_keep(fl_env *env, void *block) {
+    if (env->n_kept == env->cap_kept) {
+        env->cap_kept = env->cap_kept ? env->cap_kept * 2 : 8;
+        env->kept = fl_xrealloc(env->kept, (size_t)env->cap_kept * sizeof *env->kept);
+    }
+    env->kept[env->n_kept++] = block;
+    return block;
 }
 
 void fl__env_set_library(fl_env *env, void *handle, const char *path) {

@@ -28,7 +28,11 @@ static uint64_t mix64(uint64_t h) {
 
 int fl_key_group_of_hash(uint64_t hash, int max_parallelism) {
     assert(max_parallelism > 0);
-    return (int)(mix64(hash) % (uint64_t)max_parallelism);
+    uint64_t m = (uint64_t)max_parallelism;
+    /* The same value as the modulo, without a division for powers of two
+     * (the default 128 is one). */
+    if ((m & (m - 1)) == 0) return (int)(mix64(hash) & (m - 1));
+    return (int)(mix64(hash) % m);
 }
 
 int fl_key_group_to_subtask(int key_group, int max_parallelism, int parallelism) {

@@ -116,10 +116,14 @@ static void put_edge(text *t, const fl_job_graph *g, const fl_job_edge *e) {
             put(t, "fn %s%s", se->partition_fn, key ? ", " : "");
         if (key) {
             put(t, "key: ");
-            put_key(t, key, s->nodes[e->source_node]->schema);
+            put_key(t, key, fl_stream_edge_schema(s, se));
         }
         put(t, ")");
     }
+    if (se->side_output != NULL)
+        put(t, " [side output \"%s\"]", se->side_output);
+    if (se->input == 1)
+        put(t, " [second input]");
     const fl_job_vertex *from = &g->vertices[e->source_vertex];
     if (!is_linear(s, from) || e->source_node != from->nodes[from->n_nodes - 1])
         put(t, " from %s", fl__node_display_name(s->nodes[e->source_node]));

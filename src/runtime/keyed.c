@@ -7,9 +7,13 @@
  * operator, before the watermark is passed on, so results of the timers
  * precede it downstream. Processing-time timers fire from the task's
  * processing-time service; the operator asks for one callback at the earliest
- * pending timer.
+ * pending timer. At close, the bytes of state still held are added to a
+ * process-wide gauge by operator name, so tests can check state was freed.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hash.h"
 #include "keyed_state.h"
@@ -37,7 +41,44 @@ int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     return 0;
 }
 
+/* The gauge behind fl__keyed_state_bytes_at_close: a small table by
+ * operator name (the oldest entry is reused when it is full). */
+enum { GAUGE_ENTRIES = 128, GAUGE_NAME = 128 };
+static struct {
+    char name[GAUGE_NAME];
+    int64_t bytes;
+} gauge[GAUGE_ENTRIES];
+static int gauge_used, gauge_next;
+static pthread_mutex_t gauge_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void gauge_add(const char *name, int64_t bytes) {
+    pthread_mutex_lock(&gauge_mu);
+    int i = 0;
+    while (i < gauge_used && strncmp(gauge[i].name, name, GAUGE_NAME - 1) != 0) i++;
+    if (i == gauge_used) {
+        i = gauge_next;
+        gauge_next = (gauge_next + 1) % GAUGE_ENTRIES;
+        if (gauge_used < GAUGE_ENTRIES) gauge_used++;
+        snprintf(gauge[i].name, GAUGE_NAME, "%s", name);
+        gauge[i].bytes = 0;
+    }
+    gauge[i].bytes += bytes;
+    pthread_mutex_unlock(&gauge_mu);
+}
+
+int64_t fl__keyed_state_bytes_at_close(const char *operator_name) {
+    int64_t bytes = -1;
+    pthread_mutex_lock(&gauge_mu);
+    for (int i = 0; i < gauge_used; i++)
+        if (strncmp(gauge[i].name, operator_name, GAUGE_NAME - 1) == 0) bytes = gauge[i].bytes;
+    pthread_mutex_unlock(&gauge_mu);
+    return bytes;
+}
+
 void fl__keyed_close(fl_keyed_op *k) {
+    const fl_context *ctx = k->key[0].ctx;
+    if (k->backend && ctx && ctx->op)
+        gauge_add(ctx->op->node->name, (int64_t)fl_keyed_backend_bytes(k->backend));
     fl__user_states_free(&k->states);
     fl__key_extractor_fini(&k->key[0]);
     fl__key_extractor_fini(&k->key[1]);
@@ -52,6 +93,11 @@ int fl__keyed_set_key(fl_operator *op, int input, const fl_row *row, fl_error *e
     const fl_row *key = fl__key_extract(kx, row, &hash, op, err);
     if (!key) return FL_EUSER;
     fl_keyed_backend_set_key(k->backend, key, fl__row_len(key), hash);
+    if (fl_keyed_backend_key_group(k->backend) < 0)
+        return fl_error_set(err, FL_ESTATE,
+                            "\"%s\": a row's key belongs to another subtask's key groups; is the "
+                            "key selector deterministic?",
+                            op->node->name);
     return 0;
 }
 

@@ -182,6 +182,10 @@ extern const fl_operator_ops fl__op_sink;
 extern const fl_operator_ops fl__op_timestamps;
 extern const fl_operator_ops fl__op_process;
 extern const fl_operator_ops fl__op_keyed_process;
+extern const fl_operator_ops fl__op_window;
+extern const fl_operator_ops fl__op_co_process;
+extern const fl_operator_ops fl__op_broadcast_process;
+extern const fl_operator_ops fl__op_interval_join;
 
 /* Turns a failed user call into FL_EUSER with the function's message (or
  * "<what> returned <rc>"), and resets the context's failure. */
@@ -210,6 +214,8 @@ typedef struct fl_key_extractor {
     fl_row_builder *builder;
     fl_key_selector_fn selector;
     fl_context *ctx;
+    uint8_t *buf; /* the projected key row (fields keys) */
+    uint32_t cap;
 } fl_key_extractor;
 
 int fl__key_extractor_init(fl_key_extractor *kx, const fl_key_spec *spec, void *selector,
@@ -250,6 +256,23 @@ int fl__keyed_processing_time(fl_operator *op, int64_t now, fl_error *err);
 void fl__keyed_schedule(fl_operator *op);
 /* Frees user state handles (non-keyed operators too: operator state). */
 void fl__user_states_free(struct fl_user_state **list);
+/* Clears the current key's entry of every keyed user state in namespace
+ * k->ns (a window's per-window state, when the window goes). */
+void fl__user_states_clear_current(fl_keyed_op *k);
+/* Bytes of keyed state still held when the keyed operators named
+ * operator_name closed, summed over their subtasks and over every run in
+ * this process since the first; -1 when none of that name has closed. A
+ * process-wide gauge for tests that check state is freed. */
+int64_t fl__keyed_state_bytes_at_close(const char *operator_name);
+
+/* The broadcast state (op_broadcast_process.c): a user map-state handle on
+ * kstate ks of a backend the operator owns (outside keyed state), added to
+ * *list (freed with fl__user_states_free). Writes through it fail, naming
+ * the state, unless it was made writable. */
+struct fl_kstate;
+struct fl_user_state *fl__broadcast_state_create(fl_operator *op, struct fl_kstate *ks,
+                                                 const char *name, struct fl_user_state **list);
+void fl__broadcast_state_set_writable(struct fl_user_state *u, bool writable);
 
 /* ---- network output ----------------------------------------------------------------------- */
 

@@ -7,7 +7,9 @@
  * namespace (empty for process functions, the window for window functions),
  * so one handle serves all windows. Reduce and aggregate functions of states
  * are called back with the user's context. Operator list state (non-keyed)
- * lives in the operator itself.
+ * lives in the operator itself. The broadcast state of a broadcast-connected
+ * operator is a map-state handle on a backend of the operator's own, outside
+ * keyed state, and read-only unless the operator allows writes.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ typedef struct fl_user_state {
     const fl_row **view;
     size_t n_rows, cap_rows;
     bool union_redistribution;
+    /* broadcast state (name set): the namespace never changes */
+    bool broadcast, writable;
 } fl_user_state;
 
 void fl__user_states_free(fl_user_state **list) {
@@ -47,6 +51,7 @@ void fl__user_states_free(fl_user_state **list) {
 }
 
 static fl_kstate *ks_of(fl_user_state *u) {
+    if (u->broadcast) return u->ks;
     fl_keyed_op *k = u->op->keyed;
     fl_kstate_set_namespace(u->ks, k->ns, k->ns_len);
     return u->ks;
@@ -252,11 +257,24 @@ int fl_list_state_update(fl_list_state *s, const fl_row *const *elements, size_t
 const fl_row *fl_map_state_get(fl_map_state *s, const fl_row *key) {
     return fl_kstate_map_get(ks_of(U(s)), key);
 }
+/* Writes to a read-only broadcast state fail the function (Flink's
+ * ReadOnlyBroadcastState). */
+static bool read_only(fl_user_state *u) {
+    if (!u->broadcast || u->writable) return false;
+    fl_context_fail(&u->op->ctx,
+                    "broadcast state \"%s\" of \"%s\" is read-only in the element function; only "
+                    "the broadcast function may change it",
+                    u->name, u->op->node->name);
+    return true;
+}
+
 int fl_map_state_put(fl_map_state *s, const fl_row *key, const fl_row *value) {
+    if (read_only(U(s))) return FL_EUSER;
     int rc = fl_kstate_map_put(ks_of(U(s)), key, value);
     return rc < 0 ? access_failed(U(s), rc) : 0;
 }
 int fl_map_state_remove(fl_map_state *s, const fl_row *key) {
+    if (read_only(U(s))) return FL_EUSER;
     return fl_kstate_map_remove(ks_of(U(s)), key);
 }
 bool fl_map_state_contains(fl_map_state *s, const fl_row *key) {
@@ -267,7 +285,9 @@ size_t fl_map_state_entries(fl_map_state *s, const fl_row *const **keys,
                             const fl_row *const **values) {
     return fl_kstate_map_entries(ks_of(U(s)), keys, values);
 }
-void fl_map_state_clear(fl_map_state *s) { fl_kstate_clear(ks_of(U(s))); }
+void fl_map_state_clear(fl_map_state *s) {
+    if (!read_only(U(s))) fl_kstate_clear(ks_of(U(s)));
+}
 
 int fl_reducing_state_add(fl_reducing_state *s, const fl_row *v) {
     int rc = fl_kstate_add(ks_of(U(s)), v);
@@ -312,6 +332,22 @@ fl_list_state *fl_context_operator_list_state(fl_context *ctx, const char *name,
     return (fl_list_state *)u;
 }
 
+/* ---- broadcast state ----------------------------------------------------------------------- */
+
+fl_user_state *fl__broadcast_state_create(fl_operator *op, fl_kstate *ks, const char *name,
+                                          fl_user_state **list) {
+    fl_user_state *u = fl_xcalloc(1, sizeof *u);
+    u->op = op;
+    u->ks = ks;
+    u->name = fl_xstrdup(name);
+    u->broadcast = true;
+    u->next = *list;
+    *list = u;
+    return u;
+}
+
+void fl__broadcast_state_set_writable(fl_user_state *u, bool writable) { u->writable = writable; }
+
 /* ---- keys and timers ------------------------------------------------------------------------ */
 
 static fl_keyed_op *keyed_or_fail(fl_context *ctx, const char *what) {
@@ -353,4 +389,11 @@ void fl_context_delete_processing_timer(fl_context *ctx, int64_t t) {
 fl_time_domain_kind fl_context_timer_domain(const fl_context *ctx) {
     const fl_keyed_op *k = ctx->op->keyed;
     return k && k->firing_domain == FL_PROCESSING_TIME ? FL_TIME_PROCESSING : FL_TIME_EVENT;
+}
+
+/* ---- per-window state ------------------------------------------------------------------------ */
+
+void fl__user_states_clear_current(fl_keyed_op *k) {
+    for (fl_user_state *u = k->states; u; u = u->next)
+        if (u->ks && !u->broadcast) fl_kstate_clear(ks_of(u));
 }

@@ -69,14 +69,14 @@ void fl_keyed_backend_destroy(fl_keyed_backend *b) {
 }
 
 void fl_keyed_backend_set_key(fl_keyed_backend *b, const void *key, uint32_t len, uint64_t hash) {
-    if (len > b->key_cap) {
+    if (len > b->key_cap) { /* key cannot be inside b->key: it would fit */
         uint32_t cap = b->key_cap ? b->key_cap : 32;
         while (cap < len) cap *= 2;
         free(b->key);
         b->key = fl_xmalloc(cap);
         b->key_cap = cap;
     }
-    if (len) memcpy(b->key, key, len);
+    if (len) memmove(b->key, key, len); /* may be the current key itself */
     b->key_len = len;
     b->key_hash = hash;
     int g = fl_key_group_of_hash(hash, b->max_parallelism);
@@ -99,11 +99,16 @@ size_t fl_keyed_backend_entries(const fl_keyed_backend *b) { return b->entries; 
 
 static const char *kind_name(fl_state_kind k) {
     switch (k) {
-    case FL_STATE_VALUE: return "VALUE";
-    case FL_STATE_LIST: return "LIST";
-    case FL_STATE_MAP: return "MAP";
-    case FL_STATE_REDUCING: return "REDUCING";
-    case FL_STATE_AGGREGATING: return "AGGREGATING";
+    case FL_STATE_VALUE:
+        return "VALUE";
+    case FL_STATE_LIST:
+        return "LIST";
+    case FL_STATE_MAP:
+        return "MAP";
+    case FL_STATE_REDUCING:
+        return "REDUCING";
+    case FL_STATE_AGGREGATING:
+        return "AGGREGATING";
     }
     return "UNKNOWN";
 }
@@ -171,8 +176,7 @@ static int check_desc(const fl_state_desc *d, fl_error *err) {
                                 "create, add, result and merge",
                                 n);
         if (!d->result_schema)
-            return fl_error_set(err, FL_EINVAL, "aggregating state \"%s\" has no result schema",
-                                n);
+            return fl_error_set(err, FL_EINVAL, "aggregating state \"%s\" has no result schema", n);
     }
     if (d->ttl_update != FL_TTL_DISABLED && d->ttl_update != FL_TTL_ON_CREATE_AND_WRITE &&
         d->ttl_update != FL_TTL_ON_READ_AND_WRITE)
@@ -196,8 +200,8 @@ static int check_same(const fl_kstate *s, const fl_state_desc *d, fl_error *err)
     bool same = s->kind == d->kind && same_schema(s->value_schema, d->value_schema);
     if (same && d->kind == FL_STATE_MAP) same = same_schema(s->map_key_schema, d->map_key_schema);
     if (same && agg)
-        same = same_schema(s->agg.acc_schema, acc) && same_schema(s->result_schema,
-                                                                  d->result_schema);
+        same =
+            same_schema(s->agg.acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
     if (!same) {
         char was[256], now[256];
         describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema, s->agg.acc_schema,
@@ -207,8 +211,8 @@ static int check_same(const fl_kstate *s, const fl_state_desc *d, fl_error *err)
         else
             describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
                      d->result_schema);
-        return fl_error_set(err, FL_ESTATE, "state \"%s\" was declared as %s, not %s", s->name,
-                            was, now);
+        return fl_error_set(err, FL_ESTATE, "state \"%s\" was declared as %s, not %s", s->name, was,
+                            now);
     }
     fl_ttl_update u = d->ttl_update;
     int64_t ttl = u == FL_TTL_DISABLED ? 0 : d->ttl_ms;
@@ -271,8 +275,7 @@ fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, f
         s->ttl_update = d->ttl_update;
         s->ttl_ms = d->ttl_ms;
     }
-    s->groups = fl_xcalloc((size_t)(b->last_key_group - b->first_key_group + 1),
-                           sizeof *s->groups);
+    s->groups = fl_xcalloc((size_t)(b->last_key_group - b->first_key_group + 1), sizeof *s->groups);
     if (b->n_states == b->states_cap) {
         b->states_cap = b->states_cap ? b->states_cap * 2 : 4;
         b->states = fl_xrealloc(b->states, b->states_cap * sizeof *b->states);
@@ -330,8 +333,8 @@ bool fl__kstate_locate_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t
     fl_keyed_backend *b = s->b;
     if (b->key_group < 0) return false;
     loc->t = &s->groups[b->key_group - b->first_key_group];
-    loc->e = fl__table_find(loc->t, b->key_hash ^ ns_hash, b->key, b->key_len, ns, nslen,
-                            &loc->slot);
+    loc->e =
+        fl__table_find(loc->t, b->key_hash ^ ns_hash, b->key, b->key_len, ns, nslen, &loc->slot);
     return true;
 }
 
@@ -381,8 +384,9 @@ fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t
     if (fl__kstate_has_ttl(s)) deadline = fl__ttl_deadline(fl__kstate_now(s), s->ttl_ms);
     fl__entry *e = loc->e;
     if (e) {
-        if (len > e->vcap || (e->vcap > 256 && len < e->vcap / 4)) {
-            uint32_t vcap = fl__align8(len + len / 4);
+        if (fl__entry_needs_realloc(e, payload, len)) {
+            /* payloads are rows or lists of rows: multiples of 8, under 4 GiB */
+            uint32_t vcap = len > UINT32_MAX / 2 ? len : fl__align8(len + len / 4);
             size_t old = fl__entry_bytes(e);
             e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
             e->vcap = vcap;
@@ -483,10 +487,15 @@ static const fl_row **grow_ptrs(const fl_row ***arr, size_t *cap, size_t n) {
     return *arr;
 }
 
-const fl_row **fl__kstate_ptrs(fl_kstate *s, size_t n) { return grow_ptrs(&s->ptrs, &s->ptrs_cap, n); }
-const fl_row **fl__kstate_vals(fl_kstate *s, size_t n) { return grow_ptrs(&s->vals, &s->vals_cap, n); }
+const fl_row **fl__kstate_ptrs(fl_kstate *s, size_t n) {
+    return grow_ptrs(&s->ptrs, &s->ptrs_cap, n);
+}
+const fl_row **fl__kstate_vals(fl_kstate *s, size_t n) {
+    return grow_ptrs(&s->vals, &s->vals_cap, n);
+}
 
-/* ---- any kind ----------------------------------------------------------------------------------- */
+/* ---- any kind -----------------------------------------------------------------------------------
+ */
 
 void fl_kstate_clear(fl_kstate *s) {
     fl__loc loc;
@@ -509,8 +518,8 @@ static bool same_ns(const void *a, uint32_t alen, const void *b, uint32_t blen) 
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-bool fl__skip_source(const void *const *sources, const uint32_t *lens, size_t i,
-                     const void *target, uint32_t target_len) {
+bool fl__skip_source(const void *const *sources, const uint32_t *lens, size_t i, const void *target,
+                     uint32_t target_len) {
     if (same_ns(sources[i], lens[i], target, target_len)) return true;
     for (size_t j = 0; j < i; j++)
         if (same_ns(sources[i], lens[i], sources[j], lens[j])) return true;
@@ -579,8 +588,8 @@ int fl_kstate_for_each_key(fl_kstate *s, const void *ns, uint32_t len,
             if (!e || e->nslen != len || (len && memcmp(e->data + e->klen, ns_copy, len) != 0))
                 continue;
             if (fl__kstate_has_ttl(s)) {
-                bool live = s->kind == FL_STATE_MAP ? fl__map_has_live(e, now)
-                                                    : fl__entry_live(e, now);
+                bool live =
+                    s->kind == FL_STATE_MAP ? fl__map_has_live(e, now) : fl__entry_live(e, now);
                 if (!live) continue;
             }
             key_list_add(&keys, t->slots[i].hash ^ ns_hash, e->data, e->klen);

@@ -100,14 +100,14 @@ typedef struct fl_state_aggregate {
 typedef struct fl_state_desc {
     const char *name;
     fl_state_kind kind;
-    const fl_schema *value_schema;     /* values; list elements; map values; reduce/aggregate
-                                          inputs (aggregating: the input rows) */
-    const fl_schema *map_key_schema;   /* FL_STATE_MAP only */
-    const fl_schema *result_schema;    /* FL_STATE_AGGREGATING only: get() rows */
-    fl_state_reduce_fn reduce;         /* FL_STATE_REDUCING */
+    const fl_schema *value_schema;   /* values; list elements; map values; reduce/aggregate
+                                        inputs (aggregating: the input rows) */
+    const fl_schema *map_key_schema; /* FL_STATE_MAP only */
+    const fl_schema *result_schema;  /* FL_STATE_AGGREGATING only: get() rows */
+    fl_state_reduce_fn reduce;       /* FL_STATE_REDUCING */
     void *reduce_arg;
     const fl_state_aggregate *aggregate; /* FL_STATE_AGGREGATING (copied) */
-    int64_t ttl_ms;                    /* > 0 with ttl_update != DISABLED */
+    int64_t ttl_ms;                      /* > 0 with ttl_update != DISABLED */
     fl_ttl_update ttl_update;
 } fl_state_desc;
 
@@ -131,7 +131,7 @@ void fl_kstate_clear(fl_kstate *s);
 bool fl_kstate_is_empty(fl_kstate *s);
 
 /* ---- value ------------------------------------------------------------------------------- */
-const fl_row *fl_kstate_value_get(fl_kstate *s); /* NULL when unset or expired */
+const fl_row *fl_kstate_value_get(fl_kstate *s);               /* NULL when unset or expired */
 int fl_kstate_value_update(fl_kstate *s, const fl_row *value); /* NULL clears (as in Flink) */
 
 /* ---- list -------------------------------------------------------------------------------- */
@@ -155,8 +155,8 @@ size_t fl_kstate_map_entries(fl_kstate *s, const fl_row *const **keys,
                              const fl_row *const **values);
 
 /* ---- reducing / aggregating --------------------------------------------------------------- */
-int fl_kstate_add(fl_kstate *s, const fl_row *in);   /* reduce or aggregate into the entry */
-const fl_row *fl_kstate_get(fl_kstate *s);           /* reduced value / aggregate result */
+int fl_kstate_add(fl_kstate *s, const fl_row *in); /* reduce or aggregate into the entry */
+const fl_row *fl_kstate_get(fl_kstate *s);         /* reduced value / aggregate result */
 /* fl_kstate_get that tells a failure from an empty entry: 0 with *out (NULL
  * when empty), or result()'s negative return (FL_EUSER when the function
  * left its builder in error, FL_ESTATE without a valid key). */
@@ -198,7 +198,7 @@ size_t fl_timer_count(const fl_keyed_backend *b, fl_time_domain d);
 
 typedef struct fl_timer {
     int64_t time;
-    const void *key;  /* valid until the next pop */
+    const void *key; /* valid until the next pop */
     uint32_t key_len;
     const void *ns;
     uint32_t ns_len;

@@ -1,7 +1,8 @@
 /*
  * kstate_list.c - list state: the entry's payload is its elements' rows back
  * to back (each row is a multiple of 8 bytes long, so they stay aligned), the
- * entry's count their number. Adding appends in place and doubles the
+ * entry's count their number; a list holds at most 2 GiB of rows (FL_EINVAL
+ * beyond). Adding appends in place and doubles the
  * payload when full; get fills the state's pointer array with the elements'
  * addresses (valid until the next change).
  *
@@ -13,11 +14,6 @@
 
 #include "state_int.h"
 
-static bool inside(const fl__entry *e, const void *p) {
-    const uint8_t *start = (const uint8_t *)e, *q = p;
-    return q >= start && q < start + fl__entry_bytes(e);
-}
-
 int fl_kstate_list_add(fl_kstate *s, const fl_row *element) {
     if (s->kind != FL_STATE_LIST) return FL_ESTATE;
     if (!element) return FL_EINVAL;
@@ -28,7 +24,8 @@ int fl_kstate_list_add(fl_kstate *s, const fl_row *element) {
         fl__kstate_store(s, &loc, s->ns, s->ns_len, s->ns_hash, element, len, 1);
         return 0;
     }
-    if (inside(loc.e, element)) { /* adding one of its own elements: growing moves it */
+    if ((uint64_t)loc.e->vlen + len > UINT32_MAX / 2) return FL_EINVAL; /* 2 GiB a list */
+    if (fl__entry_contains(loc.e, element)) { /* adding one of its own elements: growing moves it */
         uint8_t *copy = fl__kstate_scratch(s, len);
         memcpy(copy, element, len);
         element = (const fl_row *)copy;
@@ -112,8 +109,8 @@ int fl__list_merge(fl_kstate *s, const void *target, uint32_t target_len,
     for (size_t i = 0; i < n_sources; i++) {
         if (fl__skip_source(sources, source_lens, i, target, target_len)) continue;
         fl__loc src;
-        fl__kstate_locate_ns(s, sources[i], source_lens[i],
-                             fl__ns_hash(sources[i], source_lens[i]), &src);
+        fl__kstate_locate_ns(s, sources[i], source_lens[i], fl__ns_hash(sources[i], source_lens[i]),
+                             &src);
         if (!src.e) continue;
         memcpy(buf + len, fl__entry_payload(src.e), src.e->vlen);
         len += src.e->vlen;
@@ -121,7 +118,6 @@ int fl__list_merge(fl_kstate *s, const void *target, uint32_t target_len,
         fl__kstate_remove(s, &src);
     }
     fl__kstate_locate_ns(s, target, target_len, target_hash, &loc);
-    fl__kstate_store(s, &loc, target, target_len, target_hash, buf, (uint32_t)len,
-                     (uint32_t)count);
+    fl__kstate_store(s, &loc, target, target_len, target_hash, buf, (uint32_t)len, (uint32_t)count);
     return 0;
 }

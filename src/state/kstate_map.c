@@ -32,8 +32,9 @@ void fl__map_free_nested(fl_kstate *s, fl__entry *container) {
 }
 
 bool fl__map_has_live(const fl__entry *container, int64_t now) {
-    const fl__table *t = (const fl__table *)(container->data +
-                                            fl__entry_payload_off(container->klen, container->nslen));
+    const fl__table *t =
+        (const fl__table *)(container->data +
+                            fl__entry_payload_off(container->klen, container->nslen));
     uint32_t cap = fl__table_capacity(t);
     for (uint32_t i = 0; i < cap; i++)
         if (t->slots[i].e && fl__entry_live(t->slots[i].e, now)) return true;
@@ -65,7 +66,7 @@ static fl__entry *map_find(fl_kstate *s, fl__loc *loc, const fl_row *k, bool rea
     if (!me || !fl__kstate_has_ttl(s)) return me;
     int64_t now = fl__kstate_now(s);
     if (fl__entry_live(me, now)) {
-        if (0)
+        if (read && s->ttl_update == FL_TTL_ON_READ_AND_WRITE)
             me->deadline = fl__ttl_deadline(now, s->ttl_ms);
         return me;
     }
@@ -106,9 +107,8 @@ int fl_kstate_map_put(fl_kstate *s, const fl_row *map_key, const fl_row *value) 
     uint64_t h = map_key_hash(map_key);
     fl__entry *me = fl__table_find(t, h, map_key, klen, NULL, 0, &slot);
     if (me) {
-        if (vlen > me->vcap || (me->vcap > 256 && vlen < me->vcap / 4)) {
-            /* value cannot point into me here: it would fit */
-            uint32_t vcap = fl__align8(vlen + vlen / 4);
+        if (fl__entry_needs_realloc(me, value, vlen)) {
+            uint32_t vcap = vlen > UINT32_MAX / 2 ? vlen : fl__align8(vlen + vlen / 4);
             size_t old = fl__entry_bytes(me);
             me = fl_xrealloc(me, fl__entry_size(klen, 0, vcap));
             me->vcap = vcap;

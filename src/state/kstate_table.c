@@ -19,7 +19,7 @@
 #include "state_int.h"
 
 #define MIN_CAPACITY 16u
-#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+#define GOLDEN       UINT64_C(0x9e3779b97f4a7c15)
 
 static inline uint32_t home(const fl__table *t, uint64_t h) {
     return (uint32_t)((h * GOLDEN) >> t->shift);
@@ -27,8 +27,8 @@ static inline uint32_t home(const fl__table *t, uint64_t h) {
 
 static inline bool matches(const fl__entry *e, const void *key, uint32_t klen, const void *ns,
                            uint32_t nslen) {
-    return e->klen == klen && e->nslen == nslen && memcmp(e->data, key, klen) == 0 &&
-           (nslen == 0 || memcmp(e->data + klen, ns, nslen) == 0);
+    return e->klen == klen && e->nslen == nslen && fl__bytes_equal(e->data, key, klen) &&
+           fl__bytes_equal(e->data + klen, ns, nslen);
 }
 
 fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint32_t klen,

@@ -16,7 +16,8 @@
 
 static bool check_kind(const fl_kstate *s, fl_state_kind k) { return s->kind == k; }
 
-/* ---- value --------------------------------------------------------------------------------------- */
+/* ---- value
+ * --------------------------------------------------------------------------------------- */
 
 const fl_row *fl_kstate_value_get(fl_kstate *s) {
     fl__loc loc;
@@ -36,7 +37,8 @@ int fl_kstate_value_update(fl_kstate *s, const fl_row *value) {
     return 0;
 }
 
-/* ---- reducing and aggregating ----------------------------------------------------------------- */
+/* ---- reducing and aggregating -----------------------------------------------------------------
+ */
 
 static int finish(fl_row_builder *rb, const fl_row **out) {
     *out = fl_row_builder_finish(rb);
@@ -103,8 +105,8 @@ const fl_row *fl_kstate_get(fl_kstate *s) {
 /* Folds the target's and the sources' accumulators (target first, then the
  * sources in order, as Flink does), alternating between the two builders so
  * that one holds the running result while the function writes the other. */
-int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len,
-                  const void *const *sources, const uint32_t *source_lens, size_t n_sources) {
+int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len, const void *const *sources,
+                  const uint32_t *source_lens, size_t n_sources) {
     uint64_t target_hash = fl__ns_hash(target, target_len);
     fl__loc loc;
     fl__kstate_live_ns(s, target, target_len, target_hash, &loc);

@@ -16,22 +16,41 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "keyed_state.h"
 #include "row_int.h"
 
+/* Equality of two short byte strings (keys, namespaces: tens of bytes)
+ * without a call into libc: eight bytes at a time. */
+static inline bool fl__bytes_equal(const void *a, const void *b, uint32_t n) {
+    const uint8_t *p = a, *q = b;
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        memcpy(&y, q, 8);
+        if (x != y) return false;
+        p += 8;
+        q += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*p++ != *q++) return false;
+    return true;
+}
+
 /* Deadline of an entry of a state without TTL: never expires. */
 #define FL__NO_DEADLINE INT64_MAX
-#define FL__NO_SLOT UINT32_MAX
+#define FL__NO_SLOT     UINT32_MAX
 
 /* One (key, namespace) of a state, or one map entry (klen = its map key,
  * nslen = 0). A single allocation of entry_size(klen, nslen, vcap) bytes. */
 typedef struct fl__entry {
     int64_t deadline; /* TTL: expired once deadline <= now; FL__NO_DEADLINE without TTL */
     uint32_t klen, nslen;
-    uint32_t vlen, vcap; /* payload bytes used / allocated */
-    uint32_t count;      /* list: number of elements */
-    uint32_t version;    /* reserved for copy-on-write snapshots (always 0 for now) */
+    uint32_t vlen, vcap;        /* payload bytes used / allocated */
+    uint32_t count;             /* list: number of elements */
+    uint32_t version;           /* reserved for copy-on-write snapshots (always 0 for now) */
     _Alignas(8) uint8_t data[]; /* key, namespace, zero padding to 8, payload */
 } fl__entry;
 
@@ -82,7 +101,7 @@ struct fl_kstate {
     void *reduce_arg;
     fl_state_aggregate agg; /* copy of the descriptor's */
     bool has_agg;
-    int64_t ttl_ms;          /* 0 without TTL */
+    int64_t ttl_ms;           /* 0 without TTL */
     fl_ttl_update ttl_update; /* FL_TTL_DISABLED without TTL */
 
     fl__table *groups; /* one per key group of the backend, first..last */
@@ -157,6 +176,21 @@ struct fl_keyed_backend {
     size_t entries; /* see fl_keyed_backend_entries */
 };
 
+/* Does p point into the allocation of e? (A row handed back to the state
+ * that returned it: it must survive a realloc of e.) */
+static inline bool fl__entry_contains(const fl__entry *e, const void *p) {
+    const uint8_t *start = (const uint8_t *)e, *q = p;
+    return q >= start && q < start + fl__entry_bytes(e);
+}
+/* Should a payload of capacity vcap be reallocated to hold len bytes from
+ * src? Grow when it does not fit; shrink when it would use under a quarter
+ * of a large capacity, unless src lives in the entry itself (which a store
+ * never leaves in that shape today, but a copy must not read freed memory). */
+static inline bool fl__entry_needs_realloc(const fl__entry *e, const void *src, uint32_t len) {
+    if (len > e->vcap) return true; /* src cannot be inside e: it would fit */
+    return e->vcap > 256 && len < e->vcap / 4 && !fl__entry_contains(e, src);
+}
+
 /* ---- kstate_table.c ---------------------------------------------------------------------- */
 
 /* Finds (key, ns) among the entries of t whose composite hash is h. Returns
@@ -179,9 +213,7 @@ void fl__table_clear(fl__table *t, void (*free_entry)(void *arg, fl__entry *e), 
  * returns how many. Entries may move to other slots. */
 size_t fl__table_purge(fl__table *t, int64_t now, void (*free_entry)(void *arg, fl__entry *e),
                        void *arg, size_t *bytes);
-static inline uint32_t fl__table_capacity(const fl__table *t) {
-    return t->slots ? t->mask + 1 : 0;
-}
+static inline uint32_t fl__table_capacity(const fl__table *t) { return t->slots ? t->mask + 1 : 0; }
 
 /* ---- keyed_state.c: shared by the kinds ---------------------------------------------------- */
 
@@ -235,15 +267,15 @@ uint64_t fl__ns_hash(const void *ns, uint32_t len);
 static inline bool fl__entry_live(const fl__entry *e, int64_t now) { return e->deadline > now; }
 
 /* Is source i of a merge the target or a repeat of an earlier source? */
-bool fl__skip_source(const void *const *sources, const uint32_t *lens, size_t i,
-                     const void *target, uint32_t target_len);
+bool fl__skip_source(const void *const *sources, const uint32_t *lens, size_t i, const void *target,
+                     uint32_t target_len);
 
 /* ---- kstate_list.c / kstate_value.c / kstate_map.c ------------------------------------------ */
 
 int fl__list_merge(fl_kstate *s, const void *target, uint32_t target_len,
                    const void *const *sources, const uint32_t *source_lens, size_t n_sources);
-int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len,
-                  const void *const *sources, const uint32_t *source_lens, size_t n_sources);
+int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len, const void *const *sources,
+                  const uint32_t *source_lens, size_t n_sources);
 /* Frees a map container's nested entries and slot array. */
 void fl__map_free_nested(fl_kstate *s, fl__entry *container);
 /* Does the map container hold a live entry at now? */
@@ -252,7 +284,8 @@ bool fl__map_has_live(const fl__entry *container, int64_t now);
  * empties it, which loc then reports as absent). */
 void fl__map_purge(fl_kstate *s, fl__loc *loc, int64_t now);
 
-/* ---- timers.c ----------------------------------------------------------------------------------- */
+/* ---- timers.c -----------------------------------------------------------------------------------
+ */
 
 void fl__timers_fini(fl_keyed_backend *b);
 

@@ -18,14 +18,15 @@
 #include "mem.h"
 #include "state_int.h"
 
-#define MIN_SET_CAPACITY 16u
+#define MIN_SET_CAPACITY  16u
 #define MIN_HEAP_CAPACITY 16u
-#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+#define GOLDEN            UINT64_C(0x9e3779b97f4a7c15)
 
 static size_t node_bytes(const fl__timer *t) { return sizeof *t + t->klen + t->nslen; }
 
 static uint64_t timer_hash(uint64_t key_hash, const void *ns, uint32_t nslen, int64_t time) {
-    uint64_t h = key_hash ^ fl__ns_hash(ns, nslen) ^ ((uint64_t)time * UINT64_C(0xc2b2ae3d27d4eb4f));
+    uint64_t h =
+        key_hash ^ fl__ns_hash(ns, nslen) ^ ((uint64_t)time * UINT64_C(0xc2b2ae3d27d4eb4f));
     h ^= h >> 31;
     h *= UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 29;
@@ -36,7 +37,8 @@ static bool before(const fl__timer *a, const fl__timer *b) {
     return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
-/* ---- the heap ----------------------------------------------------------------------------------- */
+/* ---- the heap -----------------------------------------------------------------------------------
+ */
 
 static void heap_place(fl__timer_queue *q, uint32_t i, fl__timer *t) {
     q->heap[i] = t;
@@ -103,7 +105,8 @@ static void heap_remove(fl_keyed_backend *b, fl__timer_queue *q, fl__timer *t) {
         heap_resize(b, q, q->cap / 2);
 }
 
-/* ---- the set ------------------------------------------------------------------------------------- */
+/* ---- the set
+ * ------------------------------------------------------------------------------------- */
 
 static uint32_t set_cap(const fl__timer_queue *q) { return q->set ? q->set_mask + 1 : 0; }
 
@@ -147,7 +150,7 @@ static uint32_t set_find(const fl__timer_queue *q, uint64_t h, const void *key, 
         const fl__timer *t = q->set[i].t;
         if (!t) return i;
         if (q->set[i].hash == h && t->time == time && t->klen == klen && t->nslen == nslen &&
-            memcmp(t->data, key, klen) == 0 && (nslen == 0 || memcmp(t->data + klen, ns, nslen) == 0)) {
+            fl__bytes_equal(t->data, key, klen) && fl__bytes_equal(t->data + klen, ns, nslen)) {
             *found = true;
             return i;
         }
@@ -201,7 +204,8 @@ static void set_remove(fl_keyed_backend *b, fl__timer_queue *q, const fl__timer 
     }
 }
 
-/* ---- the service ------------------------------------------------------------------------------- */
+/* ---- the service -------------------------------------------------------------------------------
+ */
 
 static void free_popped(fl_keyed_backend *b, fl__timer_queue *q) {
     if (!q->popped) return;

@@ -93,8 +93,12 @@ static void test_keyed_state_and_event_timers(void **state) {
 
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
     fl_watermark_strategy ws = {.max_out_of_orderness_ms = 300, .timestamp_fn = rt_keyed_ts};
-    fl_stream *src = fl_stream_assign_timestamps_and_watermarks(
-        fl_env_from_rows(env, s, (const fl_row *const *)rows, EV_ROWS), &ws);
+    /* One assigner behind the (non-parallel) collection source: one
+     * watermark sequence, broadcast to every keyed subtask. */
+    fl_stream *src = fl_stream_set_parallelism(
+        fl_stream_assign_timestamps_and_watermarks(
+            fl_env_from_rows(env, s, (const fl_row *const *)rows, EV_ROWS), &ws),
+        1);
     fl_stream *p = fl_keyed_process(fl_stream_key_by(src, "k"), rt_keyed_count, rt_keyed_on_timer, out);
     fl_stream_set_hooks(p, rt_keyed_counter_open, rt_keyed_counter_close);
     fl_collect *c = fl_stream_collect(fl_stream_set_parallelism(p, 3));

@@ -18,8 +18,8 @@
 #include "state_fixtures.h"
 
 #define NKEYS 48
-#define NNS 5
-#define NMK 12
+#define NNS   5
+#define NMK   12
 
 /* Namespace i: 0 is the empty one, 1..3 windows, 4 a 5-byte string. */
 static const void *ns_bytes(int i, uint32_t *len) {
@@ -55,7 +55,8 @@ static fl_kstate *declare(fl_keyed_backend *b, const fl_state_desc *d) {
     return s;
 }
 
-/* ---- declaration ------------------------------------------------------------------------------ */
+/* ---- declaration ------------------------------------------------------------------------------
+ */
 
 static int sum_reduce(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
     fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 0));
@@ -113,8 +114,8 @@ static void test_declaration(void **state) {
     assert_ptr_equal(fl_keyed_backend_state(b, &wrong, &err), s);
 
     /* Map: the key schema takes part. */
-    fl_state_desc m = {.name = "words", .kind = FL_STATE_MAP, .value_schema = bigint,
-                       .map_key_schema = str};
+    fl_state_desc m = {
+        .name = "words", .kind = FL_STATE_MAP, .value_schema = bigint, .map_key_schema = str};
     fl_kstate *ms = declare(b, &m);
     assert_ptr_not_equal(ms, s);
     fl_state_desc m2 = m;
@@ -125,8 +126,8 @@ static void test_declaration(void **state) {
                                      "MAP (INT -> BIGINT)");
 
     /* Reducing: the function takes part. */
-    fl_state_desc r = {.name = "sum", .kind = FL_STATE_REDUCING, .value_schema = bigint,
-                       .reduce = sum_reduce};
+    fl_state_desc r = {
+        .name = "sum", .kind = FL_STATE_REDUCING, .value_schema = bigint, .reduce = sum_reduce};
     fl_kstate *rs = declare(b, &r);
     assert_ptr_equal(declare(b, &r), rs);
     fl_state_desc r2 = r;
@@ -149,7 +150,9 @@ static void test_declaration(void **state) {
         {{.name = "x", .kind = FL_STATE_AGGREGATING, .value_schema = bigint},
          "aggregating state \"x\" needs an aggregate with acc_schema, create, add, result and "
          "merge"},
-        {{.name = "x", .kind = FL_STATE_VALUE, .value_schema = bigint,
+        {{.name = "x",
+          .kind = FL_STATE_VALUE,
+          .value_schema = bigint,
           .ttl_update = FL_TTL_ON_CREATE_AND_WRITE},
          "state \"x\" has a ttl of 0 ms: the ttl must be positive"},
         {{.name = "x", .kind = (fl_state_kind)42, .value_schema = bigint},
@@ -189,7 +192,8 @@ static void test_declaration(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- value ------------------------------------------------------------------------------------- */
+/* ---- value -------------------------------------------------------------------------------------
+ */
 
 /* (v BIGINT, s STRING): s is slen letters derived from v, so that updates
  * change the row's size (in place, growing and shrinking). */
@@ -268,8 +272,8 @@ static void test_value_random(void **state) {
             set_ns(s, ns);
             const fl_row *got = fl_kstate_value_get(s);
             assert_int_equal(got != NULL, ref[k][ns].set);
-            if (got) assert_true(fl_row_equals(got, value_row(expect, ref[k][ns].v,
-                                                              ref[k][ns].slen)));
+            if (got)
+                assert_true(fl_row_equals(got, value_row(expect, ref[k][ns].v, ref[k][ns].slen)));
             fl_kstate_clear(s);
         }
     }
@@ -281,7 +285,57 @@ static void test_value_random(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- list -------------------------------------------------------------------------------------- */
+/* A large value then a small one: the entry shrinks (bytes fall); a row
+ * handed back to the state that returned it is copied intact whatever the
+ * capacity. */
+static void test_value_shrink_self_update(void **state) {
+    (void)state;
+    fl_keyed_backend *b = full_backend();
+    fl_schema *sch = fl_schema_of(1, "s", FL_STRING);
+    fl_schema *ks = fl_schema_of(1, "k", FL_BIGINT);
+    fl_state_desc d = {.name = "value", .kind = FL_STATE_VALUE, .value_schema = sch};
+    fl_state_desc md = {
+        .name = "map", .kind = FL_STATE_MAP, .value_schema = sch, .map_key_schema = ks};
+    fl_kstate *s = declare(b, &d), *ms = declare(b, &md);
+    fl_row_builder *rb = fl_row_builder_create(sch);
+    fl_row_builder *kb = fl_row_builder_create(ks);
+    static char big[4000];
+    memset(big, 'b', sizeof big);
+    test_key k = make_key(3);
+    set_key(b, &k);
+    fl_row_builder_set_bigint(kb, 0, 1);
+    const fl_row *mkey = fl_row_builder_finish(kb);
+    for (uint32_t len = 1; len <= sizeof big; len = len * 3 + 1) {
+        fl_row_builder_reset(rb);
+        fl_row_builder_set_string(rb, 0, big, sizeof big);
+        assert_int_equal(fl_kstate_value_update(s, fl_row_builder_finish(rb)), 0);
+        assert_int_equal(fl_kstate_map_put(ms, mkey, fl_row_builder_finish(rb)), 0);
+        size_t large = fl_keyed_backend_bytes(b);
+        fl_row_builder_reset(rb);
+        fl_row_builder_set_string(rb, 0, big, len);
+        assert_int_equal(fl_kstate_value_update(s, fl_row_builder_finish(rb)), 0);
+        assert_int_equal(fl_kstate_map_put(ms, mkey, fl_row_builder_finish(rb)), 0);
+        if (len < 500) assert_true(fl_keyed_backend_bytes(b) < large - 2 * 3000);
+        assert_int_equal(fl_kstate_value_update(s, fl_kstate_value_get(s)), 0);
+        assert_int_equal(fl_kstate_map_put(ms, mkey, fl_kstate_map_get(ms, mkey)), 0);
+        uint32_t got;
+        assert_memory_equal(fl_row_get_string(fl_kstate_value_get(s), 0, &got), big, len);
+        assert_int_equal(got, len);
+        assert_memory_equal(fl_row_get_string(fl_kstate_map_get(ms, mkey), 0, &got), big, len);
+        assert_int_equal(got, len);
+    }
+    fl_kstate_clear(s);
+    fl_kstate_clear(ms);
+    assert_int_equal(fl_keyed_backend_bytes(b), 0);
+    fl_row_builder_destroy(rb);
+    fl_row_builder_destroy(kb);
+    fl_schema_unref(sch);
+    fl_schema_unref(ks);
+    fl_keyed_backend_destroy(b);
+}
+
+/* ---- list --------------------------------------------------------------------------------------
+ */
 
 typedef struct ref_list {
     int64_t *v;
@@ -387,7 +441,8 @@ static void test_list_random(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- map --------------------------------------------------------------------------------------- */
+/* ---- map ---------------------------------------------------------------------------------------
+ */
 
 typedef struct ref_map_entry {
     bool set;
@@ -433,8 +488,8 @@ static void test_map_random(void **state) {
     fl_keyed_backend *b = full_backend();
     fl_schema *vs = fl_schema_of(1, "v", FL_BIGINT);
     fl_schema *ks = fl_schema_of(1, "k", FL_STRING);
-    fl_state_desc d = {.name = "map", .kind = FL_STATE_MAP, .value_schema = vs,
-                       .map_key_schema = ks};
+    fl_state_desc d = {
+        .name = "map", .kind = FL_STATE_MAP, .value_schema = vs, .map_key_schema = ks};
     fl_kstate *s = declare(b, &d);
     fl_row_builder *kb = fl_row_builder_create(ks);
     fl_row_builder *vb = fl_row_builder_create(vs);
@@ -503,7 +558,8 @@ static void test_map_random(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- reducing and aggregating ------------------------------------------------------------------- */
+/* ---- reducing and aggregating -------------------------------------------------------------------
+ */
 
 /* Reducing (sum BIGINT, longest STRING): the sum and the longest word seen. */
 static int sum_longest(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
@@ -532,8 +588,8 @@ static int avg_add(void *arg, const fl_row *in, const fl_row *acc, fl_row_builde
     return 0;
 }
 static int avg_result(void *arg, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_set_double(out, 0,
-                              (double)fl_row_get_bigint(acc, 0) / (double)fl_row_get_bigint(acc, 1));
+    fl_row_builder_set_double(
+        out, 0, (double)fl_row_get_bigint(acc, 0) / (double)fl_row_get_bigint(acc, 1));
     return 0;
 }
 static int avg_merge(void *arg, const fl_row *a, const fl_row *b, fl_row_builder *out) {
@@ -564,11 +620,17 @@ static void test_reducing_aggregating_random(void **state) {
     fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_schema *res = fl_schema_of(1, "avg", FL_DOUBLE);
     int calls = 0;
-    fl_state_desc rd = {.name = "reduce", .kind = FL_STATE_REDUCING, .value_schema = in,
-                        .reduce = sum_longest, .reduce_arg = &calls};
+    fl_state_desc rd = {.name = "reduce",
+                        .kind = FL_STATE_REDUCING,
+                        .value_schema = in,
+                        .reduce = sum_longest,
+                        .reduce_arg = &calls};
     fl_state_aggregate avg = {acc, avg_create, avg_add, avg_result, avg_merge, NULL};
-    fl_state_desc ad = {.name = "avg", .kind = FL_STATE_AGGREGATING, .value_schema = in,
-                        .result_schema = res, .aggregate = &avg};
+    fl_state_desc ad = {.name = "avg",
+                        .kind = FL_STATE_AGGREGATING,
+                        .value_schema = in,
+                        .result_schema = res,
+                        .aggregate = &avg};
     fl_kstate *rs = declare(b, &rd);
     fl_kstate *as = declare(b, &ad);
     fl_row_builder *rb = fl_row_builder_create(in);
@@ -635,7 +697,8 @@ static void test_reducing_aggregating_random(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- user function failures --------------------------------------------------------------------- */
+/* ---- user function failures ---------------------------------------------------------------------
+ */
 
 typedef struct failing {
     int fail_reduce, fail_create, fail_add, fail_result, fail_merge;
@@ -677,11 +740,17 @@ static void test_user_failures(void **state) {
     fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_schema *res = fl_schema_of(1, "avg", FL_DOUBLE);
     failing f = {0};
-    fl_state_desc rd = {.name = "r", .kind = FL_STATE_REDUCING, .value_schema = one,
-                        .reduce = f_reduce, .reduce_arg = &f};
+    fl_state_desc rd = {.name = "r",
+                        .kind = FL_STATE_REDUCING,
+                        .value_schema = one,
+                        .reduce = f_reduce,
+                        .reduce_arg = &f};
     fl_state_aggregate ag = {acc, f_create, f_add, f_result, f_merge, &f};
-    fl_state_desc ad = {.name = "a", .kind = FL_STATE_AGGREGATING, .value_schema = one,
-                        .result_schema = res, .aggregate = &ag};
+    fl_state_desc ad = {.name = "a",
+                        .kind = FL_STATE_AGGREGATING,
+                        .value_schema = one,
+                        .result_schema = res,
+                        .aggregate = &ag};
     fl_kstate *rs = declare(b, &rd);
     fl_kstate *as = declare(b, &ad);
     fl_row_builder *rb = fl_row_builder_create(one);
@@ -743,7 +812,8 @@ static void test_user_failures(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- merging namespaces ------------------------------------------------------------------------ */
+/* ---- merging namespaces ------------------------------------------------------------------------
+ */
 
 static void test_merge_namespaces(void **state) {
     (void)state;
@@ -752,14 +822,17 @@ static void test_merge_namespaces(void **state) {
     fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_schema *res = fl_schema_of(1, "avg", FL_DOUBLE);
     fl_state_desc ld = {.name = "l", .kind = FL_STATE_LIST, .value_schema = one};
-    fl_state_desc rd = {.name = "r", .kind = FL_STATE_REDUCING, .value_schema = one,
-                        .reduce = sum_reduce};
+    fl_state_desc rd = {
+        .name = "r", .kind = FL_STATE_REDUCING, .value_schema = one, .reduce = sum_reduce};
     fl_state_aggregate ag = {acc, avg_create, avg_add, avg_result, avg_merge, NULL};
-    fl_state_desc ad = {.name = "a", .kind = FL_STATE_AGGREGATING, .value_schema = one,
-                        .result_schema = res, .aggregate = &ag};
+    fl_state_desc ad = {.name = "a",
+                        .kind = FL_STATE_AGGREGATING,
+                        .value_schema = one,
+                        .result_schema = res,
+                        .aggregate = &ag};
     fl_state_desc vd = {.name = "v", .kind = FL_STATE_VALUE, .value_schema = one};
-    fl_state_desc md = {.name = "m", .kind = FL_STATE_MAP, .value_schema = one,
-                        .map_key_schema = one};
+    fl_state_desc md = {
+        .name = "m", .kind = FL_STATE_MAP, .value_schema = one, .map_key_schema = one};
     fl_kstate *ls = declare(b, &ld), *rs = declare(b, &rd), *as = declare(b, &ad);
     fl_kstate *vs = declare(b, &vd), *ms = declare(b, &md);
     fl_row_builder *rb = fl_row_builder_create(one);
@@ -801,12 +874,12 @@ static void test_merge_namespaces(void **state) {
         }
         /* the current namespace is left where it was */
         fl_kstate_set_namespace(ls, &win[0], sizeof(test_ns));
-        assert_int_equal(fl_kstate_merge_namespaces(ls, &win[target], sizeof(test_ns), srcs,
-                                                    lens, n), 0);
-        assert_int_equal(fl_kstate_merge_namespaces(rs, &win[target], sizeof(test_ns), srcs,
-                                                    lens, n), 0);
-        assert_int_equal(fl_kstate_merge_namespaces(as, &win[target], sizeof(test_ns), srcs,
-                                                    lens, n), 0);
+        assert_int_equal(
+            fl_kstate_merge_namespaces(ls, &win[target], sizeof(test_ns), srcs, lens, n), 0);
+        assert_int_equal(
+            fl_kstate_merge_namespaces(rs, &win[target], sizeof(test_ns), srcs, lens, n), 0);
+        assert_int_equal(
+            fl_kstate_merge_namespaces(as, &win[target], sizeof(test_ns), srcs, lens, n), 0);
         ref_list merged = {0};
         for (size_t i = 0; i < ref[k][target].n; i++) ref_push(&merged, ref[k][target].v[i]);
         for (size_t i = 0; i < n; i++) {
@@ -881,7 +954,8 @@ static void test_merge_namespaces(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- for_each_key ------------------------------------------------------------------------------- */
+/* ---- for_each_key -------------------------------------------------------------------------------
+ */
 
 typedef struct visit {
     fl_keyed_backend *b;
@@ -992,7 +1066,8 @@ static void test_for_each_key(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- key-group range ------------------------------------------------------------------------------- */
+/* ---- key-group range
+ * ------------------------------------------------------------------------------- */
 
 static void test_key_group_range(void **state) {
     (void)state;
@@ -1005,10 +1080,10 @@ static void test_key_group_range(void **state) {
     fl_schema *one = fl_schema_of(1, "n", FL_BIGINT);
     fl_state_desc vd = {.name = "v", .kind = FL_STATE_VALUE, .value_schema = one};
     fl_state_desc ld = {.name = "l", .kind = FL_STATE_LIST, .value_schema = one};
-    fl_state_desc md = {.name = "m", .kind = FL_STATE_MAP, .value_schema = one,
-                        .map_key_schema = one};
-    fl_state_desc rd = {.name = "r", .kind = FL_STATE_REDUCING, .value_schema = one,
-                        .reduce = sum_reduce};
+    fl_state_desc md = {
+        .name = "m", .kind = FL_STATE_MAP, .value_schema = one, .map_key_schema = one};
+    fl_state_desc rd = {
+        .name = "r", .kind = FL_STATE_REDUCING, .value_schema = one, .reduce = sum_reduce};
     fl_kstate *vs = declare(b, &vd), *ls = declare(b, &ld), *ms = declare(b, &md),
               *rs = declare(b, &rd);
     fl_row_builder *rb = fl_row_builder_create(one);
@@ -1058,7 +1133,8 @@ static void test_key_group_range(void **state) {
     fl_keyed_backend_destroy(b);
 }
 
-/* ---- all kinds together: accounting ---------------------------------------------------------------- */
+/* ---- all kinds together: accounting
+ * ---------------------------------------------------------------- */
 
 static void test_bytes_return_to_zero(void **state) {
     (void)state;
@@ -1066,8 +1142,8 @@ static void test_bytes_return_to_zero(void **state) {
     fl_schema *one = fl_schema_of(1, "n", FL_BIGINT);
     fl_state_desc vd = {.name = "v", .kind = FL_STATE_VALUE, .value_schema = one};
     fl_state_desc ld = {.name = "l", .kind = FL_STATE_LIST, .value_schema = one};
-    fl_state_desc md = {.name = "m", .kind = FL_STATE_MAP, .value_schema = one,
-                        .map_key_schema = one};
+    fl_state_desc md = {
+        .name = "m", .kind = FL_STATE_MAP, .value_schema = one, .map_key_schema = one};
     fl_kstate *vs = declare(b, &vd), *ls = declare(b, &ld), *ms = declare(b, &md);
     fl_row_builder *rb = fl_row_builder_create(one);
     fl_row_builder *kb = fl_row_builder_create(one);
@@ -1098,7 +1174,8 @@ static void test_bytes_return_to_zero(void **state) {
         if (k % 2)
             fl_kstate_clear(ms);
         else
-            for (int i = 0; i < 3; i++) assert_int_equal(fl_kstate_map_remove(ms, bigint_row(kb, i)), 1);
+            for (int i = 0; i < 3; i++)
+                assert_int_equal(fl_kstate_map_remove(ms, bigint_row(kb, i)), 1);
     }
     fl_timer t;
     while (fl_timer_pop(b, FL_EVENT_TIME, INT64_MAX, &t)) {
@@ -1117,6 +1194,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_declaration),
         cmocka_unit_test(test_value_random),
+        cmocka_unit_test(test_value_shrink_self_update),
         cmocka_unit_test(test_list_random),
         cmocka_unit_test(test_map_random),
         cmocka_unit_test(test_reducing_aggregating_random),

@@ -167,7 +167,13 @@ static ref_timer *ref_find(ref_timers *r, int key, int ns, int64_t time) {
 
 static void ref_register(ref_timers *r, int key, int ns, int64_t time) {
     if (ref_find(r, key, ns, time)) return;
-    if (r->n == r->cap) {
+    if (r->n == r->cap) { /* drop the dead (keeping the order), then grow if still full */
+        size_t live = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->t[i].alive) r->t[live++] = r->t[i];
+        r->n = live;
+    }
+    if (r->n == r->cap || r->n * 2 > r->cap) {
         r->cap = r->cap ? r->cap * 2 : 64;
         r->t = realloc(r->t, r->cap * sizeof *r->t);
         assert_non_null(r->t);

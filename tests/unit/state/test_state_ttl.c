@@ -54,8 +54,8 @@ static const fl_row *row(fl_row_builder *rb, int64_t v) {
 
 static fl_kstate *declare(fixture *f, const char *name, fl_state_kind kind, fl_ttl_update u,
                           int64_t ttl) {
-    fl_state_desc d = {.name = name, .kind = kind, .value_schema = f->one, .ttl_ms = ttl,
-                       .ttl_update = u};
+    fl_state_desc d = {
+        .name = name, .kind = kind, .value_schema = f->one, .ttl_ms = ttl, .ttl_update = u};
     if (kind == FL_STATE_MAP) d.map_key_schema = f->one;
     fl_error err = {0};
     fl_kstate *s = fl_keyed_backend_state(f->b, &d, &err);
@@ -201,8 +201,12 @@ static int sum(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *o
 
 static void test_reducing_ttl_and_merge(void **state) {
     fixture *f = *state;
-    fl_state_desc d = {.name = "r", .kind = FL_STATE_REDUCING, .value_schema = f->one,
-                       .reduce = sum, .ttl_ms = 100, .ttl_update = FL_TTL_ON_CREATE_AND_WRITE};
+    fl_state_desc d = {.name = "r",
+                       .kind = FL_STATE_REDUCING,
+                       .value_schema = f->one,
+                       .reduce = sum,
+                       .ttl_ms = 100,
+                       .ttl_update = FL_TTL_ON_CREATE_AND_WRITE};
     fl_kstate *s = fl_keyed_backend_state(f->b, &d, NULL);
     assert_non_null(s);
     test_key k = make_key(5);
@@ -216,7 +220,7 @@ static void test_reducing_ttl_and_merge(void **state) {
     f->now = 50;
     fl_kstate_set_namespace(s, &w[1], sizeof w[1]);
     assert_int_equal(fl_kstate_add(s, row(f->rb, 8)), 0); /* w1 = 10, until 150 */
-    f->now = 100; /* w0 and w2 expired */
+    f->now = 100;                                         /* w0 and w2 expired */
     fl_kstate_set_namespace(s, &w[0], sizeof w[0]);
     assert_null(fl_kstate_get(s));
     assert_int_equal(fl_kstate_add(s, row(f->rb, 100)), 0); /* a fresh start: 100 */
@@ -256,8 +260,11 @@ static void test_wall_clock_default(void **state) {
     (void)state;
     fl_keyed_backend *b = fl_keyed_backend_create(0, 127, 128, NULL, NULL);
     fl_schema *one = fl_schema_of(1, "n", FL_BIGINT);
-    fl_state_desc d = {.name = "v", .kind = FL_STATE_VALUE, .value_schema = one,
-                       .ttl_ms = INT64_MAX, .ttl_update = FL_TTL_ON_READ_AND_WRITE};
+    fl_state_desc d = {.name = "v",
+                       .kind = FL_STATE_VALUE,
+                       .value_schema = one,
+                       .ttl_ms = INT64_MAX,
+                       .ttl_update = FL_TTL_ON_READ_AND_WRITE};
     fl_kstate *s = fl_keyed_backend_state(b, &d, NULL);
     fl_row_builder *rb = fl_row_builder_create(one);
     test_key k = make_key(1);

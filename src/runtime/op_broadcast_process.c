@@ -1,0 +1,154 @@
+/*
+ * op_broadcast_process.c - the broadcast state pattern (Flink's
+ * BroadcastProcessFunction on a BroadcastConnectedStream): input 0 carries
+ * the elements, input 1 the rules, which reach every parallel instance (the
+ * edge is BROADCAST). Each instance keeps the broadcast state, a map state
+ * named by the node's options, in a state backend of its own: it is not
+ * keyed state, every instance holds its own full copy, and because every
+ * instance sees the same rules the copies agree. The broadcast function may
+ * change it; the element function reads it, and a write from there fails the
+ * job naming the state (Flink's ReadOnlyBroadcastState).
+ *
+ * Rows of the two inputs are handled in the order their buffers arrive:
+ * nothing orders elements after rules (as in Flink). The watermark is the
+ * minimum over both inputs, so a rules stream without watermarks holds event
+ * time back. The backend stays reachable from the operator so a snapshot can
+ * take it as operator state later.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "keyed_state.h"
+#include "mem.h"
+#include "row_int.h"
+#include "runtime_int.h"
+
+typedef struct bc_state {
+    fl_process_fn element, broadcast;
+    fl_collector *out;
+    fl_schema *key_schema, *value_schema;
+    fl_keyed_backend *backend; /* the broadcast state of this instance */
+    struct fl_user_state *handles;
+    struct fl_user_state *state; /* what fl_context_broadcast_state returns */
+} bc_state;
+
+static int64_t state_clock(void *arg) { return fl__task_now_ms(arg); }
+
+/* Reads "name:TYPE,name:TYPE" (connect_api.c writes it). */
+static fl_schema *parse_schema(const fl_operator *op, const char *option, fl_error *err) {
+    const char *text = fl_kv_get(op->node->options, option);
+    if (!text || !*text) {
+        fl_error_set(err, FL_EINVAL, "\"%s\" has no option \"%s\"", op->node->name, option);
+        return NULL;
+    }
+    char *copy = fl_xstrdup(text);
+    fl_field fields[FL_ROW_MAX_FIELDS];
+    int n = 0;
+    fl_schema *s = NULL;
+    char *save = NULL;
+    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(f, ':');
+        if (!colon || n == FL_ROW_MAX_FIELDS) goto bad;
+        *colon = '\0';
+        fields[n].name = f;
+        if (fl_type_parse(colon + 1, &fields[n].type) != 0) goto bad;
+        n++;
+    }
+    s = fl_schema_create(fields, n, err);
+    free(copy);
+    return s;
+bad:
+    free(copy);
+    fl_error_set(err, FL_EFORMAT, "option \"%s\" of \"%s\" is not a schema: \"%s\"", option,
+                 op->node->name, text);
+    return NULL;
+}
+
+static int bc_open(fl_operator *op, fl_error *err) {
+    bc_state *st = fl_xcalloc(1, sizeof *st);
+    op->impl = st;
+    st->element = (fl_process_fn)fl__op_fn(op, "element");
+    st->broadcast = (fl_process_fn)fl__op_fn(op, "broadcast");
+    const char *name = fl_kv_get(op->node->options, "state.name");
+    if (!st->element || !st->broadcast || !name)
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\" needs an element function, a broadcast function and a state "
+                            "name",
+                            op->node->name);
+    st->key_schema = parse_schema(op, "state.key-schema", err);
+    st->value_schema = st->key_schema ? parse_schema(op, "state.value-schema", err) : NULL;
+    if (!st->value_schema) return err->code ? err->code : FL_EINVAL;
+    st->out = fl__collector_create(op, op->node->schema);
+
+    /* One key group and one fixed key (a row (instance INT) = 0): the
+     * backend holds just this map. */
+    st->backend = fl_keyed_backend_create(0, 0, 1, state_clock, op->task);
+    fl_schema *ks_schema = fl_schema_of(1, "instance", FL_INT);
+    fl_row_builder *kb = fl_row_builder_create(ks_schema);
+    fl_row_builder_set_int(kb, 0, 0);
+    const fl_row *key = fl_row_builder_finish(kb);
+    uint32_t len = fl__row_len(key);
+    fl_keyed_backend_set_key(st->backend, key, len,
+                             fl_hash_bytes((const uint8_t *)key + 8, len - 8));
+    fl_row_builder_destroy(kb);
+    fl_schema_unref(ks_schema);
+    fl_state_desc d = {.name = name,
+                       .kind = FL_STATE_MAP,
+                       .value_schema = st->value_schema,
+                       .map_key_schema = st->key_schema};
+    fl_kstate *ks = fl_keyed_backend_state(st->backend, &d, err);
+    if (!ks) return err->code;
+    st->state = fl__broadcast_state_create(op, ks, name, &st->handles);
+    return 0;
+}
+
+fl_map_state *fl_context_broadcast_state(fl_context *ctx) {
+    if (ctx->op->ops != &fl__op_broadcast_process || !ctx->op->impl) {
+        fl_context_fail(ctx,
+                        "\"%s\" has no broadcast state; only the functions of "
+                        "fl_stream_connect_broadcast have one",
+                        ctx->op->node->name);
+        return NULL;
+    }
+    bc_state *st = ctx->op->impl;
+    return (fl_map_state *)st->state;
+}
+
+static int bc_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
+    bc_state *st = op->impl;
+    bool rules = input == 1;
+    fl_process_fn fn = rules ? st->broadcast : st->element;
+    fl__broadcast_state_set_writable(st->state, rules);
+    for (uint32_t i = 0; i < in->n; i++) {
+        op->ctx.timestamp = in->ts[i];
+        fl__collector_begin(st->out, in->ts[i]);
+        int rc = fn(&op->ctx, in->rows[i], st->out);
+        int crc = fl__collector_status(st->out);
+        if (crc == FL_ECANCELED) return crc;
+        if (rc < 0 || crc < 0 || op->ctx.failure)
+            return fl__user_failure(op, rules ? "broadcast function" : "element function",
+                                    rc < 0 ? rc : crc, err);
+    }
+    fl__broadcast_state_set_writable(st->state, false);
+    return 0;
+}
+
+static void bc_close(fl_operator *op) {
+    bc_state *st = op->impl;
+    if (!st) return;
+    fl__user_states_free(&st->handles);
+    fl_keyed_backend_destroy(st->backend);
+    fl_schema_unref(st->key_schema);
+    fl_schema_unref(st->value_schema);
+    fl__collector_destroy(st->out);
+    free(st);
+    op->impl = NULL;
+}
+
+const fl_operator_ops fl__op_broadcast_process = {
+    .kind = "broadcast_process",
+    .open = bc_open,
+    .process = bc_process,
+    .close = bc_close,
+};
