@@ -94,7 +94,17 @@ static bool set_fn(fl_env *env, fl_stream_node *n, const char *opt, void *fn, co
     return true;
 }
 
-static bool usable(const fl_stream *s) { return s && s->n_inputs > 0 && s->schema; }
+/* Whether s can be read; records an error for a handle that cannot (a
+ * sink's) unless an earlier error explains it. */
+static bool usable(fl_env *env, const fl_stream *s, const char *what) {
+    if (s->n_inputs > 0 && s->schema) return true;
+    if (!fl__failed(env))
+        fl__env_fail(env, NULL, FL_EINVAL,
+                     "%s: an input stream is a sink's handle, which cannot be read; connect the "
+                     "stream the sink was added to",
+                     what);
+    return false;
+}
 
 /* ---- connected streams ------------------------------------------------------------------------
  */
@@ -103,7 +113,7 @@ static fl_connected_streams *connected(fl_env *env, fl_stream *a, fl_stream *b,
                                        const fl_key_spec *k1, const fl_key_spec *k2) {
     fl_connected_streams *c = fl__env_keep(env, fl_xcalloc(1, sizeof *c));
     c->env = env;
-    if (fl__failed(env) || !usable(a) || !usable(b)) return c;
+    if (fl__failed(env) || !usable(env, a, "connect") || !usable(env, b, "connect")) return c;
     c->first = a;
     c->second = b;
     c->key1 = k1;
@@ -214,7 +224,8 @@ fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const cha
     if (fl__failed(env)) return fl__poison(env, out);
     if (rules->env != env)
         return fl__fail(env, out, FL_EINVAL, "connect of streams from different environments");
-    if (!usable(s) || !usable(rules)) return fl__poison(env, out);
+    if (!usable(env, s, "connect_broadcast") || !usable(env, rules, "connect_broadcast"))
+        return fl__poison(env, out);
     if (!state_name || !*state_name || !key_schema || !value_schema)
         return fl__fail(env, out, FL_EINVAL,
                         "the broadcast state needs a name, a key schema and a value schema");
@@ -252,7 +263,8 @@ fl_stream *fl_keyed_interval_join(fl_keyed_stream *left, fl_keyed_stream *right,
     if (!left->key || !right->key)
         return fl__fail(env, out_schema, FL_EINVAL,
                         "interval join needs two keyed streams (key_by both inputs)");
-    if (!usable(left->stream) || !usable(right->stream)) return fl__poison(env, out_schema);
+    if (!usable(env, left->stream, "interval join") || !usable(env, right->stream, "interval join"))
+        return fl__poison(env, out_schema);
     if (!out_schema) return fl__fail(env, NULL, FL_EINVAL, "interval join needs an output schema");
     if (check_keys(env, "interval join", left->key, right->key) < 0)
         return fl__poison(env, out_schema);

@@ -178,11 +178,17 @@ static int merge_windows(void *arg, const fl_window *result, const fl_window *me
 
 /* ---- elements ------------------------------------------------------------------------------------------ */
 
-/* After the element went into win (contents in state_ns): the trigger's
- * answer, then the cleanup timer. */
-static int triggered(fl_win_op *w, const fl_window *win, const uint8_t *state_ns, const fl_row *row,
-                     int64_t ts, bool was_empty) {
-    fl__win_trigger_window(w, win);
+/* After the element went into win (contents in state_ns; win's own
+ * namespace win_ns, or NULL to compute): the trigger's answer, then the
+ * cleanup timer. */
+static int triggered(fl_win_op *w, const fl_window *win, const uint8_t *win_ns,
+                     const uint8_t *state_ns, const fl_row *row, int64_t ts, bool was_empty) {
+    if (win_ns) {
+        w->tctx.window = *win;
+        memcpy(w->tctx.ns, win_ns, FL_WIN_NS_LEN);
+    } else {
+        fl__win_trigger_window(w, win);
+    }
     int r = fl__win_trigger_element(w, row, ts, was_empty);
     if (r < 0) return r;
     if (r & FL_TRIGGER_FIRE) {
@@ -204,12 +210,11 @@ static int add_plain(fl_win_op *w, int input, const fl_row *row, int64_t ts, siz
         const fl_window *win = &w->wins[i];
         if (window_late(w, win)) continue;
         *skipped = false;
-        uint8_t ns[FL_WIN_NS_LEN];
-        fl__win_ns(win, ns);
+        const uint8_t *ns = w->wins_ns[i];
         contents_in(w, ns);
         bool was_empty;
         int rc = fl__win_fn_add(w, input, row, ts, &was_empty);
-        if (rc == 0) rc = triggered(w, win, ns, row, ts, was_empty);
+        if (rc == 0) rc = triggered(w, win, ns, ns, row, ts, was_empty);
         if (rc < 0) return rc;
     }
     return 0;
@@ -233,10 +238,26 @@ static int add_merging(fl_win_op *w, int input, const fl_row *row, int64_t ts, s
         contents_in(w, state_ns);
         bool was_empty;
         rc = fl__win_fn_add(w, input, row, ts, &was_empty);
-        if (rc == 0) rc = triggered(w, &actual, state_ns, row, ts, was_empty);
+        if (rc == 0) rc = triggered(w, &actual, NULL, state_ns, row, ts, was_empty);
     }
     int prc = persist_set(w);
     return rc < 0 ? rc : prc;
+}
+
+/* The windows of time t into w->wins and their namespaces; for aligned
+ * windows also the times that share them. */
+static size_t assign(fl_win_op *w, int64_t t) {
+    size_t n = fl__win_assign(&w->assigner, t, w->wins);
+    for (size_t i = 0; i < n; i++) fl__win_ns(&w->wins[i], w->wins_ns[i]);
+    if (w->aligned) {
+        const fl_window_assigner *a = &w->assigner;
+        int64_t lo = fl__win_start(t, a->offset_ms, a->slide_ms), hi;
+        if (__builtin_add_overflow(lo, a->slide_ms, &hi)) hi = lo; /* no reuse at the edge */
+        w->assigned_lo = lo;
+        w->assigned_hi = hi;
+        w->n_assigned = n;
+    }
+    return n;
 }
 
 static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
@@ -257,7 +278,8 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
                                 "timestamps and watermarks before the window, or use "
                                 "processing-time windows",
                                 op->node->name);
-        size_t n = fl__win_assign(&w->assigner, by_clock ? fl__task_now_ms(op->task) : ts, w->wins);
+        int64_t t = by_clock ? fl__task_now_ms(op->task) : ts;
+        size_t n = t >= w->assigned_lo && t < w->assigned_hi ? w->n_assigned : assign(w, t);
         bool skipped = true;
         op->ctx.timestamp = ts;
         int rc = w->merging ? add_merging(w, input, row, ts, n, &skipped)
@@ -452,6 +474,12 @@ static int win_open(fl_operator *op, fl_error *err) {
     rc = op->node->key ? fl__keyed_open(op, &w->keyed, err) : open_unkeyed(op, w, err);
     if (rc < 0) return rc;
     w->wins = fl_xcalloc(fl__win_max_windows(&w->assigner), sizeof *w->wins);
+    w->wins_ns = fl_xcalloc(fl__win_max_windows(&w->assigner), sizeof *w->wins_ns);
+    const fl_window_assigner *a = &w->assigner;
+    w->aligned = a->kind == FL_WINDOW_TUMBLING ||
+                 (a->kind == FL_WINDOW_SLIDING && a->size_ms % a->slide_ms == 0);
+    w->assigned_lo = INT64_MAX; /* nothing assigned yet */
+    w->assigned_hi = INT64_MIN;
     if (w->merging) {
         w->set_schema = fl_schema_of(1, "windows", FL_BYTES);
         w->set_b = fl_row_builder_create(w->set_schema);
@@ -485,6 +513,7 @@ static void win_close(fl_operator *op) {
     fl_schema_unref((fl_schema *)w->agg.acc_schema);
     fl_schema_unref((fl_schema *)w->agg.out_schema);
     free(w->wins);
+    free(w->wins_ns);
     free(w);
     op->impl = NULL;
     op->keyed = NULL;

@@ -232,15 +232,26 @@ bad:
 
 /* ---- windows as namespaces ------------------------------------------------------------------------ */
 
+/* Little-endian whatever the host (a plain copy on little-endian hosts). */
 static void put64(uint8_t *p, int64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
     uint64_t u = (uint64_t)v;
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(u >> (8 * i));
+#endif
 }
 
 static int64_t get64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
     uint64_t u = 0;
     for (int i = 0; i < 8; i++) u |= (uint64_t)p[i] << (8 * i);
     return (int64_t)u;
+#endif
 }
 
 void fl__win_ns(const fl_window *w, uint8_t ns[FL_WIN_NS_LEN]) {
@@ -270,8 +281,8 @@ static int64_t sat_sub(int64_t a, int64_t b) {
 int64_t fl__win_start(int64_t ts, int64_t offset, int64_t slide) {
     /* (ts - offset) mod slide, computed from the parts so that it cannot
      * overflow; then into [0, slide). */
-    int64_t r = ts % slide - offset % slide;
-    r %= slide;
+    int64_t r = ts % slide;
+    if (offset != 0) r = (r - offset % slide) % slide;
     if (r < 0) r += slide;
     return sat_sub(ts, r);
 }

@@ -46,19 +46,39 @@ static void clear_null(uint8_t *row, int i) {
     memcpy(word, &bits, 8);
 }
 
+/* Field access for the per-element path, inline (the row layout of row.h). */
+static inline bool null_at(const fl_row *r, int i) {
+    uint64_t word;
+    memcpy(&word, (const uint8_t *)r + FL_ROW_HEADER + 8u * ((uint32_t)i / 64u), 8);
+    return (word >> ((uint32_t)i % 64u)) & 1u;
+}
+
+static inline uint64_t slot_at(const fl_row *r, int i) {
+    uint64_t v;
+    memcpy(&v, fl__row_slot(r, (uint32_t)i), 8);
+    return v;
+}
+
+static inline double double_of(uint64_t slot) {
+    double d;
+    memcpy(&d, &slot, 8);
+    return d;
+}
+
 static int compare(const fl_row *a, const fl_row *b, int f, fl_type t) {
+    uint64_t x = slot_at(a, f), y = slot_at(b, f);
     switch (t) {
     case FL_INT: {
-        int32_t x = fl_row_get_int(a, f), y = fl_row_get_int(b, f);
-        return (x > y) - (x < y);
+        int32_t p = (int32_t)(uint32_t)x, q = (int32_t)(uint32_t)y;
+        return (p > q) - (p < q);
     }
     case FL_DOUBLE: {
-        double x = fl_row_get_double(a, f), y = fl_row_get_double(b, f);
-        return (x > y) - (x < y);
+        double p = double_of(x), q = double_of(y);
+        return (p > q) - (p < q);
     }
     default: {
-        int64_t x = fl_row_get_bigint(a, f), y = fl_row_get_bigint(b, f);
-        return (x > y) - (x < y);
+        int64_t p = (int64_t)x, q = (int64_t)y;
+        return (p > q) - (p < q);
     }
     }
 }
@@ -69,28 +89,29 @@ static int compare(const fl_row *a, const fl_row *b, int f, fl_type t) {
  * wins; a value beats a null. */
 static const fl_row *combine(fl_win_op *w, const fl_row *acc, const fl_row *in) {
     int f = w->field;
-    if (fl_row_is_null(in, f)) return acc;
-    bool acc_null = fl_row_is_null(acc, f);
+    if (null_at(in, f)) return acc;
+    bool acc_null = null_at(acc, f);
     uint64_t value;
     if (acc_null) {
-        memcpy(&value, fl__row_slot(in, (uint32_t)f), 8);
+        value = slot_at(in, f);
     } else if (w->fn_kind == FL_WIN_SUM) {
+        uint64_t a = slot_at(acc, f), b = slot_at(in, f);
         switch (w->field_type) {
-        case FL_INT:
-            value = (uint32_t)((uint32_t)fl_row_get_int(acc, f) + (uint32_t)fl_row_get_int(in, f));
+        case FL_INT: /* wraps like Java's int; the slot's upper half stays zero */
+            value = (uint32_t)((uint32_t)a + (uint32_t)b);
             break;
         case FL_DOUBLE: {
-            double d = fl_row_get_double(acc, f) + fl_row_get_double(in, f);
+            double d = double_of(a) + double_of(b);
             memcpy(&value, &d, 8);
             break;
         }
         default:
-            value = (uint64_t)fl_row_get_bigint(acc, f) + (uint64_t)fl_row_get_bigint(in, f);
+            value = a + b;
         }
     } else {
         int c = compare(in, acc, f, w->field_type);
         if (w->fn_kind == FL_WIN_MIN ? c >= 0 : c <= 0) return acc;
-        memcpy(&value, fl__row_slot(in, (uint32_t)f), 8);
+        value = slot_at(in, f);
     }
     uint32_t len = fl__row_len(acc);
     uint8_t *out = w->scratch;

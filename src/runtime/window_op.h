@@ -68,7 +68,14 @@ struct fl_win_op {
     fl_row *one; /* (1) for the count trigger */
 
     /* working memory, reused */
-    fl_window *wins;
+    fl_window *wins; /* the element's windows */
+    uint8_t (*wins_ns)[FL_WIN_NS_LEN];
+    /* Aligned windows (tumbling; sliding with size a multiple of the
+     * slide): wins holds the assignment of every time in [assigned_lo,
+     * assigned_hi), so consecutive elements of one slide skip the arithmetic. */
+    bool aligned;
+    int64_t assigned_lo, assigned_hi;
+    size_t n_assigned;
     fl_win_set set;
     fl_collector *out;
     fl_row_builder *acc_a, *acc_b, *result_b, *long_b, *set_b;

@@ -751,6 +751,13 @@ static void test_errors(void **state) {
     expect_build_failure(env, "interval join", "differ");
     fl_env_destroy(env);
 
+    /* A sink's handle cannot be an input. */
+    env = rt_env(1, NULL);
+    a = fl_env_from_rows(env, as, (const fl_row *const *)rows, NA);
+    fl_stream_connect(fl_stream_discard(a), a);
+    expect_build_failure(env, "sink's handle", NULL);
+    fl_env_destroy(env);
+
     /* Different schemas and no output schema. */
     env = rt_env(1, NULL);
     a = fl_env_from_rows(env, as, (const fl_row *const *)rows, NA);

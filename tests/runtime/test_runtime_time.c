@@ -149,11 +149,82 @@ static void test_watermark_is_minimum_of_inputs(void **state) {
     fl_env_destroy(env);
 }
 
+/* ---- periodic emission on a manual clock ------------------------------------------------- */
+
+static fl_manual_clock *wm_clock;
+static int64_t distinct_watermarks, last_seen_wm, wm_errors, rows_seen;
+
+/* Chained after the assigner (same thread): moves processing time 1 ms per
+ * row and checks the watermarks that arrive between batches. */
+int rt_time_periodic(fl_context *ctx, const fl_row *in, fl_collector *out) {
+    fl_manual_clock_advance(wm_clock, 1);
+    int64_t wm = fl_context_current_watermark(ctx);
+    int64_t v = fl_row_get_bigint(in, 0);
+    if (wm < last_seen_wm) wm_errors++;                /* never backwards */
+    if (wm != INT64_MIN && wm > v - 10 - 1) wm_errors++; /* trails by the bound */
+    if (wm != last_seen_wm) distinct_watermarks++;
+    last_seen_wm = wm;
+    rows_seen++;
+    return 0;
+}
+
+int64_t rt_time_value_ts(fl_context *ctx, const fl_row *in, int64_t previous) {
+    return fl_row_get_bigint(in, 0);
+}
+
+static void test_periodic_watermarks_follow_processing_time(void **state) {
+    wm_clock = fl_manual_clock_create(0);
+    distinct_watermarks = wm_errors = rows_seen = 0;
+    last_seen_wm = INT64_MIN;
+    fl_env *env = rt_env(1, NULL); /* default interval: 200 ms */
+    fl_env_set_clock(env, wm_clock);
+    fl_watermark_strategy ws = {.max_out_of_orderness_ms = 10, .timestamp_fn = rt_time_value_ts};
+    fl_stream *timed = fl_stream_assign_timestamps_and_watermarks(
+        fl_env_from_sequence(env, 0, 199999), &ws);
+    fl_schema *none = fl_schema_of(1, "x", FL_BIGINT);
+    fl_stream_discard(fl_stream_process(timed, rt_time_periodic, none));
+    rt_execute(env, "periodic");
+    assert_int_equal(rows_seen, 200000);
+    assert_int_equal(wm_errors, 0);
+    /* 200 s of processing time went by: a watermark every 200 ms of it is
+     * about a thousand, at least one per batch of rows the source read. */
+    assert_true(distinct_watermarks >= 100);
+    fl_schema_unref(none);
+    fl_env_destroy(env);
+    fl_manual_clock_destroy(wm_clock);
+}
+
+/* Without the clock moving, no periodic watermark is emitted before the end. */
+static int64_t frozen_seen;
+int rt_time_frozen(fl_context *ctx, const fl_row *in, fl_collector *out) {
+    if (fl_context_current_watermark(ctx) != INT64_MIN) frozen_seen++;
+    return 0;
+}
+
+static void test_no_periodic_watermark_while_clock_stands_still(void **state) {
+    wm_clock = fl_manual_clock_create(0);
+    frozen_seen = 0;
+    fl_env *env = rt_env(1, NULL);
+    fl_env_set_clock(env, wm_clock);
+    fl_watermark_strategy ws = {.timestamp_fn = rt_time_value_ts};
+    fl_stream *timed = fl_stream_assign_timestamps_and_watermarks(
+        fl_env_from_sequence(env, 0, 99999), &ws);
+    fl_schema *none = fl_schema_of(1, "x", FL_BIGINT);
+    fl_stream_discard(fl_stream_process(timed, rt_time_frozen, none));
+    rt_execute(env, "frozen");
+    assert_int_equal(frozen_seen, 0);
+    fl_schema_unref(none);
+    fl_env_destroy(env);
+    fl_manual_clock_destroy(wm_clock);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_watermarks_and_late_side_output_chained),
         cmocka_unit_test(test_watermarks_and_late_side_output_across_exchange),
         cmocka_unit_test(test_watermark_is_minimum_of_inputs),
+        cmocka_unit_test(test_periodic_watermarks_follow_processing_time),
+        cmocka_unit_test(test_no_periodic_watermark_while_clock_stands_still),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,236 @@
+/*
+ * bench_window_wordcount.c - throughput of a windowed WordCount on the
+ * embedded cluster:
+ *
+ *     text file -> split into (word, 1) -> event timestamps -> key_by(word)
+ *       -> tumbling 1-second event-time windows -> sum(count) -> sink
+ *
+ *     bench_window_wordcount [--input FILE] [--words N] [--parallelism P[,P...]]
+ *
+ * Without --input the program writes N (default 20 000 000) random words from
+ * a vocabulary of 10 000, ten to a line, into a file in /tmp and removes it at
+ * the end. Event time advances one second per million words: each splitter
+ * subtask stamps its words from a running word counter (timestamp = counter /
+ * 1000 ms), so the windows hold about a million words each. Watermarks are
+ * periodic (every 200 ms, Flink's default). The sink adds up the counts of
+ * the window results, and the program checks that they add up to the number
+ * of words in the file.
+ *
+ * For each parallelism (default 1, then 2) one line:
+ *
+ *     parallelism=1 words=20000000 wall_s=... cpu_s=... words_per_s=...
+ *         words_per_s_per_cpu_s=... windows_results=...
+ *
+ * wall_s is the monotonic time around fl_env_execute, cpu_s the user +
+ * system CPU time of the whole process over it (getrusage). A program that
+ * prints figures, not a test; ctest never runs it.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flinc/flinc.h"
+
+#define MAX_RUNS 16
+#define VOCABULARY 10000
+
+typedef struct bench_options {
+    const char *input;
+    int64_t words;
+    int n_parallelisms;
+    int parallelisms[MAX_RUNS];
+} bench_options;
+
+static atomic_llong counted_words, window_results;
+
+/* flat_map (line STRING) -> (word STRING, count BIGINT): words are runs of
+ * bytes other than space, tab, CR and LF. */
+int bench_ww_split(fl_context *ctx, const fl_row *in, fl_collector *out) {
+    uint32_t len;
+    const char *line = fl_row_get_string(in, 0, &len);
+    uint32_t i = 0;
+    while (i < len) {
+        while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+            i++;
+        uint32_t start = i;
+        while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+            i++;
+        if (i > start) {
+            fl_row_builder *b = fl_collector_builder(out);
+            fl_row_builder_set_string(b, 0, line + start, i - start);
+            fl_row_builder_set_bigint(b, 1, 1);
+            int rc = fl_collector_emit(out);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+/* The splitter subtask's running word counter, in its user pointer. */
+int bench_ww_open(fl_context *ctx) {
+    fl_context_set_user(ctx, calloc(1, sizeof(int64_t)));
+    return fl_context_user(ctx) ? 0 : fl_context_fail(ctx, "out of memory");
+}
+
+void bench_ww_close(fl_context *ctx) { free(fl_context_user(ctx)); }
+
+/* One second of event time per million words. */
+int64_t bench_ww_timestamp(fl_context *ctx, const fl_row *in, int64_t previous) {
+    int64_t *counter = fl_context_user(ctx);
+    return (*counter)++ / 1000;
+}
+
+int bench_ww_sink(fl_context *ctx, const fl_row *in) {
+    atomic_fetch_add(&counted_words, fl_row_get_bigint(in, 1));
+    atomic_fetch_add(&window_results, 1);
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Writes n random words (ten to a line) to path; the number of words, or -1. */
+static int64_t generate(const char *path, int64_t n) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_window_wordcount: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    static char vocab[VOCABULARY][12];
+    uint64_t rng = 88172645463325252ULL;
+    for (int i = 0; i < VOCABULARY; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        int len = 3 + (int)(rng % 8);
+        for (int j = 0; j < len; j++) vocab[i][j] = (char)('a' + (rng >> (5 * j + 8)) % 26);
+        vocab[i][len] = '\0';
+    }
+    for (int64_t i = 0; i < n; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        fputs(vocab[rng % VOCABULARY], f);
+        fputc(i % 10 == 9 || i == n - 1 ? '\n' : ' ', f);
+    }
+    if (fclose(f) != 0) return -1;
+    return n;
+}
+
+/* Words in the file as the splitter counts them. */
+static int64_t count_words(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int64_t n = 0;
+    int c, in_word = 0;
+    while ((c = getc(f)) != EOF) {
+        int sep = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        if (!sep && !in_word) n++;
+        in_word = !sep;
+    }
+    fclose(f);
+    return n;
+}
+
+static int run_once(const char *path, int64_t words, int parallelism) {
+    fl_env *env = fl_env_create();
+    fl_env_set_parallelism(env, parallelism);
+    fl_schema *wc = fl_schema_of(2, "word", FL_STRING, "count", FL_BIGINT);
+    fl_stream *lines = fl_env_read_text_file(env, path);
+    fl_stream *split = fl_stream_flat_map(lines, bench_ww_split, wc);
+    fl_watermark_strategy ws = {.timestamp_fn = bench_ww_timestamp};
+    fl_stream *timed = fl_stream_assign_timestamps_and_watermarks(split, &ws);
+    fl_stream_set_hooks(timed, bench_ww_open, bench_ww_close);
+    fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(timed, "word"),
+                                            fl_tumbling_event_time_windows(1000, 0));
+    fl_stream_sink(fl_window_sum(w, "count"), bench_ww_sink);
+    fl_schema_unref(wc);
+
+    atomic_store(&counted_words, 0);
+    atomic_store(&window_results, 0);
+    fl_error err;
+    fl_error_clear(&err);
+    double wall0 = now_s(), cpu0 = cpu_s();
+    int rc = fl_env_execute(env, "Window WordCount benchmark", &err);
+    double wall = now_s() - wall0, cpu = cpu_s() - cpu0;
+    fl_env_destroy(env);
+    if (rc != 0) {
+        fprintf(stderr, "bench_window_wordcount: the job failed: %s\n", err.message);
+        return -1;
+    }
+    if (atomic_load(&counted_words) != words) {
+        fprintf(stderr, "bench_window_wordcount: the windows counted %lld words, the file has %lld\n",
+                (long long)atomic_load(&counted_words), (long long)words);
+        return -1;
+    }
+    printf("parallelism=%d words=%lld wall_s=%.3f cpu_s=%.3f words_per_s=%.0f "
+           "words_per_s_per_cpu_s=%.0f window_results=%lld\n",
+           parallelism, (long long)words, wall, cpu, (double)words / wall, (double)words / cpu,
+           (long long)atomic_load(&window_results));
+    fflush(stdout);
+    return 0;
+}
+
+static int parse_list(const char *s, bench_options *o) {
+    o->n_parallelisms = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 64 || o->n_parallelisms == MAX_RUNS) return -1;
+        o->parallelisms[o->n_parallelisms++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return o->n_parallelisms > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    bench_options o = {.words = 20000000, .n_parallelisms = 2, .parallelisms = {1, 2}};
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--input") == 0 && v) {
+            o.input = v;
+        } else if (strcmp(argv[i], "--words") == 0 && v) {
+            o.words = strtoll(v, NULL, 10);
+            if (o.words < 1) goto usage;
+        } else if (strcmp(argv[i], "--parallelism") == 0 && v) {
+            if (parse_list(v, &o) < 0) goto usage;
+        } else {
+            goto usage;
+        }
+        i++;
+    }
+    char generated[64] = "";
+    const char *path = o.input;
+    int64_t words;
+    if (!path) {
+        snprintf(generated, sizeof generated, "/tmp/flinc-bench-words-%d.txt", (int)getpid());
+        path = generated;
+        words = generate(path, o.words);
+    } else {
+        words = count_words(path);
+    }
+    if (words < 0) {
+        fprintf(stderr, "bench_window_wordcount: cannot read %s\n", path);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < o.n_parallelisms && rc == 0; i++) rc = run_once(path, words, o.parallelisms[i]);
+    if (generated[0]) unlink(generated);
+    return rc == 0 ? 0 : 1;
+usage:
+    fprintf(stderr,
+            "usage: bench_window_wordcount [--input FILE] [--words N] [--parallelism P[,P...]]\n");
+    return 2;
+}
