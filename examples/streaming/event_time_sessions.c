@@ -46,14 +46,14 @@ static const struct {
 /* Parses --name as whole seconds >= min; the default when absent; -1 when invalid. */
 static int64_t seconds_param(fl_env *env, const char *name, int64_t dflt, int64_t min) {
     const char *v = fl_env_param(env, name);
-    if (v == NULL)
-        return dflt;
+    if (v == NULL) return dflt;
     char *end;
     errno = 0;
     long long s = strtoll(v, &end, 10);
     if (errno != 0 || end == v || *end != '\0' || s < min || s > 86400) {
-        fprintf(stderr, "event_time_sessions: --%s must be a number of seconds from %lld to 86400, "
-                        "not \"%s\"\n",
+        fprintf(stderr,
+                "event_time_sessions: --%s must be a number of seconds from %lld to 86400, "
+                "not \"%s\"\n",
                 name, (long long)min, v);
         return -1;
     }
@@ -85,8 +85,7 @@ FLINC_MAIN(env, argc, argv) {
     int64_t gap = seconds_param(env, "gap", 30, 1);
     int64_t delay = seconds_param(env, "delay", 5, 0);
     int64_t lateness = seconds_param(env, "lateness", 0, 0);
-    if (gap < 0 || delay < 0 || lateness < 0)
-        return 1;
+    if (gap < 0 || delay < 0 || lateness < 0) return 1;
 
     fl_schema *click = fl_schema_of(3, "user", FL_STRING, "time", FL_TIMESTAMP, "page", FL_STRING);
     size_t n = sizeof clicks / sizeof clicks[0];
@@ -101,8 +100,7 @@ FLINC_MAIN(env, argc, argv) {
     }
     fl_row_builder_destroy(b);
     fl_stream *events = fl_env_from_rows(env, click, (const fl_row *const *)rows, n);
-    for (size_t i = 0; i < n; i++)
-        free(rows[i]);
+    for (size_t i = 0; i < n; i++) free(rows[i]);
 
     /* Watermarks after every click, so that the example's output does not
      * depend on how fast it runs. */
@@ -114,8 +112,8 @@ FLINC_MAIN(env, argc, argv) {
     /* One watermark sequence for the whole log. */
     fl_stream_set_parallelism(timed, 1);
 
-    fl_windowed_stream *sessions = fl_keyed_window(fl_stream_key_by(timed, "user"),
-                                                   fl_event_time_session_windows(gap * 1000));
+    fl_windowed_stream *sessions =
+        fl_keyed_window(fl_stream_key_by(timed, "user"), fl_event_time_session_windows(gap * 1000));
     fl_window_allowed_lateness(sessions, lateness * 1000);
     fl_window_side_output_late_data(sessions, "late-clicks");
 

@@ -36,16 +36,14 @@ static int parse_port(const char *s) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65535)
-        return -1;
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65535) return -1;
     return (int)v;
 }
 
 FLINC_MAIN(env, argc, argv) {
     const char *hostname = fl_env_param(env, "hostname");
     const char *port_text = fl_env_param(env, "port");
-    if (hostname == NULL)
-        hostname = "localhost";
+    if (hostname == NULL) hostname = "localhost";
     if (port_text == NULL) {
         usage();
         return 1;

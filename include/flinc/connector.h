@@ -13,6 +13,11 @@
  * checkpoints) between calls, so read() must return within a few tens of
  * milliseconds. fl_source_emit blocks while the outputs are full
  * (backpressure) and returns FL_ECANCELED once the job is being canceled.
+ *
+ * Fault tolerance is optional and lives in the fields at the end of each
+ * descriptor: sources that can rewind snapshot and restore their positions as
+ * splits; sinks with external effects take part in a two-phase commit. What
+ * each built-in connector guarantees is in docs/connectors-fault-tolerance.md.
  */
 #ifndef FLINC_CONNECTOR_H
 #define FLINC_CONNECTOR_H
@@ -46,6 +51,40 @@ int fl_options_get_int64(const fl_options *o, const char *key, int64_t dflt, int
 int fl_options_get_double(const fl_options *o, const char *key, double dflt, double *out,
                           fl_error *err);
 int fl_options_get_bool(const fl_options *o, const char *key, bool dflt, bool *out, fl_error *err);
+
+/* ---- splits and transaction handles --------------------------------------------------- */
+
+/* One opaque blob that a connector writes into a checkpoint and reads back on
+ * restore: a source split (a part of the input and the position reached in
+ * it) or a sink's transaction handle. The bytes are the connector's own
+ * portable encoding (fixed-width little-endian, with a tag and a version), so
+ * that a savepoint restores in another process. `data` is borrowed from
+ * whoever hands the split over (an fl_split_list, the runtime's restored
+ * state) and stays valid for the duration of the call it is passed to. */
+typedef struct fl_split {
+    const void *data;
+    size_t len;
+} fl_split;
+
+/* A growable list of blobs that owns copies of them; snapshot() and
+ * pre_commit() append to one the runtime owns. Out of memory aborts, as every
+ * flinc allocation does. Not thread-safe: one thread at a time. */
+typedef struct fl_split_list fl_split_list;
+
+/* A new empty list; free with fl_split_list_destroy (NULL is fine there). */
+fl_split_list *fl_split_list_create(void);
+void fl_split_list_destroy(fl_split_list *l);
+/* Forgets every blob (keeps the memory for reuse). */
+void fl_split_list_clear(fl_split_list *l);
+/* Appends a copy of the len bytes at data (len 0 is a valid, empty blob). */
+void fl_split_list_add(fl_split_list *l, const void *data, size_t len);
+size_t fl_split_list_count(const fl_split_list *l);
+/* The i-th blob (i < count), borrowed: valid until the list is cleared,
+ * destroyed or appended to. */
+fl_split fl_split_list_get(const fl_split_list *l, size_t i);
+/* All blobs as one array of count entries (NULL when empty), borrowed like
+ * fl_split_list_get's result; what restore() and recover() take. */
+const fl_split *fl_split_list_items(const fl_split_list *l);
 
 /* ---- sources -------------------------------------------------------------------- */
 
@@ -89,6 +128,42 @@ typedef struct fl_source_connector {
     /* Emits some rows; returns FL_SOURCE_MORE/END/IDLE or a negative error. */
     int (*read)(void *state, fl_source_ctx *ctx, fl_error *err);
     void (*close)(void *state);
+
+    /* ---- checkpoints (optional; added after the fields above) ----
+     *
+     * A source that can rewind describes its position as SPLITS (Flink's
+     * model): each split is one independent part of the input together with
+     * the position reached in it, e.g. a range of a sequence and its next
+     * number, or a byte range of a file and the offset of its next line.
+     *
+     * snapshot: appends the subtask's current splits to `out` (borrowed, owned
+     * by the runtime), one blob per split that still has input left; zero
+     * blobs when everything is read (also after read() returned
+     * FL_SOURCE_END). The rows emitted before the call are before the
+     * position, the rows of later read() calls after it. Called in the
+     * source's thread between read() calls (the runtime guarantees it), when
+     * the checkpoint barrier is injected, so it needs no locking and must not
+     * block. 0 or a negative code (err filled).
+     *
+     * restore: called after open() and before the first read() when the job
+     * restores from a checkpoint or savepoint, with the splits this subtask
+     * receives (borrowed for the call; copy what is kept). The source then
+     * reads exactly those splits, from their recorded positions, instead of
+     * the assignment open() computed from (subtask index, parallelism). The
+     * runtime keeps the splits of all subtasks as operator list state and
+     * redistributes them with Flink's even split (the concatenated list of
+     * every subtask's splits is cut into `parallelism` contiguous runs whose
+     * lengths differ by at most one), so a subtask may receive any number of
+     * splits -- zero included, after which it emits nothing and returns
+     * FL_SOURCE_END -- written by any subtask of any earlier parallelism. A
+     * split the source cannot decode is FL_EFORMAT. Called in the source's
+     * thread.
+     *
+     * A source with snapshot == NULL (socket) cannot rewind: on restore it
+     * starts afresh, so what it read between the checkpoint and the failure
+     * is lost (at-most-once). */
+    int (*snapshot)(void *state, fl_split_list *out, fl_error *err);
+    int (*restore)(void *state, const fl_split *splits, size_t n, fl_error *err);
 } fl_source_connector;
 
 /* ---- sinks ------------------------------------------------------------------------ */
@@ -112,7 +187,73 @@ typedef struct fl_sink_connector {
     /* All input has arrived (bounded jobs): flush. */
     int (*finish)(void *state, fl_error *err);
     void (*close)(void *state);
+
+    /* ---- two-phase commit (optional; all four set or all NULL) ----
+     *
+     * A sink with external effects makes them exactly-once by writing each
+     * checkpoint interval into a transaction that becomes visible only when
+     * the checkpoint that covers it completes. Every call below runs in the
+     * sink's own thread (the task thread), between write() calls, never
+     * concurrently with each other or with write().
+     *
+     * pre_commit: the checkpoint barrier `checkpoint_id` has reached the sink
+     * (aligned: every row before it was written, none after it). Flush,
+     * make the current transaction durable and pending (it can no longer be
+     * lost and can be committed by another process), and append to `out`
+     * (borrowed, owned by the runtime) the handles of EVERY transaction that
+     * is pending and not yet committed -- this one and earlier ones whose
+     * commit has not happened, because a completion notice can be lost.
+     * Writing continues after the call in a new (or the continued)
+     * transaction. The runtime stores the handles in the checkpoint, as the
+     * sink operator's list state. 0 or a negative code: the checkpoint fails.
+     *
+     * commit: checkpoint `checkpoint_id` completed (every task acknowledged).
+     * Make visible every pending transaction pre-committed at a checkpoint
+     * <= checkpoint_id. Idempotent: committing what is already committed is
+     * success. Notices may be lost or arrive for an older id than the last
+     * pre_commit; a later one covers the earlier ones.
+     *
+     * abort: the task fails or is canceled; called before close() instead of
+     * finish(). Discard the open transaction (what was written since the last
+     * pre_commit). Pending transactions stay: their checkpoint may still
+     * complete, and recover() decides about them. close() after a failure
+     * without abort() must behave the same; close() never commits.
+     *
+     * recover: called after open() and before the first write() whenever the
+     * job restarts -- from a checkpoint or savepoint with its handles, or
+     * before any checkpoint completed with n == 0 -- but never on a job's
+     * first start. The handles are UNION list state: every subtask receives
+     * the handles of all subtasks of the restored checkpoint (borrowed for
+     * the call), whatever the old and new parallelism. Commit the pending
+     * transactions they name (idempotently: they may already be committed),
+     * then discard the leftovers of failed attempts: whatever this sink wrote
+     * that no handle names. A sink must share that work out so that no two
+     * subtasks touch the same transaction and none touches what another
+     * subtask of the new attempt writes (e.g. by the old subtask index a
+     * transaction carries, modulo the new parallelism).
+     *
+     * End of input: after finish() the runtime completes one more checkpoint
+     * (pre_commit at its barrier, commit when it completes) before close();
+     * a job that runs without checkpoints gets pre_commit and commit with
+     * FL_CHECKPOINT_ID_FINAL right after finish(), and no recovery.
+     *
+     * What a sink guarantees for exactly-once end to end (with rewinding
+     * sources and a deterministic pipeline): (1) rows written between
+     * barriers N-1 and N become visible only through commit(M >= N) or
+     * recover() from a checkpoint >= N, never earlier; (2) pre_commit(N)
+     * leaves them durable and committable from the handles alone; (3) commit
+     * and recover are idempotent and never lose a transaction a handle names;
+     * (4) after recover() nothing of a failed attempt's unnamed work is
+     * visible, and nothing written later by the new attempt is touched. */
+    int (*pre_commit)(void *state, int64_t checkpoint_id, fl_split_list *out, fl_error *err);
+    int (*commit)(void *state, int64_t checkpoint_id, fl_error *err);
+    void (*abort)(void *state);
+    int (*recover)(void *state, const fl_split *handles, size_t n, fl_error *err);
 } fl_sink_connector;
+
+/* The checkpoint id of the final pre_commit/commit of a job without
+ * checkpoints: it commits everything. */
+#define FL_CHECKPOINT_ID_FINAL INT64_MAX
 
 /* Built-in and registered connectors. NULL when unknown. */
 const fl_source_connector *fl_source_connector_find(const char *name);

@@ -273,6 +273,15 @@ fl_stream *fl_stream_disable_chaining(fl_stream *s);
 fl_stream *fl_stream_start_new_chain(fl_stream *s);
 /* open/close hooks of the operator's user function (either may be NULL). */
 fl_stream *fl_stream_set_hooks(fl_stream *s, fl_open_fn open, fl_close_fn close);
+/* Checkpoint hooks (Flink's CheckpointedFunction.snapshotState and
+ * CheckpointListener.notifyCheckpointComplete): snapshot runs in the
+ * subtask's thread when checkpoint `id` reaches the operator (after every row
+ * before the barrier, before any row after it); complete runs once checkpoint
+ * `id` completed for the whole job. Either may be NULL. */
+typedef int (*fl_snapshot_fn)(fl_context *ctx, int64_t checkpoint_id);
+typedef void (*fl_checkpoint_complete_fn)(fl_context *ctx, int64_t checkpoint_id);
+fl_stream *fl_stream_set_checkpoint_hooks(fl_stream *s, fl_snapshot_fn snapshot,
+                                          fl_checkpoint_complete_fn complete);
 /* Bytes copied into the job and handed to every subtask's functions. */
 fl_stream *fl_stream_set_arg(fl_stream *s, const void *arg, size_t len);
 const fl_schema *fl_stream_schema(const fl_stream *s);

@@ -116,7 +116,7 @@ typedef struct fl_trigger {
 typedef enum fl_evictor_kind {
     FL_EVICTOR_NONE = 0,
     FL_EVICTOR_COUNT, /* keeps the last `count` rows */
-    FL_EVICTOR_TIME,  /* keeps rows with timestamp >= max timestamp - `keep_ms` */
+    FL_EVICTOR_TIME,  /* keeps rows with timestamp > max timestamp - `keep_ms` (Flink's) */
 } fl_evictor_kind;
 
 typedef struct fl_evictor {

@@ -686,6 +686,20 @@ fl_stream *fl_stream_set_hooks(fl_stream *s, fl_open_fn open, fl_close_fn close)
     return s;
 }
 
+fl_stream *fl_stream_set_checkpoint_hooks(fl_stream *s, fl_snapshot_fn snapshot,
+                                          fl_checkpoint_complete_fn complete) {
+    fl_stream_node *n = node_of(s, "set_checkpoint_hooks");
+    if (!n) return s;
+    char *a = snapshot ? fl__symbol_name(s->env, (void *)snapshot, "snapshot function") : NULL;
+    char *b = complete ? fl__symbol_name(s->env, (void *)complete, "checkpoint-complete function")
+                       : NULL;
+    if (a) fl_kv_set(n->options, "fn.snapshot", a);
+    if (b) fl_kv_set(n->options, "fn.checkpoint_complete", b);
+    free(a);
+    free(b);
+    return s;
+}
+
 fl_stream *fl_stream_set_arg(fl_stream *s, const void *arg, size_t len) {
     fl_stream_node *n = node_of(s, "set_arg");
     if (!n) return s;

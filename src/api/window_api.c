@@ -38,11 +38,14 @@ struct fl_windowed_stream {
     bool all;
 };
 
-/* ---- assigners --------------------------------------------------------------------------------- */
+/* ---- assigners ------------------------------------------------------------------------------- */
 
 fl_window_assigner fl_tumbling_event_time_windows(int64_t size_ms, int64_t offset_ms) {
-    return (fl_window_assigner){.kind = FL_WINDOW_TUMBLING, .domain = FL_TIME_EVENT,
-                                .size_ms = size_ms, .slide_ms = size_ms, .offset_ms = offset_ms};
+    return (fl_window_assigner){.kind = FL_WINDOW_TUMBLING,
+                                .domain = FL_TIME_EVENT,
+                                .size_ms = size_ms,
+                                .slide_ms = size_ms,
+                                .offset_ms = offset_ms};
 }
 
 fl_window_assigner fl_tumbling_processing_time_windows(int64_t size_ms, int64_t offset_ms) {
@@ -53,8 +56,11 @@ fl_window_assigner fl_tumbling_processing_time_windows(int64_t size_ms, int64_t 
 
 fl_window_assigner fl_sliding_event_time_windows(int64_t size_ms, int64_t slide_ms,
                                                  int64_t offset_ms) {
-    return (fl_window_assigner){.kind = FL_WINDOW_SLIDING, .domain = FL_TIME_EVENT,
-                                .size_ms = size_ms, .slide_ms = slide_ms, .offset_ms = offset_ms};
+    return (fl_window_assigner){.kind = FL_WINDOW_SLIDING,
+                                .domain = FL_TIME_EVENT,
+                                .size_ms = size_ms,
+                                .slide_ms = slide_ms,
+                                .offset_ms = offset_ms};
 }
 
 fl_window_assigner fl_sliding_processing_time_windows(int64_t size_ms, int64_t slide_ms,
@@ -65,13 +71,13 @@ fl_window_assigner fl_sliding_processing_time_windows(int64_t size_ms, int64_t s
 }
 
 fl_window_assigner fl_event_time_session_windows(int64_t gap_ms) {
-    return (fl_window_assigner){.kind = FL_WINDOW_SESSION, .domain = FL_TIME_EVENT,
-                                .gap_ms = gap_ms};
+    return (fl_window_assigner){
+        .kind = FL_WINDOW_SESSION, .domain = FL_TIME_EVENT, .gap_ms = gap_ms};
 }
 
 fl_window_assigner fl_processing_time_session_windows(int64_t gap_ms) {
-    return (fl_window_assigner){.kind = FL_WINDOW_SESSION, .domain = FL_TIME_PROCESSING,
-                                .gap_ms = gap_ms};
+    return (fl_window_assigner){
+        .kind = FL_WINDOW_SESSION, .domain = FL_TIME_PROCESSING, .gap_ms = gap_ms};
 }
 
 fl_window_assigner fl_global_windows(void) {
@@ -112,8 +118,9 @@ static bool check_assigner(fl_env *env, const fl_window_assigner *a) {
         return true;
     case FL_WINDOW_SESSION:
         if (a->gap_ms <= 0) {
-            fl__env_fail(env, NULL, FL_EINVAL, "%s session windows need a positive gap, not %lld ms",
-                         time, (long long)a->gap_ms);
+            fl__env_fail(env, NULL, FL_EINVAL,
+                         "%s session windows need a positive gap, not %lld ms", time,
+                         (long long)a->gap_ms);
             return false;
         }
         return true;
@@ -124,7 +131,8 @@ static bool check_assigner(fl_env *env, const fl_window_assigner *a) {
     return false;
 }
 
-/* ---- windowed streams ---------------------------------------------------------------------------- */
+/* ---- windowed streams
+ * ---------------------------------------------------------------------------- */
 
 static fl_windowed_stream *windowed(fl_env *env, const fl_schema *schema,
                                     fl_window_assigner assigner) {
@@ -180,8 +188,9 @@ fl_windowed_stream *fl_window_evictor(fl_windowed_stream *w, fl_evictor evictor)
         fl__env_fail(env, NULL, FL_EINVAL, "a count evictor needs a positive count, not %lld",
                      (long long)evictor.count);
     else if (evictor.kind == FL_EVICTOR_TIME && evictor.keep_ms < 0)
-        fl__env_fail(env, NULL, FL_EINVAL, "a time evictor needs a time to keep of 0 ms or more, "
-                                           "not %lld ms",
+        fl__env_fail(env, NULL, FL_EINVAL,
+                     "a time evictor needs a time to keep of 0 ms or more, "
+                     "not %lld ms",
                      (long long)evictor.keep_ms);
     else if (evictor.kind < FL_EVICTOR_NONE || evictor.kind > FL_EVICTOR_TIME)
         fl__env_fail(env, NULL, FL_EINVAL, "unknown evictor kind %d", (int)evictor.kind);
@@ -207,7 +216,8 @@ fl_windowed_stream *fl_window_side_output_late_data(fl_windowed_stream *w, const
     return w;
 }
 
-/* ---- window nodes ------------------------------------------------------------------------------------ */
+/* ---- window nodes
+ * ------------------------------------------------------------------------------------ */
 
 typedef struct fn_role {
     const char *role;
@@ -252,11 +262,16 @@ static const char *trigger_display(const fl_trigger *t, const fl_window_assigner
     case FL_TRIGGER_DEFAULT:
         if (a->kind == FL_WINDOW_GLOBAL) return "NeverTrigger";
         return a->domain == FL_TIME_PROCESSING ? "ProcessingTimeTrigger" : "EventTimeTrigger";
-    case FL_TRIGGER_EVENT_TIME: return "EventTimeTrigger";
-    case FL_TRIGGER_PROCESSING_TIME: return "ProcessingTimeTrigger";
-    case FL_TRIGGER_COUNT: return "CountTrigger";
-    case FL_TRIGGER_CONTINUOUS_EVENT_TIME: return "ContinuousEventTimeTrigger";
-    case FL_TRIGGER_USER: return "Trigger";
+    case FL_TRIGGER_EVENT_TIME:
+        return "EventTimeTrigger";
+    case FL_TRIGGER_PROCESSING_TIME:
+        return "ProcessingTimeTrigger";
+    case FL_TRIGGER_COUNT:
+        return "CountTrigger";
+    case FL_TRIGGER_CONTINUOUS_EVENT_TIME:
+        return "ContinuousEventTimeTrigger";
+    case FL_TRIGGER_USER:
+        return "Trigger";
     }
     return "Trigger";
 }
@@ -291,10 +306,10 @@ static fl_stream *window_node(fl_windowed_stream *w, fl_win_fn_kind kind, const 
                                  "trigger on_event_time function"};
         all[n_all++] = (fn_role){FL_WIN_FN_TRIGGER_PROCESSING, (void *)t->on_processing_time,
                                  "trigger on_processing_time function"};
-        all[n_all++] = (fn_role){FL_WIN_FN_TRIGGER_MERGE, (void *)t->on_merge,
-                                 "trigger on_merge function"};
-        all[n_all++] = (fn_role){FL_WIN_FN_TRIGGER_CLEAR, (void *)t->clear,
-                                 "trigger clear function"};
+        all[n_all++] =
+            (fn_role){FL_WIN_FN_TRIGGER_MERGE, (void *)t->on_merge, "trigger on_merge function"};
+        all[n_all++] =
+            (fn_role){FL_WIN_FN_TRIGGER_CLEAR, (void *)t->clear, "trigger clear function"};
     }
     if (!nameable(env, all, n_all)) return fl__poison(env, out);
 
@@ -341,7 +356,8 @@ static fl_stream *window_node(fl_windowed_stream *w, fl_win_fn_kind kind, const 
 
 fl_stream *fl_window_reduce(fl_windowed_stream *w, fl_reduce_fn fn) {
     fn_role f[] = {{FL_WIN_FN_REDUCE, (void *)fn, "reduce function"}};
-    if (!fn && !fl__failed(w->env)) return fl__fail(w->env, w->schema, FL_EINVAL, "no reduce function given (NULL)");
+    if (!fn && !fl__failed(w->env))
+        return fl__fail(w->env, w->schema, FL_EINVAL, "no reduce function given (NULL)");
     return window_node(w, FL_WIN_REDUCE, w->schema, f, 1, "Reduce");
 }
 
@@ -377,7 +393,8 @@ static int aggregate_roles(const fl_aggregate_function *agg, fn_role *f) {
 static void set_agg_schemas(fl_stream *h, const fl_aggregate_function *agg) {
     if (h->node < 0) return;
     fl_stream_node *n = h->env->graph->nodes[h->node];
-    char *acc = fl__win_schema_encode(agg->acc_schema), *out = fl__win_schema_encode(agg->out_schema);
+    char *acc = fl__win_schema_encode(agg->acc_schema),
+         *out = fl__win_schema_encode(agg->out_schema);
     fl_kv_set(n->options, FL_WIN_OPT_ACC_SCHEMA, acc);
     fl_kv_set(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA, out);
     free(acc);
@@ -429,8 +446,9 @@ fl_stream *fl_window_max(fl_windowed_stream *w, const char *field) {
 static bool check_process(fl_windowed_stream *w, fl_window_process_fn fn, const fl_schema *out) {
     if (fl__failed(w->env)) return false;
     if (!fn || !out) {
-        fl__env_fail(w->env, NULL, FL_EINVAL, "a process window function needs a function and an "
-                                              "output schema");
+        fl__env_fail(w->env, NULL, FL_EINVAL,
+                     "a process window function needs a function and an "
+                     "output schema");
         return false;
     }
     return true;
@@ -464,7 +482,8 @@ fl_stream *fl_window_aggregate_process(fl_windowed_stream *w, const fl_aggregate
     return h;
 }
 
-/* ---- window joins ------------------------------------------------------------------------------------------ */
+/* ---- window joins
+ * ------------------------------------------------------------------------------------------ */
 
 static bool same_key_types(const fl_schema *a, const fl_schema *b) {
     int n = fl_schema_num_fields(a);
@@ -536,8 +555,8 @@ fl_stream *fl_window_join(fl_stream *left, const char *left_key, fl_stream *righ
 }
 
 fl_stream *fl_window_co_group(fl_stream *left, const char *left_key, fl_stream *right,
-                              const char *right_key, fl_window_assigner assigner,
-                              fl_cogroup_fn fn, const fl_schema *out_schema) {
+                              const char *right_key, fl_window_assigner assigner, fl_cogroup_fn fn,
+                              const fl_schema *out_schema) {
     return window_join(left, left_key, right, right_key, assigner, FL_WIN_COGROUP, (void *)fn,
                        out_schema);
 }

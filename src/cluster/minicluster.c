@@ -45,6 +45,15 @@ static void unregister_run(int slot) {
     pthread_mutex_unlock(&running_mu);
 }
 
+static fl_checkpoint_stats last_stats;
+
+fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void) {
+    pthread_mutex_lock(&running_mu);
+    fl_checkpoint_stats s = last_stats;
+    pthread_mutex_unlock(&running_mu);
+    return s;
+}
+
 int fl_minicluster_cancel_all(void) {
     int n = 0;
     pthread_mutex_lock(&running_mu);
@@ -80,6 +89,10 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
     fl_error run_err = {0};
     fl_job_status st = fl_job_run_wait(r, &run_err);
     unregister_run(slot);
+    fl_checkpoint_stats cs = fl_job_run_checkpoint_stats(r);
+    pthread_mutex_lock(&running_mu);
+    last_stats = cs;
+    pthread_mutex_unlock(&running_mu);
     fl_info("minicluster", "Job \"%s\" switched from RUNNING to %s", name, fl_job_status_name(st));
     if (st != FL_JOB_FINISHED) {
         fl_error_set(err, run_err.code ? run_err.code : FL_ESTATE, "job \"%s\" %s: %s", name,

@@ -22,6 +22,9 @@ typedef struct fl_minicluster_options {
  * error names the failing subtask and cause, or says it was canceled. */
 int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, fl_error *err);
 
+/* Checkpoint figures of the job that ended last in this process. */
+fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
+
 /* Cancels every job running in this process; returns how many. Thread-safe. */
 int fl_minicluster_cancel_all(void);
 

@@ -1,8 +1,9 @@
 /*
  * connector_util.c - helpers shared by the built-in connectors: the growable
  * byte buffer that sinks format batches into, row text formatting, error
- * texts in flinc's message style, and the checks every fixed-schema source
- * makes on the schema the user declared.
+ * texts in flinc's message style, the checks every fixed-schema source
+ * makes on the schema the user declared, directory creation for the file
+ * sinks, and the byte encoding of checkpointed splits and handles.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "connectors_int.h"
 #include "mem.h"
@@ -103,4 +105,114 @@ int fl__conn_get_int_range(const fl_options *o, const char *connector, const cha
                             ", %" PRId64 "]",
                             connector, key, *out, lo, hi);
     return 0;
+}
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+int fl__conn_io_error(const char *verb, const char *path, int errnum, fl_error *err) {
+    char text[128];
+    return fl_error_set(err, FL_EIO, "could not %s \"%s\": %s", verb, path,
+                        fl__conn_errno_text(errnum, text, sizeof text));
+}
+
+int fl__conn_make_dirs(const char *path, fl_error *err) {
+    char *p = fl_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char saved = *s;
+        *s = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            rc = fl__conn_io_error("create directory", p, errno, err);
+            break;
+        }
+        if (saved == '\0') {
+            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+                rc = fl_error_set(err, FL_EIO,
+                                  "could not create directory \"%s\": a file of that name exists",
+                                  p);
+            break;
+        }
+        *s = saved;
+    }
+    free(p);
+    return rc;
+}
+
+char *fl__conn_dir_name(const char *path) {
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return fl_xstrndup(path, len);
+}
+
+/* ---- split and handle blobs -------------------------------------------------------------- */
+
+void fl__blob_begin(fl__conn_buf *b, const char tag[4], uint8_t version) {
+    fl__conn_buf_append(b, tag, 4);
+    fl__conn_buf_putc(b, (char)version);
+}
+
+void fl__blob_put_u64(fl__conn_buf *b, uint64_t v) {
+    unsigned char bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)(v >> (8 * i));
+    fl__conn_buf_append(b, bytes, 8);
+}
+
+void fl__blob_put_str(fl__conn_buf *b, const char *s) {
+    size_t len = strlen(s);
+    unsigned char bytes[4];
+    for (int i = 0; i < 4; i++)
+        bytes[i] = (unsigned char)((uint32_t)len >> (8 * i));
+    fl__conn_buf_append(b, bytes, 4);
+    fl__conn_buf_append(b, s, len);
+}
+
+bool fl__blob_open(fl__blob_reader *r, fl_split blob, const char tag[4], uint8_t version) {
+    r->p = blob.data;
+    r->len = blob.len;
+    r->off = 5;
+    r->bad = false;
+    return blob.len >= 5 && memcmp(r->p, tag, 4) == 0 && r->p[4] == version;
+}
+
+/* The next n bytes, or NULL (reader bad) when fewer are left. */
+static const unsigned char *take(fl__blob_reader *r, size_t n) {
+    if (r->bad || r->len - r->off < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const unsigned char *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+uint64_t fl__blob_get_u64(fl__blob_reader *r) {
+    const unsigned char *p = take(r, 8);
+    uint64_t v = 0;
+    for (int i = 0; p != NULL && i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+char *fl__blob_get_str(fl__blob_reader *r) {
+    const unsigned char *p = take(r, 4);
+    if (p == NULL)
+        return NULL;
+    uint32_t len = 0;
+    for (int i = 0; i < 4; i++)
+        len |= (uint32_t)p[i] << (8 * i);
+    const unsigned char *text = take(r, len);
+    if (text == NULL || memchr(text, '\0', len) != NULL) {
+        r->bad = true;
+        return NULL;
+    }
+    return fl_xstrndup((const char *)text, len);
+}
+
+bool fl__blob_done(const fl__blob_reader *r) {
+    return !r->bad && r->off == r->len;
 }

@@ -1,8 +1,9 @@
 /*
  * connectors_int.h - what the files of the connectors module share: the
  * descriptors that registry.c lists, and small helpers (a growable byte
- * buffer, error texts, schema checks, row text formatting) that several
- * connectors need. Nothing here is visible outside src/connectors.
+ * buffer, error texts, schema checks, files, row text and CSV formatting,
+ * the encoding of checkpointed splits and handles) that several connectors
+ * need. Nothing here is visible outside src/connectors.
  */
 #ifndef FL_CONNECTORS_INT_H
 #define FL_CONNECTORS_INT_H
@@ -31,6 +32,7 @@ extern const fl_sink_connector fl__sink_filesystem;
 extern const fl_sink_connector fl__sink_blackhole;
 extern const fl_sink_connector fl__sink_collect;
 extern const fl_sink_connector fl__sink_function;
+extern const fl_sink_connector fl__sink_filesystem_exactly_once;
 
 /* ---- byte buffer ------------------------------------------------------------------------- */
 
@@ -69,5 +71,64 @@ fl_schema *fl__conn_line_schema(void);
  * unset. FL_ECONFIG naming the connector and the option otherwise. */
 int fl__conn_get_int_range(const fl_options *o, const char *connector, const char *key,
                            int64_t dflt, int64_t lo, int64_t hi, int64_t *out, fl_error *err);
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* FL_EIO with "could not VERB \"PATH\": <strerror(errnum)>". Returns FL_EIO. */
+int fl__conn_io_error(const char *verb, const char *path, int errnum, fl_error *err);
+/* mkdir -p; several subtasks may race to create the same directories. */
+int fl__conn_make_dirs(const char *path, fl_error *err);
+/* A new copy of path without its trailing slashes ("/" stays "/"). */
+char *fl__conn_dir_name(const char *path);
+
+/* ---- text and CSV rows (row_format.c) ---------------------------------------------------- */
+
+/* How the file sinks turn rows into lines, from their options format
+ * (text or csv) and csv.field-delimiter.
+ * text: each line is the row as print() shows it without the parentheses.
+ * csv:  RFC 4180 quoting (a field holding the delimiter, a quote, CR or LF is
+ *       quoted, quotes doubled), nulls as empty fields, BYTES as base64,
+ *       DOUBLE in the shortest form that reads back exactly. Lines end in LF. */
+typedef struct fl__row_format {
+    bool csv;
+    char delimiter;
+    const fl_schema *schema; /* borrowed; NULL when only checking options */
+    fl__conn_buf field;      /* one CSV field before quoting */
+} fl__row_format;
+
+/* Reads the options; FL_ECONFIG naming the connector when one is wrong.
+ * Finalize with fl__row_format_fini (also after an error). */
+int fl__row_format_init(fl__row_format *f, const fl_options *o, const char *connector,
+                        const fl_schema *schema, fl_error *err);
+void fl__row_format_fini(fl__row_format *f);
+/* Appends row r and its line end to out. */
+void fl__row_format_append(fl__row_format *f, fl__conn_buf *out, const fl_row *r);
+
+/* ---- split and handle blobs -------------------------------------------------------------- */
+
+/* The encoding of the blobs that sources snapshot and sinks pre-commit (see
+ * fl_split in flinc/connector.h): a 4-character tag naming the connector and
+ * the kind of blob, a version byte, then fields: integers as 8 little-endian
+ * bytes, strings as a 4-byte little-endian length and the bytes. Portable
+ * across processes and machines, so savepoints are. */
+void fl__blob_begin(fl__conn_buf *b, const char tag[4], uint8_t version);
+void fl__blob_put_u64(fl__conn_buf *b, uint64_t v);
+void fl__blob_put_str(fl__conn_buf *b, const char *s);
+
+typedef struct fl__blob_reader {
+    const unsigned char *p;
+    size_t len, off;
+    bool bad; /* a read went past the end */
+} fl__blob_reader;
+
+/* Starts reading blob; false when it does not start with tag and version. */
+bool fl__blob_open(fl__blob_reader *r, fl_split blob, const char tag[4], uint8_t version);
+/* 0 and marks the reader bad when the blob is too short. */
+uint64_t fl__blob_get_u64(fl__blob_reader *r);
+/* A new string, or NULL (reader marked bad) when the blob is too short or
+ * the string holds a NUL byte. */
+char *fl__blob_get_str(fl__blob_reader *r);
+/* Whether every field was there and nothing is left over. */
+bool fl__blob_done(const fl__blob_reader *r);
 
 #endif

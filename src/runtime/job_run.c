@@ -10,6 +10,8 @@
  * name.
  */
 #include <inttypes.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,9 @@ struct fl_job_run {
     fl_task *tasks; /* like eg->subtasks */
     int n_tasks;
     fl_kv *params;
+
+    fl_checkpoint_settings ckpt;
+    fl_coordinator *coordinator;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -44,7 +49,43 @@ const fl_kv *fl__task_params(const fl_task *t) { return t->run->params; }
 
 /* ---- settings -------------------------------------------------------------------------- */
 
-static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error *err) {
+static int read_checkpoint_settings(const fl_config *c, fl_checkpoint_settings *s,
+                                    fl_error *err) {
+    int64_t interval, timeout, pause, conc, tol;
+    int rc = fl_config_get_duration_ms(c, "execution.checkpointing.interval", 0, &interval, err);
+    if (rc == 0)
+        rc = fl_config_get_duration_ms(c, "execution.checkpointing.timeout", 600000, &timeout, err);
+    if (rc == 0)
+        rc = fl_config_get_duration_ms(c, "execution.checkpointing.min-pause", 0, &pause, err);
+    if (rc == 0)
+        rc = fl_config_get_int(c, "execution.checkpointing.max-concurrent-checkpoints", 1, &conc,
+                               err);
+    if (rc == 0)
+        rc = fl_config_get_int(c, "execution.checkpointing.tolerable-failed-checkpoints", 0, &tol,
+                               err);
+    if (rc < 0) return rc;
+    const char *mode = fl_config_get(c, "execution.checkpointing.mode");
+    if (mode && strcasecmp(mode, "EXACTLY_ONCE") && strcasecmp(mode, "AT_LEAST_ONCE"))
+        return fl_error_set(err, FL_ECONFIG,
+                            "invalid value \"%s\" for \"execution.checkpointing.mode\": expected "
+                            "EXACTLY_ONCE or AT_LEAST_ONCE",
+                            mode);
+    if (interval < 0 || timeout <= 0 || pause < 0 || conc < 1 || tol < 0)
+        return fl_error_set(err, FL_ECONFIG,
+                            "checkpointing needs interval >= 0, timeout > 0, min-pause >= 0, "
+                            "max-concurrent-checkpoints >= 1 and tolerable-failed-checkpoints >= 0");
+    s->interval_ms = interval;
+    s->timeout_ms = timeout;
+    s->min_pause_ms = pause;
+    s->max_concurrent = (int)conc;
+    s->tolerable_failures = (int)tol;
+    s->mode = (mode && !strcasecmp(mode, "AT_LEAST_ONCE")) ? FL_CKPT_AT_LEAST_ONCE
+                                                           : FL_CKPT_EXACTLY_ONCE;
+    return 0;
+}
+
+static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
+                         fl_checkpoint_settings *ckpt, fl_error *err) {
     fl_config *c = fl_config_create();
     for (size_t i = 0; i < fl_kv_count(g->config); i++)
         fl_config_set(c, fl_kv_key(g->config, i), fl_kv_value(g->config, i));
@@ -71,6 +112,8 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s, fl_error 
         s->runtime_mode =
             (mode && strcasecmp(mode, "BATCH") == 0) ? FL_RUNTIME_BATCH : FL_RUNTIME_STREAMING;
     }
+    if (rc == 0) rc = read_checkpoint_settings(c, ckpt, err);
+    if (rc == 0) s->checkpoint_mode = ckpt->interval_ms > 0 ? ckpt->mode : 0;
     fl_config_destroy(c);
     return rc;
 }
@@ -328,7 +371,7 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
     r->params = fl_kv_clone(eg->job->stream->params);
     r->n_tasks = eg->n_subtasks;
     r->tasks = fl_xcalloc((size_t)(r->n_tasks ? r->n_tasks : 1), sizeof *r->tasks);
-    int rc = read_settings(eg->job->stream, &r->settings, err);
+    int rc = read_settings(eg->job->stream, &r->settings, &r->ckpt, err);
     r->settings.clock = o->clock;
     for (int i = 0; rc == 0 && i < r->n_tasks; i++) {
         fl_task *t = &r->tasks[i];
@@ -381,7 +424,35 @@ int fl_job_run_start(fl_job_run *r, fl_error *err) {
         }
         t->started = true;
     }
+    r->coordinator = fl__coordinator_create(r, r->tasks, r->n_tasks, &r->ckpt);
+    fl__coordinator_start(r->coordinator);
     return 0;
+}
+
+void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns) {
+    if (r->coordinator) fl__coordinator_ack(r->coordinator, t, id, align_ns);
+}
+
+fl_checkpoint_stats fl_job_run_checkpoint_stats(fl_job_run *r) {
+    fl_checkpoint_stats none = {0};
+    return r->coordinator ? fl__coordinator_stats(r->coordinator) : none;
+}
+
+void fl__job_run_fail(fl_job_run *r, int code, const char *fmt, ...) {
+    char msg[FL_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bool first;
+    pthread_mutex_lock(&r->mu);
+    first = r->failure.code == 0;
+    if (first) fl_error_set(&r->failure, code, "%s", msg);
+    pthread_mutex_unlock(&r->mu);
+    if (first) {
+        fl_errlog("job", "%s", msg);
+        fl_job_run_cancel(r);
+    }
 }
 
 void fl_job_run_cancel(fl_job_run *r) {
@@ -415,6 +486,7 @@ void fl__job_run_task_failed(fl_job_run *r, fl_task *t, const fl_error *err) {
 
 void fl__job_run_task_finished(fl_job_run *r, fl_task *t) {
     fl_debug("job", "task \"%s\" ended", t->name);
+    if (r->coordinator) fl__coordinator_task_finished(r->coordinator, t);
     pthread_mutex_lock(&r->mu);
     r->n_running--;
     pthread_cond_broadcast(&r->cv);
@@ -425,6 +497,7 @@ fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err) {
     pthread_mutex_lock(&r->mu);
     while (r->n_running > 0) pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
+    fl__coordinator_stop(r->coordinator);
     for (int i = 0; i < r->n_tasks; i++) {
         if (r->tasks[i].started) pthread_join(r->tasks[i].thread, NULL);
         r->tasks[i].started = false;
@@ -491,6 +564,16 @@ void fl_job_run_destroy(fl_job_run *r) {
         if (t->run) {
             pthread_mutex_destroy(&t->mu);
             pthread_cond_destroy(&t->cv);
+        }
+    }
+    fl__coordinator_destroy(r->coordinator);
+    /* Mail nobody read (a canceled or failed run). */
+    for (int i = 0; i < r->n_tasks; i++) {
+        fl_mail *m = r->tasks[i].mail_head;
+        while (m) {
+            fl_mail *next = m->next;
+            free(m);
+            m = next;
         }
     }
     free(r->tasks);

@@ -39,13 +39,15 @@
 int fl__win_user_failure(fl_win_op *w, const char *what, int rc) {
     fl_operator *op = w->op;
     if (rc == FL_ECANCELED && !op->ctx.failure) return rc;
-    if (op->ctx.failure || rc >= 0) return fl__user_failure(op, what, rc < 0 ? rc : FL_EUSER, w->err);
+    if (op->ctx.failure || rc >= 0)
+        return fl__user_failure(op, what, rc < 0 ? rc : FL_EUSER, w->err);
     if (w->err->code) return w->err->code; /* already said (an invalid row, a merge) */
     return fl_error_set(w->err, FL_EUSER, "%s of \"%s\" failed: %s", what, op->node->name,
                         fl_strerror(rc));
 }
 
-/* ---- times ---------------------------------------------------------------------------------------- */
+/* ---- times
+ * ---------------------------------------------------------------------------------------- */
 
 /* Flink's cleanupTime: when a window's state goes. INT64_MAX: never. */
 static int64_t cleanup_time(const fl_win_op *w, const fl_window *win) {
@@ -80,7 +82,8 @@ static void cleanup_timer(fl_win_op *w, const fl_window *win, bool add) {
     }
 }
 
-/* ---- the merging window set in state ----------------------------------------------------------------- */
+/* ---- the merging window set in state
+ * ----------------------------------------------------------------- */
 
 static void load_set(fl_win_op *w) {
     const fl_row *r = fl_kstate_value_get(w->windows);
@@ -104,7 +107,8 @@ static int persist_set(fl_win_op *w) {
     return rc < 0 ? fl__win_user_failure(w, "window state", rc) : 0;
 }
 
-/* ---- clearing ---------------------------------------------------------------------------------------- */
+/* ---- clearing
+ * ---------------------------------------------------------------------------------------- */
 
 static void contents_in(fl_win_op *w, const uint8_t *ns) {
     fl_kstate_set_namespace(w->contents, ns, FL_WIN_NS_LEN);
@@ -133,11 +137,12 @@ static int clear_all(fl_win_op *w, const fl_window *win, const uint8_t *state_ns
     return rc;
 }
 
-/* ---- merging ------------------------------------------------------------------------------------------ */
+/* ---- merging
+ * ------------------------------------------------------------------------------------------ */
 
-static int merge_windows(void *arg, const fl_window *result, const fl_window *merged, size_t n_merged,
-                         const fl_window *state_result, const fl_window *merged_states,
-                         size_t n_states) {
+static int merge_windows(void *arg, const fl_window *result, const fl_window *merged,
+                         size_t n_merged, const fl_window *state_result,
+                         const fl_window *merged_states, size_t n_states) {
     fl_win_op *w = arg;
     int64_t max_ts = fl__win_max_ts(result);
     if (w->event_time && cleanup_time(w, result) <= w->op->watermark)
@@ -176,7 +181,8 @@ static int merge_windows(void *arg, const fl_window *result, const fl_window *me
     return rc < 0 ? fl__win_user_failure(w, "merging window contents", rc) : 0;
 }
 
-/* ---- elements ------------------------------------------------------------------------------------------ */
+/* ---- elements
+ * ------------------------------------------------------------------------------------------ */
 
 /* After the element went into win (contents in state_ns; win's own
  * namespace win_ns, or NULL to compute): the trigger's answer, then the
@@ -273,11 +279,12 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
             if (rc < 0) return rc;
         }
         if (!by_clock && ts == FL_NO_TIMESTAMP)
-            return fl_error_set(err, FL_EINVAL,
-                                "\"%s\" uses event-time windows, but a row has no timestamp; assign "
-                                "timestamps and watermarks before the window, or use "
-                                "processing-time windows",
-                                op->node->name);
+            return fl_error_set(
+                err, FL_EINVAL,
+                "\"%s\" uses event-time windows, but a row has no timestamp; assign "
+                "timestamps and watermarks before the window, or use "
+                "processing-time windows",
+                op->node->name);
         int64_t t = by_clock ? fl__task_now_ms(op->task) : ts;
         size_t n = t >= w->assigned_lo && t < w->assigned_hi ? w->n_assigned : assign(w, t);
         bool skipped = true;
@@ -297,7 +304,8 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
     return 0;
 }
 
-/* ---- timers ---------------------------------------------------------------------------------------------- */
+/* ---- timers
+ * ---------------------------------------------------------------------------------------------- */
 
 static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
                         fl_error *err) {
@@ -346,7 +354,8 @@ static int win_processing_time(fl_operator *op, int64_t now, fl_error *err) {
     return fl__keyed_processing_time(op, now, err);
 }
 
-/* ---- opening --------------------------------------------------------------------------------------------- */
+/* ---- opening
+ * --------------------------------------------------------------------------------------------- */
 
 static int64_t option_ms(const fl_operator *op, const char *key, int64_t dflt) {
     const char *v = fl_kv_get(op->node->options, key);
@@ -399,17 +408,19 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
                                                                    : FL_TRIGGER_EVENT_TIME;
     if ((w->trigger.kind == FL_TRIGGER_COUNT && w->trigger.count <= 0) ||
         (w->trigger.kind == FL_TRIGGER_CONTINUOUS_EVENT_TIME && w->trigger.interval_ms <= 0))
-        return fl_error_set(err, FL_EINVAL, "\"%s\": the trigger needs a positive count or interval",
-                            n->name);
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\": the trigger needs a positive count or interval", n->name);
     fl_trigger_fns *u = &w->user_trigger;
-    u->on_element = (int (*)(fl_trigger_ctx *, const fl_row *, int64_t, const fl_window *))fl__op_fn(
-        op, FL_WIN_FN_TRIGGER_ELEMENT);
-    u->on_event_time =
-        (int (*)(fl_trigger_ctx *, int64_t, const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_EVENT);
+    u->on_element = (int (*)(fl_trigger_ctx *, const fl_row *, int64_t,
+                             const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_ELEMENT);
+    u->on_event_time = (int (*)(fl_trigger_ctx *, int64_t, const fl_window *))fl__op_fn(
+        op, FL_WIN_FN_TRIGGER_EVENT);
     u->on_processing_time = (int (*)(fl_trigger_ctx *, int64_t, const fl_window *))fl__op_fn(
         op, FL_WIN_FN_TRIGGER_PROCESSING);
-    u->on_merge = (int (*)(fl_trigger_ctx *, const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_MERGE);
-    u->clear = (void (*)(fl_trigger_ctx *, const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_CLEAR);
+    u->on_merge =
+        (int (*)(fl_trigger_ctx *, const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_MERGE);
+    u->clear =
+        (void (*)(fl_trigger_ctx *, const fl_window *))fl__op_fn(op, FL_WIN_FN_TRIGGER_CLEAR);
 
     const char *ev = fl_kv_get(n->options, FL_WIN_OPT_EVICTOR);
     if (ev && strcmp(ev, "count") == 0) w->evictor.kind = FL_EVICTOR_COUNT;
@@ -432,17 +443,19 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     w->join = (fl_join_fn)fl__op_fn(op, FL_WIN_FN_JOIN);
     w->cogroup = (fl_cogroup_fn)fl__op_fn(op, FL_WIN_FN_COGROUP);
     fl_aggregate_function *a = &w->agg;
-    a->create_accumulator = (int (*)(fl_context *, fl_row_builder *))fl__op_fn(op, FL_WIN_FN_AGG_CREATE);
+    a->create_accumulator =
+        (int (*)(fl_context *, fl_row_builder *))fl__op_fn(op, FL_WIN_FN_AGG_CREATE);
     a->add = (int (*)(fl_context *, const fl_row *, const fl_row *, fl_row_builder *))fl__op_fn(
         op, FL_WIN_FN_AGG_ADD);
-    a->get_result =
-        (int (*)(fl_context *, const fl_row *, fl_row_builder *))fl__op_fn(op, FL_WIN_FN_AGG_RESULT);
+    a->get_result = (int (*)(fl_context *, const fl_row *, fl_row_builder *))fl__op_fn(
+        op, FL_WIN_FN_AGG_RESULT);
     a->merge = (int (*)(fl_context *, const fl_row *, const fl_row *, fl_row_builder *))fl__op_fn(
         op, FL_WIN_FN_AGG_MERGE);
     if (w->fn_kind == FL_WIN_AGGREGATE || w->fn_kind == FL_WIN_AGGREGATE_PROCESS) {
         a->acc_schema = fl__win_schema_decode(fl_kv_get(n->options, FL_WIN_OPT_ACC_SCHEMA), err);
         if (!a->acc_schema) return err->code;
-        a->out_schema = fl__win_schema_decode(fl_kv_get(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA), err);
+        a->out_schema =
+            fl__win_schema_decode(fl_kv_get(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA), err);
         if (!a->out_schema) return err->code;
         if (!a->create_accumulator || !a->add || !a->get_result)
             return fl_error_set(err, FL_EINVAL, "\"%s\": the aggregate function is incomplete",
@@ -450,13 +463,26 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     }
     bool missing = false;
     switch (w->fn_kind) {
-    case FL_WIN_REDUCE: missing = !w->reduce; break;
-    case FL_WIN_PROCESS: missing = !w->process; break;
-    case FL_WIN_REDUCE_PROCESS: missing = !w->reduce || !w->process; break;
-    case FL_WIN_AGGREGATE_PROCESS: missing = !w->process; break;
-    case FL_WIN_JOIN: missing = !w->join; break;
-    case FL_WIN_COGROUP: missing = !w->cogroup; break;
-    default: break;
+    case FL_WIN_REDUCE:
+        missing = !w->reduce;
+        break;
+    case FL_WIN_PROCESS:
+        missing = !w->process;
+        break;
+    case FL_WIN_REDUCE_PROCESS:
+        missing = !w->reduce || !w->process;
+        break;
+    case FL_WIN_AGGREGATE_PROCESS:
+        missing = !w->process;
+        break;
+    case FL_WIN_JOIN:
+        missing = !w->join;
+        break;
+    case FL_WIN_COGROUP:
+        missing = !w->cogroup;
+        break;
+    default:
+        break;
     }
     if (missing)
         return fl_error_set(err, FL_EINVAL, "\"%s\": the window function is missing", n->name);
@@ -483,7 +509,8 @@ static int win_open(fl_operator *op, fl_error *err) {
     if (w->merging) {
         w->set_schema = fl_schema_of(1, "windows", FL_BYTES);
         w->set_b = fl_row_builder_create(w->set_schema);
-        fl_state_desc d = {.name = "__window.merging-windows", .kind = FL_STATE_VALUE,
+        fl_state_desc d = {.name = "__window.merging-windows",
+                           .kind = FL_STATE_VALUE,
                            .value_schema = w->set_schema};
         w->windows = fl_keyed_backend_state(w->keyed.backend, &d, err);
         if (!w->windows) return err->code;
@@ -491,7 +518,8 @@ static int win_open(fl_operator *op, fl_error *err) {
     bool same_domain =
         w->assigner.kind != FL_WINDOW_GLOBAL &&
         ((w->trigger.kind == FL_TRIGGER_EVENT_TIME && w->assigner.domain == FL_TIME_EVENT) ||
-         (w->trigger.kind == FL_TRIGGER_PROCESSING_TIME && w->assigner.domain == FL_TIME_PROCESSING));
+         (w->trigger.kind == FL_TRIGGER_PROCESSING_TIME &&
+          w->assigner.domain == FL_TIME_PROCESSING));
     w->skip_cleanup_timer = !w->merging;
     w->skip_trigger_timer = !w->merging && same_domain;
     rc = fl__win_trigger_open(w, err);

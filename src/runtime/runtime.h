@@ -54,6 +54,16 @@ void fl_job_run_cancel(fl_job_run *r);
  * or CANCELED, fills err (the first failure: subtask and cause). */
 fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err);
 fl_job_status fl_job_run_status(fl_job_run *r);
+
+/* Checkpoints of a run so far. */
+typedef struct fl_checkpoint_stats {
+    int64_t triggered;
+    int64_t completed;
+    int64_t aborted;
+    int64_t last_completed_id;
+    int64_t max_alignment_ns; /* longest barrier alignment of a completed checkpoint */
+} fl_checkpoint_stats;
+fl_checkpoint_stats fl_job_run_checkpoint_stats(fl_job_run *r);
 void fl_job_run_destroy(fl_job_run *r);
 
 #endif

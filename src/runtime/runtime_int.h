@@ -32,6 +32,7 @@ typedef struct fl_operator fl_operator;
 typedef struct fl_record_writer fl_record_writer;
 
 enum { FL_RUNTIME_STREAMING = 0, FL_RUNTIME_BATCH = 1 };
+enum { FL_CKPT_EXACTLY_ONCE = 1, FL_CKPT_AT_LEAST_ONCE = 2 };
 
 /* Settings every task of a run reads (from the graph's configuration). */
 typedef struct fl_run_settings {
@@ -41,6 +42,7 @@ typedef struct fl_run_settings {
     int64_t buffer_timeout_ns; /* < 0: flush only when full */
     int runtime_mode;
     int64_t watermark_interval_ms; /* pipeline.auto-watermark-interval; 0: every record */
+    int checkpoint_mode;           /* 0: checkpoints off; FL_CKPT_EXACTLY_ONCE / AT_LEAST_ONCE */
     fl_manual_clock *clock;        /* processing time; NULL: the wall clock */
 } fl_run_settings;
 
@@ -310,8 +312,26 @@ typedef struct fl_input_channel {
     int64_t watermark;
     bool ended;
     bool idle;
-    int input; /* index of the head node's input edge */
+    int input;              /* logical input of the head operator */
+    /* checkpoint alignment */
+    bool barrier_seen;      /* delivered the barrier being aligned */
+    bool blocked;           /* exactly-once: waits for the other channels */
+    fl_buffer_queue parked; /* buffers that arrived while blocked */
+    uint32_t parked_offset; /* where processing resumes in the first one */
 } fl_input_channel;
+
+/* Control mail to a task, handled in its thread between records. */
+enum {
+    FL_MAIL_TRIGGER_CHECKPOINT = 1, /* sources: take checkpoint `id`, emit its barrier */
+    FL_MAIL_CHECKPOINT_COMPLETE,    /* checkpoint `id` completed: commit (2PC sinks) */
+    FL_MAIL_CHECKPOINT_ABORTED,     /* checkpoint `id` will not complete */
+};
+
+typedef struct fl_mail {
+    int kind;
+    int64_t id;
+    struct fl_mail *next;
+} fl_mail;
 
 struct fl_task {
     fl_job_run *run;
@@ -330,6 +350,14 @@ struct fl_task {
     fl_buffer_queue inbox;
     bool buffer_returned;
     atomic_bool canceled;
+    fl_mail *mail_head, *mail_tail;
+    atomic_bool has_mail;   /* mail_head != NULL, readable without the lock */
+
+    /* checkpoints */
+    int64_t aligning;       /* checkpoint whose barriers are being aligned, 0: none */
+    int barriers_missing;   /* live channels that have not delivered it yet */
+    int64_t last_checkpoint; /* highest checkpoint this task took */
+    int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
 
     /* inputs */
     int n_channels;
@@ -365,6 +393,41 @@ int64_t fl__task_now_ms(const fl_task *t);
 /* Calls op->ops->on_processing_time once processing time reaches time_ms
  * (in the task's thread; an equal pending (op, time) is not added twice). */
 void fl__task_schedule(fl_task *t, fl_operator *op, int64_t time_ms);
+
+/* ---- the checkpoint coordinator ---- */
+
+typedef struct fl_checkpoint_settings {
+    int mode;               /* FL_CKPT_EXACTLY_ONCE / FL_CKPT_AT_LEAST_ONCE; 0: off */
+    int64_t interval_ms;    /* execution.checkpointing.interval; 0: no periodic checkpoints */
+    int64_t timeout_ms;     /* execution.checkpointing.timeout */
+    int64_t min_pause_ms;   /* execution.checkpointing.min-pause */
+    int max_concurrent;     /* execution.checkpointing.max-concurrent-checkpoints */
+    int tolerable_failures; /* execution.checkpointing.tolerable-failed-checkpoints */
+} fl_checkpoint_settings;
+
+typedef struct fl_coordinator fl_coordinator;
+fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_tasks,
+                                       const fl_checkpoint_settings *s);
+void fl__coordinator_start(fl_coordinator *c);
+void fl__coordinator_stop(fl_coordinator *c);
+void fl__coordinator_destroy(fl_coordinator *c);
+void fl__coordinator_ack(fl_coordinator *c, fl_task *t, int64_t id, int64_t align_ns);
+void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t);
+void fl__coordinator_trigger_now(fl_coordinator *c);
+fl_checkpoint_stats fl__coordinator_stats(fl_coordinator *c);
+/* Fails the whole job (any thread), e.g. too many failed checkpoints. */
+void fl__job_run_fail(fl_job_run *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Posts mail to a task (any thread). */
+void fl__task_post(fl_task *t, int kind, int64_t id);
+/* Takes a checkpoint in the task's thread: snapshots the chain, forwards
+ * the barrier downstream and acknowledges to the coordinator. */
+int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns);
+/* Checkpoint `id` completed: the chain's completion hooks (task thread). */
+void fl__task_checkpoint_complete(fl_task *t, int64_t id);
+/* The coordinator's side of a task's acknowledgement (any thread). */
+void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns);
 
 /* Blocks for a free output buffer, handling mail; NULL when canceled. */
 fl_buffer *fl__task_take_buffer(fl_task *t);

@@ -29,6 +29,41 @@ void fl__task_deliver(fl_task *consumer, int channel, fl_buffer *b) {
     pthread_mutex_unlock(&consumer->mu);
 }
 
+void fl__task_post(fl_task *t, int kind, int64_t id) {
+    fl_mail *m = fl_xcalloc(1, sizeof *m);
+    m->kind = kind;
+    m->id = id;
+    pthread_mutex_lock(&t->mu);
+    if (t->mail_tail)
+        t->mail_tail->next = m;
+    else
+        t->mail_head = m;
+    t->mail_tail = m;
+    atomic_store(&t->has_mail, true);
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Runs the mail that arrived (in the task's thread). */
+static int handle_mail(fl_task *t) {
+    pthread_mutex_lock(&t->mu);
+    fl_mail *m = t->mail_head;
+    t->mail_head = t->mail_tail = NULL;
+    atomic_store(&t->has_mail, false);
+    pthread_mutex_unlock(&t->mu);
+    int rc = 0;
+    while (m) {
+        fl_mail *next = m->next;
+        if (rc == 0 && m->kind == FL_MAIL_TRIGGER_CHECKPOINT && m->id > t->last_checkpoint)
+            rc = fl__task_checkpoint(t, m->id, 0);
+        else if (rc == 0 && m->kind == FL_MAIL_CHECKPOINT_COMPLETE)
+            fl__task_checkpoint_complete(t, m->id);
+        free(m);
+        m = next;
+    }
+    return rc;
+}
+
 void fl__task_note_pending(fl_task *t) {
     if (!t->pending_since_ns) t->pending_since_ns = fl_clock_monotonic_ns();
 }
@@ -188,6 +223,10 @@ static int run_source(fl_task *t) {
     fl_operator *src = &t->ops[0];
     for (;;) {
         if (fl__task_canceled(t)) return FL_ECANCELED;
+        if (atomic_load(&t->has_mail)) {
+            int mrc = handle_mail(t);
+            if (mrc < 0) return mrc;
+        }
         int64_t idle_until = 0;
         int rc = fl__source_read(src, &idle_until, &t->error);
         if (rc < 0) return rc;
@@ -201,7 +240,8 @@ static int run_source(fl_task *t) {
             if (!idle_until) idle_until = fl_clock_monotonic_ns() + 10 * 1000000LL;
             if (!deadline || idle_until < deadline) deadline = idle_until;
             pthread_mutex_lock(&t->mu);
-            if (!fl__task_canceled(t) && !timer_due(t) && fl_clock_monotonic_ns() < deadline)
+            if (!fl__task_canceled(t) && !timer_due(t) && !t->mail_head &&
+                fl_clock_monotonic_ns() < deadline)
                 wait_locked(t, deadline);
             pthread_mutex_unlock(&t->mu);
         }
@@ -252,13 +292,25 @@ static int run_batch(fl_task *t, int input) {
     return rc;
 }
 
-static int process_buffer(fl_task *t, fl_buffer *buf) {
+/* A barrier of checkpoint id arrived on ch. Returns 1 when ch must block
+ * (exactly-once alignment waits for the other channels), 0 to go on, or a
+ * negative error. */
+static int on_barrier(fl_task *t, fl_input_channel *ch, int64_t id);
+
+/* A channel ended: it no longer holds back an alignment in progress. */
+static int on_channel_end(fl_task *t, fl_input_channel *ch);
+
+/* Processes buf from offset on. Returns 0 when the buffer is done, 1 when a
+ * barrier blocked its channel (*resume = where to continue later), or a
+ * negative error. */
+static int process_buffer(fl_task *t, fl_buffer *buf, uint32_t offset, uint32_t *resume) {
     fl_input_channel *ch = &t->channels[buf->channel];
     fl_batch *b = &t->in_batch;
-    const uint8_t *p = buf->data, *end = buf->data + buf->size;
+    const uint8_t *p = buf->data + offset, *end = buf->data + buf->size;
     int rc = 0;
     while (rc == 0 && p < end) {
         fl_element_header h = fl_element_read_header(p);
+        const uint8_t *next = p + FL_EL_HEADER + h.payload;
         if (h.tag == FL_EL_RECORD) {
             b->rows[b->n] = (const fl_row *)(p + FL_EL_HEADER);
             b->ts[b->n] = h.value;
@@ -284,6 +336,14 @@ static int process_buffer(fl_task *t, fl_buffer *buf) {
                     t->n_ended++;
                     rc = advance_watermark(t);
                     if (rc == 0) rc = update_status(t);
+                    if (rc == 0) rc = on_channel_end(t, ch);
+                }
+                break;
+            case FL_EL_BARRIER:
+                rc = on_barrier(t, ch, h.value);
+                if (rc == 1) {
+                    *resume = (uint32_t)(next - buf->data);
+                    return next < end ? 1 : 0;
                 }
                 break;
             default:
@@ -291,10 +351,109 @@ static int process_buffer(fl_task *t, fl_buffer *buf) {
                                   h.tag, buf->channel);
             }
         }
-        p += FL_EL_HEADER + h.payload;
+        p = next;
     }
     if (rc == 0) rc = run_batch(t, ch->input);
     b->n = 0;
+    return rc;
+}
+
+/* Processes buf of a channel that is not blocked, parking what follows a
+ * blocking barrier. Takes buf. */
+static int dispatch(fl_task *t, fl_buffer *buf) {
+    fl_input_channel *ch = &t->channels[buf->channel];
+    if (ch->blocked) {
+        fl_buffer_queue_push(&ch->parked, buf);
+        return 0;
+    }
+    uint32_t resume = 0;
+    int rc = process_buffer(t, buf, 0, &resume);
+    if (rc == 1) {
+        /* The rest of this buffer waits at the head of the parked queue. */
+        buf->next = ch->parked.head;
+        ch->parked.head = buf;
+        if (!ch->parked.tail) ch->parked.tail = buf;
+        ch->parked.count++;
+        ch->parked_offset = resume;
+        return 0;
+    }
+    fl_buffer_recycle(buf);
+    return rc;
+}
+
+/* Alignment done: every channel goes on with what it parked (possibly up to
+ * the next checkpoint's barrier). */
+static int unblock_all(fl_task *t) {
+    for (int c = 0; c < t->n_channels; c++) t->channels[c].blocked = false;
+    for (int c = 0; c < t->n_channels; c++) {
+        fl_input_channel *ch = &t->channels[c];
+        while (!ch->blocked && ch->parked.head) {
+            fl_buffer *buf = fl_buffer_queue_pop(&ch->parked);
+            uint32_t offset = ch->parked_offset, resume = 0;
+            ch->parked_offset = 0;
+            int rc = process_buffer(t, buf, offset, &resume);
+            if (rc == 1) {
+                buf->next = ch->parked.head;
+                ch->parked.head = buf;
+                if (!ch->parked.tail) ch->parked.tail = buf;
+                ch->parked.count++;
+                ch->parked_offset = resume;
+                break;
+            }
+            fl_buffer_recycle(buf);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+static int finish_alignment(fl_task *t) {
+    int64_t id = t->aligning;
+    int64_t align_ns = fl_clock_monotonic_ns() - t->align_start_ns;
+    t->aligning = 0;
+    int rc = fl__task_checkpoint(t, id, align_ns);
+    for (int c = 0; c < t->n_channels; c++) t->channels[c].barrier_seen = false;
+    return rc;
+}
+
+static int on_barrier(fl_task *t, fl_input_channel *ch, int64_t id) {
+    if (id <= t->last_checkpoint) return 0; /* an older checkpoint: subsumed */
+    if (id > t->aligning) {
+        if (t->aligning) {
+            /* A newer barrier overtook an unfinished alignment: that one
+             * is abandoned (the coordinator times it out). */
+            for (int c = 0; c < t->n_channels; c++) t->channels[c].barrier_seen = false;
+            int rc = unblock_all(t);
+            if (rc < 0) return rc;
+        }
+        t->aligning = id;
+        t->align_start_ns = fl_clock_monotonic_ns();
+        t->barriers_missing = t->n_channels - t->n_ended;
+    } else if (id < t->aligning) {
+        return 0;
+    }
+    if (!ch->barrier_seen) {
+        ch->barrier_seen = true;
+        t->barriers_missing--;
+    }
+    if (t->barriers_missing > 0) {
+        if (t->settings->checkpoint_mode == FL_CKPT_EXACTLY_ONCE) {
+            ch->blocked = true;
+            return 1;
+        }
+        return 0; /* at-least-once: keep processing */
+    }
+    int rc = finish_alignment(t);
+    if (rc == 0) rc = unblock_all(t);
+    return rc;
+}
+
+static int on_channel_end(fl_task *t, fl_input_channel *ch) {
+    if (!t->aligning || ch->barrier_seen) return 0;
+    ch->barrier_seen = true;
+    if (--t->barriers_missing > 0) return 0;
+    int rc = finish_alignment(t);
+    if (rc == 0) rc = unblock_all(t);
     return rc;
 }
 
@@ -309,7 +468,7 @@ static void recycle_all(fl_buffer *b) {
 static int run_inputs(fl_task *t) {
     while (t->n_ended < t->n_channels) {
         pthread_mutex_lock(&t->mu);
-        while (t->inbox.count == 0 && !fl__task_canceled(t) && !timer_due(t)) {
+        while (t->inbox.count == 0 && !fl__task_canceled(t) && !timer_due(t) && !t->mail_head) {
             int64_t deadline = next_deadline(t);
             if (deadline && fl_clock_monotonic_ns() >= deadline) break;
             wait_locked(t, deadline);
@@ -325,15 +484,15 @@ static int run_inputs(fl_task *t) {
         }
         while (head) {
             fl_buffer *next = head->next;
-            int rc = process_buffer(t, head);
-            fl_buffer_recycle(head);
+            int rc = dispatch(t, head);
             head = next;
             if (rc < 0) {
                 recycle_all(head);
                 return rc;
             }
         }
-        int rc = fire_processing_timers(t);
+        int rc = atomic_load(&t->has_mail) ? handle_mail(t) : 0;
+        if (rc == 0) rc = fire_processing_timers(t);
         if (rc < 0) return rc;
         flush_if_due(t);
     }

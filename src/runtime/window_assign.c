@@ -15,7 +15,8 @@
 #include "mem.h"
 #include "window_int.h"
 
-/* ---- names --------------------------------------------------------------------------------------- */
+/* ---- names
+ * --------------------------------------------------------------------------------------- */
 
 static const char *const fn_names[] = {
     [FL_WIN_REDUCE] = "reduce",
@@ -59,7 +60,8 @@ int fl__win_trigger_parse(const char *name, fl_trigger_kind *out) {
     return FL_EINVAL;
 }
 
-/* ---- assigners as options -------------------------------------------------------------------------- */
+/* ---- assigners as options
+ * -------------------------------------------------------------------------- */
 
 static const char *const assigner_names[] = {
     [FL_WINDOW_TUMBLING] = "tumbling",
@@ -98,7 +100,8 @@ static int get_ms(const fl_kv *o, const char *key, int64_t *out, fl_error *err) 
     char *end;
     if (!v || !*v) return fl_error_set(err, FL_EINVAL, "window option \"%s\" is missing", key);
     long long x = strtoll(v, &end, 10);
-    if (*end) return fl_error_set(err, FL_EINVAL, "window option \"%s\" is not a number: %s", key, v);
+    if (*end)
+        return fl_error_set(err, FL_EINVAL, "window option \"%s\" is not a number: %s", key, v);
     *out = x;
     return 0;
 }
@@ -153,7 +156,8 @@ const char *fl__win_assigner_describe(const fl_window_assigner *a, char *buf, si
     return buf;
 }
 
-/* ---- schemas as option values ------------------------------------------------------------------------ */
+/* ---- schemas as option values
+ * ------------------------------------------------------------------------ */
 
 /* "name:TYPE,name:TYPE" with '%', ':' and ',' of names written as %XX. */
 char *fl__win_schema_encode(const fl_schema *s) {
@@ -162,7 +166,8 @@ char *fl__win_schema_encode(const fl_schema *s) {
     out[0] = '\0';
     int n = fl_schema_num_fields(s);
     for (int i = 0; i < n; i++) {
-        const char *name = fl_schema_field_name(s, i), *type = fl_type_name(fl_schema_field_type(s, i));
+        const char *name = fl_schema_field_name(s, i),
+                   *type = fl_type_name(fl_schema_field_type(s, i));
         size_t need = len + 3 * strlen(name) + strlen(type) + 4;
         if (need > cap) {
             while (cap < need) cap *= 2;
@@ -230,7 +235,8 @@ bad:
     return NULL;
 }
 
-/* ---- windows as namespaces ------------------------------------------------------------------------ */
+/* ---- windows as namespaces
+ * ------------------------------------------------------------------------ */
 
 /* Little-endian whatever the host (a plain copy on little-endian hosts). */
 static void put64(uint8_t *p, int64_t v) {
@@ -264,7 +270,8 @@ fl_window fl__win_of_ns(const void *ns) {
     return (fl_window){.start = get64(p), .end = get64(p + 8)};
 }
 
-/* ---- assigning -------------------------------------------------------------------------------------- */
+/* ---- assigning
+ * -------------------------------------------------------------------------------------- */
 
 static int64_t sat_add(int64_t a, int64_t b) {
     int64_t r;
@@ -320,7 +327,8 @@ size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out) {
     return 0;
 }
 
-/* ---- the merging window set ------------------------------------------------------------------------ */
+/* ---- the merging window set
+ * ------------------------------------------------------------------------ */
 
 void fl__win_set_fini(fl_win_set *s) {
     free(s->v);

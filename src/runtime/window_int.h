@@ -20,43 +20,43 @@
 #include "flinc/window.h"
 #include "kv.h"
 
-/* ---- node options (written by the API, read by the operator) ---------------------------------- */
+/* ---- node options (written by the API, read by the operator) --------------------------------- */
 
-#define FL_WIN_OPT_ASSIGNER "assigner"             /* tumbling, sliding, session, global */
-#define FL_WIN_OPT_TIME "time"                     /* event, processing */
-#define FL_WIN_OPT_SIZE "size"                     /* milliseconds */
-#define FL_WIN_OPT_SLIDE "slide"
-#define FL_WIN_OPT_OFFSET "offset"
-#define FL_WIN_OPT_GAP "gap"
-#define FL_WIN_OPT_LATENESS "allowed-lateness"
-#define FL_WIN_OPT_LATE_TAG "late-data-tag"
-#define FL_WIN_OPT_TRIGGER "trigger"               /* see fl__win_trigger_name */
-#define FL_WIN_OPT_TRIGGER_COUNT "trigger.count"
+#define FL_WIN_OPT_ASSIGNER         "assigner" /* tumbling, sliding, session, global */
+#define FL_WIN_OPT_TIME             "time"     /* event, processing */
+#define FL_WIN_OPT_SIZE             "size"     /* milliseconds */
+#define FL_WIN_OPT_SLIDE            "slide"
+#define FL_WIN_OPT_OFFSET           "offset"
+#define FL_WIN_OPT_GAP              "gap"
+#define FL_WIN_OPT_LATENESS         "allowed-lateness"
+#define FL_WIN_OPT_LATE_TAG         "late-data-tag"
+#define FL_WIN_OPT_TRIGGER          "trigger" /* see fl__win_trigger_name */
+#define FL_WIN_OPT_TRIGGER_COUNT    "trigger.count"
 #define FL_WIN_OPT_TRIGGER_INTERVAL "trigger.interval"
-#define FL_WIN_OPT_TRIGGER_PURGING "trigger.purging" /* "true" */
-#define FL_WIN_OPT_EVICTOR "evictor"               /* count, time */
-#define FL_WIN_OPT_EVICTOR_COUNT "evictor.count"
-#define FL_WIN_OPT_EVICTOR_KEEP "evictor.keep"
-#define FL_WIN_OPT_EVICTOR_AFTER "evictor.after"   /* "true" */
-#define FL_WIN_OPT_FUNCTION "function"             /* see fl__win_fn_name */
-#define FL_WIN_OPT_FIELD "field"                   /* sum/min/max: field index */
-#define FL_WIN_OPT_ACC_SCHEMA "aggregate.acc-schema"
-#define FL_WIN_OPT_AGG_OUT_SCHEMA "aggregate.out-schema"
+#define FL_WIN_OPT_TRIGGER_PURGING  "trigger.purging" /* "true" */
+#define FL_WIN_OPT_EVICTOR          "evictor"         /* count, time */
+#define FL_WIN_OPT_EVICTOR_COUNT    "evictor.count"
+#define FL_WIN_OPT_EVICTOR_KEEP     "evictor.keep"
+#define FL_WIN_OPT_EVICTOR_AFTER    "evictor.after" /* "true" */
+#define FL_WIN_OPT_FUNCTION         "function"      /* see fl__win_fn_name */
+#define FL_WIN_OPT_FIELD            "field"         /* sum/min/max: field index */
+#define FL_WIN_OPT_ACC_SCHEMA       "aggregate.acc-schema"
+#define FL_WIN_OPT_AGG_OUT_SCHEMA   "aggregate.out-schema"
 
 /* Roles of the "fn.<role>" options. */
-#define FL_WIN_FN_REDUCE "reduce"
-#define FL_WIN_FN_PROCESS "process"
-#define FL_WIN_FN_AGG_CREATE "aggregate.create"
-#define FL_WIN_FN_AGG_ADD "aggregate.add"
-#define FL_WIN_FN_AGG_RESULT "aggregate.result"
-#define FL_WIN_FN_AGG_MERGE "aggregate.merge"
-#define FL_WIN_FN_JOIN "join"
-#define FL_WIN_FN_COGROUP "co_group"
-#define FL_WIN_FN_TRIGGER_ELEMENT "trigger.on_element"
-#define FL_WIN_FN_TRIGGER_EVENT "trigger.on_event_time"
+#define FL_WIN_FN_REDUCE             "reduce"
+#define FL_WIN_FN_PROCESS            "process"
+#define FL_WIN_FN_AGG_CREATE         "aggregate.create"
+#define FL_WIN_FN_AGG_ADD            "aggregate.add"
+#define FL_WIN_FN_AGG_RESULT         "aggregate.result"
+#define FL_WIN_FN_AGG_MERGE          "aggregate.merge"
+#define FL_WIN_FN_JOIN               "join"
+#define FL_WIN_FN_COGROUP            "co_group"
+#define FL_WIN_FN_TRIGGER_ELEMENT    "trigger.on_element"
+#define FL_WIN_FN_TRIGGER_EVENT      "trigger.on_event_time"
 #define FL_WIN_FN_TRIGGER_PROCESSING "trigger.on_processing_time"
-#define FL_WIN_FN_TRIGGER_MERGE "trigger.on_merge"
-#define FL_WIN_FN_TRIGGER_CLEAR "trigger.clear"
+#define FL_WIN_FN_TRIGGER_MERGE      "trigger.on_merge"
+#define FL_WIN_FN_TRIGGER_CLEAR      "trigger.clear"
 
 /* What runs when a window fires. */
 typedef enum fl_win_fn_kind {
@@ -98,7 +98,7 @@ static inline bool fl__win_event_time(const fl_window_assigner *a) {
 char *fl__win_schema_encode(const fl_schema *s);
 fl_schema *fl__win_schema_decode(const char *text, fl_error *err);
 
-/* ---- windows ---------------------------------------------------------------------------------- */
+/* ---- windows --------------------------------------------------------------------------------- */
 
 #define FL_WIN_NS_LEN 16
 
@@ -128,7 +128,7 @@ size_t fl__win_max_windows(const fl_window_assigner *a);
  * into out (room for fl__win_max_windows); returns how many. */
 size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out);
 
-/* ---- the merging window set (session windows) ------------------------------------------------- */
+/* ---- the merging window set (session windows) ------------------------------------------------ */
 
 /* Flink's MergingWindowSet: the key's active windows, each mapped to the
  * window whose namespace holds its state (a merged window keeps the state

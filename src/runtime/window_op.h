@@ -39,7 +39,7 @@ struct fl_win_op {
     bool event_time; /* Flink's isEventTime(): lateness and cleanup by watermark */
     bool merging;
     int64_t lateness;
-    int late_out; /* index of the late-data side output, or -1 */
+    int late_out;       /* index of the late-data side output, or -1 */
     fl_trigger trigger; /* kind resolved (never DEFAULT) */
     fl_trigger_fns user_trigger;
     fl_evictor evictor;
@@ -59,9 +59,9 @@ struct fl_win_op {
 
     /* states */
     fl_win_contents contents_kind;
-    fl_kstate *contents; /* in the state window's namespace */
-    fl_kstate *windows;  /* merging: the key's window set (empty namespace) */
-    fl_kstate *count;    /* count trigger, per window */
+    fl_kstate *contents;  /* in the state window's namespace */
+    fl_kstate *windows;   /* merging: the key's window set (empty namespace) */
+    fl_kstate *count;     /* count trigger, per window */
     fl_kstate *fire_time; /* continuous event-time trigger, per window */
     fl_schema *wrap_schema, *set_schema, *long_schema;
     fl_state_aggregate backend_agg;
@@ -88,7 +88,8 @@ struct fl_win_op {
     int64_t late_dropped;
 };
 
-/* ---- window_trigger.c ------------------------------------------------------------------------------ */
+/* ---- window_trigger.c
+ * ------------------------------------------------------------------------------ */
 
 /* Trigger calls for tctx's window; each returns an fl_trigger_result or a
  * negative error (err filled). was_empty: the window had no contents before
@@ -104,7 +105,8 @@ void fl__win_trigger_window(fl_win_op *w, const fl_window *win);
 int fl__win_trigger_open(fl_win_op *w, fl_error *err);
 void fl__win_trigger_close(fl_win_op *w);
 
-/* ---- window_fn.c ---------------------------------------------------------------------------------- */
+/* ---- window_fn.c
+ * ---------------------------------------------------------------------------------- */
 
 /* Declares the contents state for the window function; 0 or error. */
 int fl__win_fn_open(fl_win_op *w, fl_error *err);

@@ -18,7 +18,8 @@
 #include "mem.h"
 #include "window_op.h"
 
-/* ---- the context of user triggers (public API) ------------------------------------------------------- */
+/* ---- the context of user triggers (public API)
+ * ------------------------------------------------------- */
 
 int64_t fl_trigger_current_watermark(const fl_trigger_ctx *t) { return t->w->op->watermark; }
 
@@ -70,7 +71,8 @@ void fl__win_trigger_window(fl_win_op *w, const fl_window *win) {
     fl__win_ns(win, w->tctx.ns);
 }
 
-/* ---- trigger states ------------------------------------------------------------------------------------ */
+/* ---- trigger states
+ * ------------------------------------------------------------------------------------ */
 
 static int sum_longs(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
     uint64_t s = (uint64_t)fl_row_get_bigint(acc, 0) + (uint64_t)fl_row_get_bigint(in, 0);
@@ -84,10 +86,12 @@ static int min_longs(void *arg, const fl_row *acc, const fl_row *in, fl_row_buil
     return 0;
 }
 
-static fl_kstate *long_state(fl_win_op *w, const char *name, fl_state_reduce_fn fn,
-                             fl_error *err) {
-    fl_state_desc d = {.name = name, .kind = FL_STATE_REDUCING, .value_schema = w->long_schema,
-                       .reduce = fn, .reduce_arg = w};
+static fl_kstate *long_state(fl_win_op *w, const char *name, fl_state_reduce_fn fn, fl_error *err) {
+    fl_state_desc d = {.name = name,
+                       .kind = FL_STATE_REDUCING,
+                       .value_schema = w->long_schema,
+                       .reduce = fn,
+                       .reduce_arg = w};
     return fl_keyed_backend_state(w->keyed.backend, &d, err);
 }
 
@@ -133,7 +137,8 @@ static int long_add(fl_win_op *w, fl_kstate *s, int64_t v) {
     return rc < 0 ? fl__win_user_failure(w, "trigger state", rc) : 0;
 }
 
-/* ---- user triggers ---------------------------------------------------------------------------------- */
+/* ---- user triggers
+ * ---------------------------------------------------------------------------------- */
 
 /* Runs with the window as the namespace of the trigger's states. */
 static void enter(fl_win_op *w) {
@@ -149,9 +154,10 @@ static void leave(fl_win_op *w) {
 static int user_result(fl_win_op *w, const char *what, int rc) {
     if (rc < 0 || w->op->ctx.failure) return fl__win_user_failure(w, what, rc < 0 ? rc : FL_EUSER);
     if (rc > FL_TRIGGER_FIRE_AND_PURGE)
-        return fl_error_set(w->err, FL_EUSER,
-                            "%s of the trigger of \"%s\" returned %d, which is not a trigger result",
-                            what, w->op->node->name, rc);
+        return fl_error_set(
+            w->err, FL_EUSER,
+            "%s of the trigger of \"%s\" returned %d, which is not a trigger result", what,
+            w->op->node->name, rc);
     return rc;
 }
 
@@ -173,7 +179,8 @@ static int user_time(fl_win_op *w, fl_time_domain d, int64_t time) {
     return user_result(w, d == FL_EVENT_TIME ? "on_event_time" : "on_processing_time", rc);
 }
 
-/* ---- the trigger calls ---------------------------------------------------------------------------- */
+/* ---- the trigger calls
+ * ---------------------------------------------------------------------------- */
 
 static int purging(const fl_win_op *w, int r) {
     if (r >= 0 && w->trigger.purging && (r & FL_TRIGGER_FIRE)) return FL_TRIGGER_FIRE_AND_PURGE;
@@ -281,7 +288,8 @@ int fl__win_trigger_merge(fl_win_op *w, const fl_window *merged, size_t n) {
         if (max_ts > w->op->watermark) timer(&w->tctx, FL_EVENT_TIME, max_ts, true);
         return 0;
     case FL_TRIGGER_PROCESSING_TIME:
-        if (max_ts > fl__task_now_ms(w->op->task)) timer(&w->tctx, FL_PROCESSING_TIME, max_ts, true);
+        if (max_ts > fl__task_now_ms(w->op->task))
+            timer(&w->tctx, FL_PROCESSING_TIME, max_ts, true);
         return 0;
     case FL_TRIGGER_COUNT:
         return merge_state(w, w->count, merged, n);

@@ -211,4 +211,35 @@ typedef struct fl_timer {
  * round if its time <= upto. */
 int fl_timer_pop(fl_keyed_backend *b, fl_time_domain d, int64_t upto, fl_timer *out);
 
+/* ---- snapshots (checkpoints and savepoints) ---------------------------------------------- */
+
+/* A consistent view of every state and both timer queues, taken in a short
+ * synchronous step by the owner thread (at a checkpoint barrier). Writing it
+ * out then runs in another thread while the owner keeps processing and
+ * changing state: copy-on-write keeps the view unchanged (entries changed
+ * after the view was taken are copied before the change). Several views may
+ * exist at once (concurrent checkpoints). */
+typedef struct fl_keyed_snapshot fl_keyed_snapshot;
+
+/* Bytes out: returns 0 or a negative code (the write failed). */
+typedef int (*fl_snapshot_write_fn)(void *arg, const void *p, size_t n);
+
+fl_keyed_snapshot *fl_keyed_backend_snapshot(fl_keyed_backend *b);
+/* Writes the view, self-describing: state descriptors (name, kind, schemas,
+ * TTL), then entries and timers grouped by key group with an index, so a
+ * restore reads only the key groups it owns. Any one thread. */
+int fl_keyed_snapshot_write(fl_keyed_snapshot *s, fl_snapshot_write_fn write, void *arg,
+                            fl_error *err);
+/* Gives the view up (any thread); the owner frees what only the view kept. */
+void fl_keyed_snapshot_release(fl_keyed_snapshot *s);
+
+/* Restores from snapshot bytes written by any subtask of the same operator,
+ * of any parallelism and key-group range: takes the entries and timers of
+ * the key groups in this backend's range and ignores the rest; call once per
+ * old subtask's bytes. States are re-created from their descriptors; the
+ * operator declares them again as usual (reducing/aggregating functions are
+ * attached then). TTL deadlines are kept. Corrupt or truncated bytes are
+ * FL_EFORMAT, never a crash. */
+int fl_keyed_backend_restore(fl_keyed_backend *b, const void *data, size_t len, fl_error *err);
+
 #endif

@@ -117,15 +117,20 @@ static tuples collected(const fl_collect *c, int nf) {
     return t;
 }
 
-/* ---- window join ------------------------------------------------------------------------------------ */
+/* ---- window join
+ * ------------------------------------------------------------------------------------ */
 
 enum { J_LEFT = 1500, J_RIGHT = 1100, J_KEYS = 9 };
 
 static int64_t l_id(int i) { return (int64_t)(mix((uint32_t)i) % J_KEYS); }
-static int64_t l_ts(int i) { return 100 + (int64_t)i * 7 + (int64_t)(mix((uint32_t)i + 1) % BOUND); }
+static int64_t l_ts(int i) {
+    return 100 + (int64_t)i * 7 + (int64_t)(mix((uint32_t)i + 1) % BOUND);
+}
 static int64_t l_x(int i) { return i; }
 static int64_t r_id(int i) { return (int64_t)(mix((uint32_t)i + 99) % J_KEYS); }
-static int64_t r_ts(int i) { return 100 + (int64_t)i * 9 + (int64_t)(mix((uint32_t)i + 2) % BOUND); }
+static int64_t r_ts(int i) {
+    return 100 + (int64_t)i * 9 + (int64_t)(mix((uint32_t)i + 2) % BOUND);
+}
 static int64_t r_x(int i) { return 100000 + i; }
 
 /* (id, left x, right x, result timestamp) */
@@ -143,7 +148,8 @@ static void test_window_join_tumbling(void **state) {
     const int64_t size = 120;
     fl_schema *ls = fl_schema_of(3, "id", FL_BIGINT, "ts", FL_TIMESTAMP, "a", FL_BIGINT);
     fl_schema *rs = fl_schema_of(3, "user", FL_BIGINT, "ts", FL_TIMESTAMP, "b", FL_BIGINT);
-    fl_schema *out = fl_schema_of(4, "id", FL_BIGINT, "a", FL_BIGINT, "b", FL_BIGINT, "t", FL_BIGINT);
+    fl_schema *out =
+        fl_schema_of(4, "id", FL_BIGINT, "a", FL_BIGINT, "b", FL_BIGINT, "t", FL_BIGINT);
     fl_row **lrows = make_rows(ls, J_LEFT, l_id, l_ts, l_x);
     fl_row **rrows = make_rows(rs, J_RIGHT, r_id, r_ts, r_x);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
@@ -174,7 +180,8 @@ static void test_window_join_tumbling(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- co-group on session windows ------------------------------------------------------------------------ */
+/* ---- co-group on session windows
+ * ------------------------------------------------------------------------ */
 
 #define GAP 40
 
@@ -192,8 +199,10 @@ static int64_t sr_ts(int i) { return s_ts(i, 1) + 5; }
 int rt_wj_cogroup(fl_context *ctx, const fl_row *const *left, size_t nl, const fl_row *const *right,
                   size_t nr, fl_collector *out) {
     int64_t sum = 0, id = -1;
-    for (size_t i = 0; i < nl; i++) sum += fl_row_get_bigint(left[i], 2), id = fl_row_get_bigint(left[i], 0);
-    for (size_t i = 0; i < nr; i++) sum += fl_row_get_bigint(right[i], 2), id = fl_row_get_bigint(right[i], 0);
+    for (size_t i = 0; i < nl; i++)
+        sum += fl_row_get_bigint(left[i], 2), id = fl_row_get_bigint(left[i], 0);
+    for (size_t i = 0; i < nr; i++)
+        sum += fl_row_get_bigint(right[i], 2), id = fl_row_get_bigint(right[i], 0);
     fl_row_builder *b = fl_collector_builder(out);
     fl_row_builder_set_bigint(b, 0, id);
     fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
@@ -206,12 +215,14 @@ static void test_co_group_sessions(void **state) {
     enum { NL = 1200, NR = 900 };
     fl_schema *ls = fl_schema_of(3, "id", FL_BIGINT, "ts", FL_TIMESTAMP, "a", FL_BIGINT);
     fl_schema *rs = fl_schema_of(3, "rid", FL_BIGINT, "ts", FL_TIMESTAMP, "b", FL_BIGINT);
-    fl_schema *out = fl_schema_of(4, "id", FL_BIGINT, "t", FL_BIGINT, "n", FL_BIGINT, "sum", FL_BIGINT);
+    fl_schema *out =
+        fl_schema_of(4, "id", FL_BIGINT, "t", FL_BIGINT, "n", FL_BIGINT, "sum", FL_BIGINT);
     fl_row **lrows = make_rows(ls, NL, sl_id, sl_ts, l_x);
     fl_row **rrows = make_rows(rs, NR, sl_id, sr_ts, r_x);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_stream *cg = fl_window_co_group(timed(env, ls, lrows, NL, 10), "id", timed(env, rs, rrows, NR, 10),
-                                       "rid", fl_event_time_session_windows(GAP), rt_wj_cogroup, out);
+    fl_stream *cg =
+        fl_window_co_group(timed(env, ls, lrows, NL, 10), "id", timed(env, rs, rrows, NR, 10),
+                           "rid", fl_event_time_session_windows(GAP), rt_wj_cogroup, out);
     fl_stream_name(cg, "CoGroup");
     fl_collect *c = fl_stream_collect(cg);
     int64_t before = fl__keyed_state_bytes_at_close("CoGroup");
@@ -241,7 +252,8 @@ static void test_co_group_sessions(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- sources at different speeds ----------------------------------------------------------------------- */
+/* ---- sources at different speeds
+ * ----------------------------------------------------------------------- */
 
 /* A: 1000 rows 100 ms apart; B: 100 000 rows 1 ms apart over the same time. */
 enum { A_ROWS = 1000, B_ROWS = 100000 };
@@ -267,7 +279,8 @@ static void test_slowest_source_holds_back(void **state) {
     fl_row **b = make_rows(s, B_ROWS, slow_id, slow_ts, one);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
     fl_stream *u = fl_stream_union(timed(env, s, a, A_ROWS, 0), timed(env, s, b, B_ROWS, 0));
-    fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(u, "k"), fl_tumbling_event_time_windows(size, 0));
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(u, "k"), fl_tumbling_event_time_windows(size, 0));
     fl_window_side_output_late_data(w, "late");
     fl_stream *sums = fl_window_sum(w, "n");
     fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wj_stamp, st));
@@ -280,7 +293,8 @@ static void test_slowest_source_holds_back(void **state) {
     for (int64_t start = 0; start < B_ROWS; start += size)
         for (int k = 0; k < 4; k++) {
             int64_t n = 0;
-            for (int i = 0; i < A_ROWS; i++) n += fast_id(i) == k && fast_ts(i) / size == start / size;
+            for (int i = 0; i < A_ROWS; i++)
+                n += fast_id(i) == k && fast_ts(i) / size == start / size;
             for (int64_t t = start; t < start + size && t < B_ROWS; t++) n += slow_id((int)t) == k;
             if (n) push(&want, k, start + size - 1, n, 0);
         }
@@ -293,7 +307,8 @@ static void test_slowest_source_holds_back(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- an idle source ------------------------------------------------------------------------------------------ */
+/* ---- an idle source
+ * ------------------------------------------------------------------------------------------ */
 
 /* A TCP server on 127.0.0.1 that sends `data` to its one client, then keeps
  * the connection open until `close_now` is set. */
@@ -352,7 +367,8 @@ int rt_wj_parse(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
     memcpy(buf, p, len);
     buf[len] = '\0';
     long long k, ts, n;
-    if (sscanf(buf, "%lld,%lld,%lld", &k, &ts, &n) != 3) return fl_context_fail(ctx, "bad line %s", buf);
+    if (sscanf(buf, "%lld,%lld,%lld", &k, &ts, &n) != 3)
+        return fl_context_fail(ctx, "bad line %s", buf);
     fl_row_builder_set_bigint(out, 0, k);
     fl_row_builder_set_timestamp(out, 1, ts);
     fl_row_builder_set_bigint(out, 2, n);
@@ -391,7 +407,8 @@ static void test_idle_source_does_not_hold_back(void **state) {
      * B: nothing at all, idle after 200 ms of the manual clock. */
     char *data = malloc(ROWS * 32);
     size_t len = 0;
-    for (int i = 0; i < ROWS; i++) len += (size_t)sprintf(data + len, "%d,%d,%d\n", i % 3, i * 10, 1);
+    for (int i = 0; i < ROWS; i++)
+        len += (size_t)sprintf(data + len, "%d,%d,%d\n", i % 3, i * 10, 1);
     server a, b;
     server_start(&a, data);
     server_start(&b, "");
@@ -403,9 +420,11 @@ static void test_idle_source_does_not_hold_back(void **state) {
     fl_watermark_strategy busy = {.timestamp_field = "ts"};
     fl_watermark_strategy idle = {.timestamp_field = "ts", .idle_timeout_ms = 200};
     fl_stream *sa = fl_stream_assign_timestamps_and_watermarks(
-        fl_stream_map(fl_env_socket_text_stream(env, "127.0.0.1", a.port, NULL), rt_wj_parse, s), &busy);
+        fl_stream_map(fl_env_socket_text_stream(env, "127.0.0.1", a.port, NULL), rt_wj_parse, s),
+        &busy);
     fl_stream *sb = fl_stream_assign_timestamps_and_watermarks(
-        fl_stream_map(fl_env_socket_text_stream(env, "127.0.0.1", b.port, NULL), rt_wj_parse, s), &idle);
+        fl_stream_map(fl_env_socket_text_stream(env, "127.0.0.1", b.port, NULL), rt_wj_parse, s),
+        &idle);
     fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(fl_stream_union(sa, sb), "k"),
                                             fl_tumbling_event_time_windows(size, 0));
     fl_stream_sink(fl_stream_process(fl_window_sum(w, "n"), rt_wj_stamp, st), rt_wj_sink);
@@ -448,7 +467,8 @@ static void test_idle_source_does_not_hold_back(void **state) {
     fl_manual_clock_destroy(clock);
 }
 
-/* ---- building errors --------------------------------------------------------------------------------------- */
+/* ---- building errors
+ * --------------------------------------------------------------------------------------- */
 
 int rt_wj_process(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
                   fl_collector *out) {
@@ -468,38 +488,55 @@ static void expect_build_error(int which, const char *text) {
     fl_env *env = rt_env(1, NULL);
     fl_stream *src = fl_env_from_rows(env, s, NULL, 0);
     fl_keyed_stream *k = fl_stream_key_by(src, "k");
-    fl_aggregate_function agg = {.acc_schema = s, .out_schema = s,
+    fl_aggregate_function agg = {.acc_schema = s,
+                                 .out_schema = s,
                                  .create_accumulator = (void *)rt_wj_process,
-                                 .add = (void *)rt_wj_process, .get_result = (void *)rt_wj_process};
+                                 .add = (void *)rt_wj_process,
+                                 .get_result = (void *)rt_wj_process};
     switch (which) {
-    case 0: fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(0, 0)), "k"); break;
-    case 1: fl_window_sum(fl_keyed_window(k, fl_sliding_event_time_windows(100, 200, 0)), "k"); break;
-    case 2: fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(100, 0)), "name"); break;
-    case 3: fl_window_sum(fl_keyed_window(k, fl_global_windows()), "k"); break;
+    case 0:
+        fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(0, 0)), "k");
+        break;
+    case 1:
+        fl_window_sum(fl_keyed_window(k, fl_sliding_event_time_windows(100, 200, 0)), "k");
+        break;
+    case 2:
+        fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(100, 0)), "name");
+        break;
+    case 3:
+        fl_window_sum(fl_keyed_window(k, fl_global_windows()), "k");
+        break;
     case 4:
-        fl_window_process(fl_window_trigger(fl_keyed_window(k, fl_event_time_session_windows(10)),
-                                            (fl_trigger){.kind = FL_TRIGGER_USER, .fns = &no_merge_trigger}),
-                          rt_wj_process, s);
+        fl_window_process(
+            fl_window_trigger(fl_keyed_window(k, fl_event_time_session_windows(10)),
+                              (fl_trigger){.kind = FL_TRIGGER_USER, .fns = &no_merge_trigger}),
+            rt_wj_process, s);
         break;
     case 5:
         fl_window_join(src, "k", fl_env_from_rows(env, s2, NULL, 0), "name",
                        fl_tumbling_event_time_windows(10, 0), rt_wj_join, s);
         break;
-    case 6: fl_window_aggregate(fl_keyed_window(k, fl_event_time_session_windows(10)), &agg); break;
-    case 7: fl_window_sum(fl_keyed_window(k, fl_event_time_session_windows(-5)), "k"); break;
+    case 6:
+        fl_window_aggregate(fl_keyed_window(k, fl_event_time_session_windows(10)), &agg);
+        break;
+    case 7:
+        fl_window_sum(fl_keyed_window(k, fl_event_time_session_windows(-5)), "k");
+        break;
     case 8:
         fl_window_sum(fl_window_trigger(fl_keyed_window(k, fl_global_windows()),
                                         (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 0}),
                       "k");
         break;
     case 9:
-        fl_window_sum(fl_window_allowed_lateness(fl_keyed_window(k, fl_tumbling_event_time_windows(10, 0)), -1),
+        fl_window_sum(fl_window_allowed_lateness(
+                          fl_keyed_window(k, fl_tumbling_event_time_windows(10, 0)), -1),
                       "k");
         break;
     }
     const fl_error *e = fl_env_error(env);
     if (!e || !strstr(e->message, text))
-        fail_msg("case %d: error \"%s\", expected one with \"%s\"", which, e ? e->message : "(none)", text);
+        fail_msg("case %d: error \"%s\", expected one with \"%s\"", which,
+                 e ? e->message : "(none)", text);
     fl_error err = {0};
     assert_int_not_equal(fl_env_execute(env, "bad", &err), 0);
     fl_schema_unref(s);
@@ -525,11 +562,38 @@ static void test_event_time_without_timestamps(void **state) {
     fl_env *env = rt_env(1, NULL);
     fl_stream *src = fl_env_from_sequence(env, 1, 10);
     fl_stream_discard(fl_window_sum(
-        fl_keyed_window(fl_stream_key_by(src, "value"), fl_tumbling_event_time_windows(10, 0)), "value"));
+        fl_keyed_window(fl_stream_key_by(src, "value"), fl_tumbling_event_time_windows(10, 0)),
+        "value"));
     fl_error err = {0};
     assert_int_not_equal(fl_env_execute(env, "no timestamps", &err), 0);
     if (!strstr(err.message, "no timestamp") || !strstr(err.message, "assign timestamps"))
         fail_msg("unexpected error: %s", err.message);
+    fl_env_destroy(env);
+}
+
+/* A window function that fails fails the job with its message. */
+int rt_wj_failing(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
+                  fl_collector *out) {
+    if (w->start >= 40)
+        return fl_context_fail(ctx, "no windows after 40, got [%lld, %lld)", (long long)w->start,
+                               (long long)w->end);
+    return 0;
+}
+
+static void test_failing_window_function(void **state) {
+    fl_schema *out = fl_schema_of(1, "x", FL_BIGINT);
+    fl_env *env = rt_env(1, "pipeline.auto-watermark-interval", "0", NULL);
+    fl_watermark_strategy ws = {.timestamp_field = "value"};
+    fl_stream *src =
+        fl_stream_assign_timestamps_and_watermarks(fl_env_from_sequence(env, 1, 100), &ws);
+    fl_stream_discard(fl_window_process(
+        fl_keyed_window(fl_stream_key_by(src, "value"), fl_tumbling_event_time_windows(10, 0)),
+        rt_wj_failing, out));
+    fl_error err = {0};
+    assert_int_not_equal(fl_env_execute(env, "failing window", &err), 0);
+    if (!strstr(err.message, "no windows after 40, got [40, 50)"))
+        fail_msg("unexpected error: %s", err.message);
+    fl_schema_unref(out);
     fl_env_destroy(env);
 }
 
@@ -541,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_idle_source_does_not_hold_back),
         cmocka_unit_test(test_building_errors),
         cmocka_unit_test(test_event_time_without_timestamps),
+        cmocka_unit_test(test_failing_window_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ static int64_t state_left(const char *name, int64_t before) {
 }
 
 #define N_KEYS 5
-#define BOUND 40
+#define BOUND  40
 
 static uint32_t mix(uint32_t x) {
     x ^= x >> 16;
@@ -34,7 +34,8 @@ static uint32_t mix(uint32_t x) {
 
 static int64_t ev_key(int i) { return (i * 3) % N_KEYS; }
 static int64_t ev_ts(int i) {
-    return 500 + (int64_t)i * 9 + (int64_t)(mix((uint32_t)i) % (2 * BOUND)) - (i % 61 == 0 ? 250 : 0);
+    return 500 + (int64_t)i * 9 + (int64_t)(mix((uint32_t)i) % (2 * BOUND)) -
+           (i % 61 == 0 ? 250 : 0);
 }
 static int64_t ev_value(int i) { return (int64_t)(mix((uint32_t)i + 77) % 1000); }
 
@@ -69,7 +70,7 @@ static fl_stream *timed_events(fl_env *env, const fl_schema *s, fl_row **rows, i
         1);
 }
 
-/* ---- results as multisets of (key, ts, value, extra) ------------------------------------------ */
+/* ---- results as multisets of (key, ts, value, extra) ----------------------------------------- */
 
 typedef struct result {
     int64_t key, ts, value, extra;
@@ -194,7 +195,7 @@ static void free_windows(windows *ws) {
     free(ws->w);
 }
 
-/* ---- count triggers ----------------------------------------------------------------------------- */
+/* ---- count triggers -------------------------------------------------------------------------- */
 
 #define N_EVENTS 3000
 
@@ -241,8 +242,9 @@ static void test_count_trigger_time_windows(void **state) {
     fl_schema *s = event_schema(), *st = stamped_schema();
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
-                                            fl_tumbling_event_time_windows(size, 0));
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+                        fl_tumbling_event_time_windows(size, 0));
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 4});
     fl_stream *sums = fl_window_reduce(w, rt_wt_reduce_sum);
     fl_stream_name(sums, "Count Reduce");
@@ -271,7 +273,97 @@ static void test_count_trigger_time_windows(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- the continuous event-time trigger ------------------------------------------------------------ */
+/* ---- a count trigger on merging windows -------------------------------------------------------
+ */
+
+/* Rows per key 0-70 ms apart with jitter, so that sessions (gap 50) form,
+ * and out-of-order rows bridge two sessions into one. */
+static int64_t cs_ts(int i) {
+    return 1000 + (int64_t)i * 12 + (int64_t)(mix((uint32_t)i + 9) % 60) + (i % 29 == 0 ? 150 : 0);
+}
+
+static void test_count_trigger_sessions(void **state) {
+    enum { N = 2500 };
+    const int64_t gap = 50, bound = 100;
+    fl_schema *s = event_schema(), *st = stamped_schema();
+    fl_row **rows = calloc(N, sizeof *rows);
+    fl_row_builder *b = fl_row_builder_create(s);
+    for (int i = 0; i < N; i++) {
+        fl_row_builder_reset(b);
+        fl_row_builder_set_bigint(b, 0, ev_key(i));
+        fl_row_builder_set_timestamp(b, 1, cs_ts(i));
+        fl_row_builder_set_bigint(b, 2, ev_value(i));
+        rows[i] = fl_row_copy(fl_row_builder_finish(b));
+    }
+    fl_row_builder_destroy(b);
+    fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
+    fl_watermark_strategy ws = {.max_out_of_orderness_ms = bound, .timestamp_field = "ts"};
+    fl_stream *src = fl_stream_set_parallelism(
+        fl_stream_assign_timestamps_and_watermarks(
+            fl_env_from_rows(env, s, (const fl_row *const *)rows, N), &ws),
+        1);
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(src, "k"), fl_event_time_session_windows(gap));
+    fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 3});
+    fl_stream *sums = fl_window_sum(w, "v");
+    fl_stream_name(sums, "Session Count");
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    int64_t before = fl__keyed_state_bytes_at_close("Session Count");
+    rt_execute(env, "count trigger on sessions");
+
+    /* Flink: merge first (counts of merged sessions add up), then count the
+     * element; at 3 fire the session's sum and restart the count. A session
+     * goes (unfired by its end) once the watermark passes its end - 1. */
+    typedef struct ses {
+        int64_t key, start, end, sum, count;
+        bool gone;
+    } ses;
+    ses *ss = calloc(N, sizeof *ss);
+    size_t n = 0;
+    int64_t wm = INT64_MIN, max_ts = INT64_MIN, merges = 0;
+    results want = {0};
+    for (int i = 0; i < N; i++) {
+        int64_t k = ev_key(i), ts = cs_ts(i);
+        ses r = {.key = k, .start = ts, .end = ts + gap};
+        int parts = 0;
+        for (size_t j = 0; j < n; j++) {
+            ses *o = &ss[j];
+            if (o->gone || o->key != k || !(o->start <= r.end && o->end >= r.start)) continue;
+            if (o->start < r.start) r.start = o->start;
+            if (o->end > r.end) r.end = o->end;
+            r.sum += o->sum;
+            r.count += o->count;
+            o->gone = true;
+            parts++;
+        }
+        merges += parts > 1;
+        if (parts == 0 && r.end - 1 <= wm) goto next; /* late */
+        ss[n] = r;
+        ses *x = &ss[n++];
+        x->sum += ev_value(i);
+        if (++x->count >= 3) {
+            x->count = 0;
+            push(&want, k, x->end - 1, x->sum, 0);
+        }
+    next:
+        if (ts > max_ts) max_ts = ts;
+        if (max_ts - bound - 1 > wm) wm = max_ts - bound - 1;
+        for (size_t j = 0; j < n; j++)
+            if (ss[j].end - 1 <= wm) ss[j].gone = true;
+    }
+    assert_true(merges > 10);
+    results got = collected(c, -1);
+    expect_results(&want, &got, "count trigger on sessions");
+    assert_int_equal(state_left("Session Count", before), 0);
+    free(ss);
+    free_rows(rows, N);
+    fl_schema_unref(s);
+    fl_schema_unref(st);
+    fl_env_destroy(env);
+}
+
+/* ---- the continuous event-time trigger
+ * ------------------------------------------------------------ */
 
 /* In-order events: k = i % 3, ts = 20 + 37 i. */
 static int64_t co_ts(int i) { return 20 + (int64_t)i * 37; }
@@ -298,7 +390,8 @@ static void test_continuous_event_time_trigger(void **state) {
         1);
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(src, "k"), fl_tumbling_event_time_windows(size, 0));
-    fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_CONTINUOUS_EVENT_TIME, .interval_ms = interval});
+    fl_window_trigger(
+        w, (fl_trigger){.kind = FL_TRIGGER_CONTINUOUS_EVENT_TIME, .interval_ms = interval});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "Continuous Sum");
     fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
@@ -342,15 +435,17 @@ static void test_continuous_event_time_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- purging event-time trigger with lateness ----------------------------------------------------- */
+/* ---- purging event-time trigger with lateness
+ * ----------------------------------------------------- */
 
 static void test_purging_event_time_trigger(void **state) {
     const int64_t size = 200, lateness = 200;
     fl_schema *s = event_schema(), *st = stamped_schema();
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
-                                            fl_tumbling_event_time_windows(size, 0));
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+                        fl_tumbling_event_time_windows(size, 0));
     fl_window_allowed_lateness(w, lateness);
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_EVENT_TIME, .purging = true});
     fl_stream *sums = fl_window_sum(w, "v");
@@ -412,7 +507,8 @@ static void test_purging_event_time_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- a user trigger ---------------------------------------------------------------------------------- */
+/* ---- a user trigger
+ * ---------------------------------------------------------------------------------- */
 
 /* Fires on every 4th element of a window (counted in trigger state), and
  * fires and purges at the window's end (an event-time timer). */
@@ -430,7 +526,8 @@ int rt_wt_user_on_element(fl_trigger_ctx *t, const fl_row *row, int64_t ts, cons
     if (rc < 0) return rc;
     fl_trigger_register_event_timer(t, w->end - 1);
     if (fl_trigger_current_watermark(t) >= w->end - 1)
-        return fl_context_fail(fl_trigger_context(t), "an element of a window behind the watermark");
+        return fl_context_fail(fl_trigger_context(t),
+                               "an element of a window behind the watermark");
     return n % 4 == 0 ? FL_TRIGGER_FIRE : FL_TRIGGER_CONTINUE;
 }
 
@@ -461,8 +558,9 @@ static void test_user_trigger(void **state) {
     fl_schema *s = event_schema(), *st = stamped_schema();
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
-                                            fl_tumbling_event_time_windows(size, 0));
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+                        fl_tumbling_event_time_windows(size, 0));
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_USER, .fns = &user_trigger});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "User Trigger");
@@ -491,7 +589,8 @@ static void test_user_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- evictors ------------------------------------------------------------------------------------------ */
+/* ---- evictors
+ * ------------------------------------------------------------------------------------------ */
 
 /* (k, end - 1, sum, n) over the rows the function sees. */
 int rt_wt_sum_rows(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -542,7 +641,8 @@ static void test_count_evictor_before(void **state) {
 static void test_time_evictor_after_with_lateness(void **state) {
     const int64_t size = 200, lateness = 200, keep = 60;
     fl_schema *s = event_schema();
-    fl_schema *out = fl_schema_of(4, "k", FL_BIGINT, "t", FL_BIGINT, "sum", FL_BIGINT, "n", FL_BIGINT);
+    fl_schema *out =
+        fl_schema_of(4, "k", FL_BIGINT, "t", FL_BIGINT, "sum", FL_BIGINT, "n", FL_BIGINT);
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
     fl_keyed_stream *k = fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k");
@@ -623,7 +723,8 @@ static void test_time_evictor_after_with_lateness(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- processing-time windows on a manual clock ------------------------------------------------------- */
+/* ---- processing-time windows on a manual clock
+ * ------------------------------------------------------- */
 
 /* Rows (k, t, v): the window's task moves the clock to t when it computes
  * the row's key, so the row is assigned at processing time t. The key
@@ -743,6 +844,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_count_trigger_global_purging),
         cmocka_unit_test(test_count_trigger_time_windows),
+        cmocka_unit_test(test_count_trigger_sessions),
         cmocka_unit_test(test_continuous_event_time_trigger),
         cmocka_unit_test(test_purging_event_time_trigger),
         cmocka_unit_test(test_user_trigger),

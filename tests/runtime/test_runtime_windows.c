@@ -29,8 +29,8 @@ static int64_t state_left(const char *name, int64_t before) {
 }
 
 #define N_EVENTS 4000
-#define N_KEYS 7
-#define BOUND 60
+#define N_KEYS   7
+#define BOUND    60
 
 /* A well-mixed hash of i, for jitter. */
 static uint32_t mix(uint32_t x) {
@@ -47,8 +47,9 @@ static uint32_t mix(uint32_t x) {
  * 230 ms late (late firings or late data, depending on the lateness) and
  * every 97th 700 ms (late data). */
 static int64_t ev_key(int i) { return (i * 13) % N_KEYS; }
+static int64_t ts_base = 1000; /* negative in one test: time before 1970 */
 static int64_t ev_ts(int i) {
-    return 1000 + (int64_t)i * 10 + (int64_t)(mix((uint32_t)i) % (3 * BOUND)) -
+    return ts_base + (int64_t)i * 10 + (int64_t)(mix((uint32_t)i) % (3 * BOUND)) -
            (i % 53 == 0 ? 230 : 0) - (i % 97 == 0 ? 700 : 0);
 }
 static int64_t ev_value(int i) { return i % 100 + 1; }
@@ -131,9 +132,9 @@ static void expect_results(results *want, results *got, const char *what) {
             int c = i == want->n ? 1 : j == got->n ? -1 : cmp_result(&want->v[i], &got->v[j]);
             const result *r = c <= 0 ? &want->v[i] : &got->v[j];
             if (c != 0)
-                printf("%s k %lld start %lld ts %lld v %lld x %lld\n", c < 0 ? "missing" : "extra  ",
-                       (long long)r->key, (long long)r->start, (long long)r->ts, (long long)r->value,
-                       (long long)r->extra);
+                printf("%s k %lld start %lld ts %lld v %lld x %lld\n",
+                       c < 0 ? "missing" : "extra  ", (long long)r->key, (long long)r->start,
+                       (long long)r->ts, (long long)r->value, (long long)r->extra);
             if (c <= 0) i++;
             if (c >= 0) j++;
         }
@@ -149,8 +150,7 @@ static void expect_results(results *want, results *got, const char *what) {
                      (long long)want->v[i].start, (long long)want->v[i].ts,
                      (long long)want->v[i].value, (long long)want->v[i].extra);
     }
-    if (want->n != got->n)
-        fail_msg("%s: %zu results, expected %zu", what, got->n, want->n);
+    if (want->n != got->n) fail_msg("%s: %zu results, expected %zu", what, got->n, want->n);
     free(want->v);
     free(got->v);
 }
@@ -179,7 +179,7 @@ static fl_schema *stamped_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "t", FL_BIGINT, "v", FL_BIGINT);
 }
 
-/* ---- the reference for aligned windows -------------------------------------------------------- */
+/* ---- the reference for aligned windows ------------------------------------------------------- */
 
 typedef struct win_ref {
     int64_t key, start, end;
@@ -203,8 +203,8 @@ static win_ref *sim_window(sim *s, int64_t key, int64_t start, int64_t end) {
         s->cap = s->cap ? s->cap * 2 : 1024;
         s->w = realloc(s->w, s->cap * sizeof *s->w);
     }
-    s->w[s->n] = (win_ref){.key = key, .start = start, .end = end, .min = INT64_MAX,
-                           .max = INT64_MIN};
+    s->w[s->n] =
+        (win_ref){.key = key, .start = start, .end = end, .min = INT64_MAX, .max = INT64_MIN};
     return &s->w[s->n++];
 }
 
@@ -227,13 +227,15 @@ static void sim_watermark(sim *s, int64_t wm) {
     }
 }
 
-/* Tumbling (slide == size) or sliding windows, offset 0. */
+/* Tumbling (slide == size) or sliding windows starting at offset + k * slide. */
+static int64_t offset_ = 0;
+
 static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *late_ids) {
     s->wm = INT64_MIN;
     s->max_ts = INT64_MIN;
     for (int i = 0; i < n; i++) {
         int64_t ts = ev_ts(i), k = ev_key(i), v = ev_value(i);
-        int64_t last = ts - (((ts % slide) + slide) % slide);
+        int64_t last = ts - ((((ts - offset_) % slide) + slide) % slide);
         bool skipped = true;
         for (int64_t start = last; start > ts - size; start -= slide) {
             int64_t end = start + size;
@@ -256,15 +258,15 @@ static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *lat
     sim_watermark(s, INT64_MAX);
 }
 
-/* ---- tumbling and sliding windows with lateness ------------------------------------------------- */
+/* ---- tumbling and sliding windows with lateness ---------------------------------------------- */
 
 static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
     fl_schema *s = event_schema(), *st = stamped_schema();
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(parallelism, "pipeline.auto-watermark-interval", "0", NULL);
     fl_stream *src = timed_events(env, s, rows, N_EVENTS);
-    fl_window_assigner a = size == slide ? fl_tumbling_event_time_windows(size, 0)
-                                         : fl_sliding_event_time_windows(size, slide, 0);
+    fl_window_assigner a = size == slide ? fl_tumbling_event_time_windows(size, offset_)
+                                         : fl_sliding_event_time_windows(size, slide, offset_);
     fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(src, "k"), a);
     fl_window_allowed_lateness(w, lateness);
     fl_window_side_output_late_data(w, "late");
@@ -314,7 +316,21 @@ static void test_tumbling_no_lateness_p4(void **state) { run_aligned(4, 100, 100
 static void test_sliding_lateness_p1(void **state) { run_aligned(1, 300, 100, 120); }
 static void test_sliding_p4(void **state) { run_aligned(4, 250, 50, 0); }
 
-/* ---- session windows ------------------------------------------------------------------------------- */
+/* Windows starting at an offset, timestamps from before 1970 to after, and a
+ * size that is no multiple of the slide. */
+static void test_offsets_and_negative_time(void **state) {
+    ts_base = -20000;
+    offset_ = 37;
+    run_aligned(2, 200, 200, 100);
+    offset_ = -30;
+    run_aligned(1, 250, 100, 60);
+    offset_ = 0;
+    run_aligned(3, 270, 100, 0);
+    ts_base = 1000;
+}
+
+/* ---- session windows
+ * ------------------------------------------------------------------------------- */
 
 #define GAP 45
 
@@ -366,8 +382,8 @@ static void sim_sessions(int n, int64_t lateness, results *out, int64_t *late) {
         }
         session_ref *target;
         if (overlapping == 1 && inside) {
-            for (target = ss; target->gone || target->key != k || !(target->start <= ts &&
-                                                                    ts + GAP <= target->end);
+            for (target = ss; target->gone || target->key != k ||
+                              !(target->start <= ts && ts + GAP <= target->end);
                  target++)
                 ;
         } else {
@@ -434,9 +450,12 @@ int rt_win_agg_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_b
 }
 
 static fl_aggregate_function sum_count_agg(void) {
-    return (fl_aggregate_function){.acc_schema = acc_schema_, .out_schema = agg_out_schema_,
-                                   .create_accumulator = rt_win_agg_create, .add = rt_win_agg_add,
-                                   .get_result = rt_win_agg_result, .merge = rt_win_agg_merge};
+    return (fl_aggregate_function){.acc_schema = acc_schema_,
+                                   .out_schema = agg_out_schema_,
+                                   .create_accumulator = rt_win_agg_create,
+                                   .add = rt_win_agg_add,
+                                   .get_result = rt_win_agg_result,
+                                   .merge = rt_win_agg_merge};
 }
 
 /* (k, start, end, sum, count) from the aggregate's one result. */
@@ -533,7 +552,8 @@ static void test_sessions_aggregate_p1(void **state) { run_sessions(1, 0, false)
 static void test_sessions_aggregate_lateness_p4(void **state) { run_sessions(4, 150, false); }
 static void test_sessions_reduce_lateness_p1(void **state) { run_sessions(1, 90, true); }
 
-/* ---- every window function on the same windows ------------------------------------------------------ */
+/* ---- every window function on the same windows
+ * ------------------------------------------------------ */
 
 /* process: (k, start, end, sum, count) over all rows, and min/max checked against them. */
 int rt_win_process_all(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -571,7 +591,8 @@ int rt_win_reduced_window(fl_context *ctx, const fl_window *w, const fl_row *con
  * after the window: the key is not in the aggregate's output. */
 int rt_win_agg_stamp(fl_context *ctx, const fl_row *in, fl_collector *out) {
     fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(in, 1)); /* count as key: compared as a multiset */
+    fl_row_builder_set_bigint(b, 0,
+                              fl_row_get_bigint(in, 1)); /* count as key: compared as a multiset */
     fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
     fl_row_builder_set_bigint(b, 2, fl_row_get_bigint(in, 0));
     return fl_collector_emit(out);
@@ -587,18 +608,20 @@ static void test_window_functions_p2(void **state) {
     fl_keyed_stream *k = fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k");
     fl_window_assigner a = fl_tumbling_event_time_windows(size, 0);
 #define WIN() fl_window_allowed_lateness(fl_keyed_window(k, a), lateness)
-    fl_collect *c_min = fl_stream_collect(fl_stream_process(fl_window_min(WIN(), "v"), rt_win_stamp, st));
-    fl_collect *c_max = fl_stream_collect(fl_stream_process(fl_window_max(WIN(), "v"), rt_win_stamp, st));
-    fl_collect *c_reduce =
-        fl_stream_collect(fl_stream_process(fl_window_reduce(WIN(), rt_win_reduce_sum), rt_win_stamp, st));
+    fl_collect *c_min =
+        fl_stream_collect(fl_stream_process(fl_window_min(WIN(), "v"), rt_win_stamp, st));
+    fl_collect *c_max =
+        fl_stream_collect(fl_stream_process(fl_window_max(WIN(), "v"), rt_win_stamp, st));
+    fl_collect *c_reduce = fl_stream_collect(
+        fl_stream_process(fl_window_reduce(WIN(), rt_win_reduce_sum), rt_win_stamp, st));
     fl_aggregate_function agg = sum_count_agg();
-    fl_collect *c_agg =
-        fl_stream_collect(fl_stream_process(fl_window_aggregate(WIN(), &agg), rt_win_agg_stamp, st));
+    fl_collect *c_agg = fl_stream_collect(
+        fl_stream_process(fl_window_aggregate(WIN(), &agg), rt_win_agg_stamp, st));
     fl_stream *proc = fl_window_process(WIN(), rt_win_process_all, wo);
     fl_stream_name(proc, "Process All");
     fl_collect *c_proc = fl_stream_collect(proc);
-    fl_collect *c_rp =
-        fl_stream_collect(fl_window_reduce_process(WIN(), rt_win_reduce_sum, rt_win_reduced_window, wo));
+    fl_collect *c_rp = fl_stream_collect(
+        fl_window_reduce_process(WIN(), rt_win_reduce_sum, rt_win_reduced_window, wo));
 #undef WIN
     int64_t before = fl__keyed_state_bytes_at_close("Process All");
     rt_execute(env, "window functions");
@@ -615,8 +638,9 @@ static void test_window_functions_p2(void **state) {
     expect_results(&want, &got, "reduce");
     /* process: everything */
     want = (results){0};
-    for (size_t i = 0; i < ref.out.n; i++) push5(&want, ref.out.v[i].key, ref.out.v[i].start,
-                                                   ref.out.v[i].ts, ref.out.v[i].value, ref.out.v[i].extra);
+    for (size_t i = 0; i < ref.out.n; i++)
+        push5(&want, ref.out.v[i].key, ref.out.v[i].start, ref.out.v[i].ts, ref.out.v[i].value,
+              ref.out.v[i].extra);
     got = collected_windows(c_proc);
     expect_results(&want, &got, "process");
     /* reduce_process */
@@ -668,7 +692,8 @@ static void test_window_functions_p2(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- per-window state ------------------------------------------------------------------------------------- */
+/* ---- per-window state
+ * ------------------------------------------------------------------------------------- */
 
 /* Counts the firings of each window in per-window state: (k, start, end, firing, count). */
 int rt_win_firings(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -705,9 +730,9 @@ static void test_per_window_state(void **state) {
     fl_schema *s = event_schema(), *wo = window_out_schema();
     fl_row **rows = make_events(s, N_EVENTS);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_windowed_stream *w = fl_keyed_window(
-        fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
-        fl_tumbling_event_time_windows(size, 0));
+    fl_windowed_stream *w =
+        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+                        fl_tumbling_event_time_windows(size, 0));
     fl_window_allowed_lateness(w, lateness);
     fl_stream *p = fl_window_process(w, rt_win_firings, wo);
     fl_stream_name(p, "Firings");
@@ -740,7 +765,8 @@ static void test_per_window_state(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- window_all ---------------------------------------------------------------------------------------- */
+/* ---- window_all
+ * ---------------------------------------------------------------------------------------- */
 
 static void test_window_all(void **state) {
     const int64_t size = 300;
@@ -798,6 +824,7 @@ int main(void) {
         cmocka_unit_test(test_tumbling_no_lateness_p4),
         cmocka_unit_test(test_sliding_lateness_p1),
         cmocka_unit_test(test_sliding_p4),
+        cmocka_unit_test(test_offsets_and_negative_time),
         cmocka_unit_test(test_sessions_aggregate_p1),
         cmocka_unit_test(test_sessions_aggregate_lateness_p4),
         cmocka_unit_test(test_sessions_reduce_lateness_p1),
