@@ -38,7 +38,7 @@ struct fl_windowed_stream {
     bool all;
 };
 
-/* ---- assigners ------------------------------------------------------------------------------- */
+/* ---- assigners ----------------------------------------------------------------------------- */
 
 fl_window_assigner fl_tumbling_event_time_windows(int64_t size_ms, int64_t offset_ms) {
     return (fl_window_assigner){.kind = FL_WINDOW_TUMBLING,
@@ -131,8 +131,7 @@ static bool check_assigner(fl_env *env, const fl_window_assigner *a) {
     return false;
 }
 
-/* ---- windowed streams
- * ---------------------------------------------------------------------------- */
+/* ---- windowed streams ---------------------------------------------------------------------- */
 
 static fl_windowed_stream *windowed(fl_env *env, const fl_schema *schema,
                                     fl_window_assigner assigner) {
@@ -216,8 +215,7 @@ fl_windowed_stream *fl_window_side_output_late_data(fl_windowed_stream *w, const
     return w;
 }
 
-/* ---- window nodes
- * ------------------------------------------------------------------------------------ */
+/* ---- window nodes -------------------------------------------------------------------------- */
 
 typedef struct fn_role {
     const char *role;
@@ -482,8 +480,7 @@ fl_stream *fl_window_aggregate_process(fl_windowed_stream *w, const fl_aggregate
     return h;
 }
 
-/* ---- window joins
- * ------------------------------------------------------------------------------------------ */
+/* ---- window joins -------------------------------------------------------------------------- */
 
 static bool same_key_types(const fl_schema *a, const fl_schema *b) {
     int n = fl_schema_num_fields(a);

@@ -3,7 +3,8 @@
  * and a TaskManager's slots inside the calling process.
  *
  * execute() takes a JobGraph, binds its subtasks to the cluster's slots,
- * runs it and waits for the end, logging each state change as Flink does
+ * runs it (and runs it again after a failure, as the restart strategy
+ * allows) and waits for the end, logging each state change as Flink does
  * ("switched from RUNNING to FINISHED"). Jobs running in the process can be
  * canceled from another thread (the CLI's signal thread uses this for Ctrl-C).
  */
@@ -22,6 +23,8 @@ typedef struct fl_minicluster_options {
  * error names the failing subtask and cause, or says it was canceled. */
 int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, fl_error *err);
 
+/* How many times the job that ended last in this process was restarted. */
+int fl_minicluster_last_restarts(void);
 /* Checkpoint figures of the job that ended last in this process. */
 fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
 

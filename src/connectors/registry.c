@@ -15,8 +15,8 @@ static const fl_source_connector *const sources[] = {
 };
 
 static const fl_sink_connector *const sinks[] = {
-    &fl__sink_print,   &fl__sink_filesystem, &fl__sink_blackhole,
-    &fl__sink_collect, &fl__sink_function,
+    &fl__sink_print,    &fl__sink_filesystem, &fl__sink_blackhole,
+    &fl__sink_collect,  &fl__sink_function,   &fl__sink_filesystem_exactly_once,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -6,7 +6,12 @@
  * declared schema when the graph is built and again when the source opens,
  * because the bytes may have crossed a process boundary in between.
  * Non-parallel and bounded; rows carry no timestamp.
+ *
+ * Checkpoints: a split is a range of row indices [next, end) still to emit;
+ * the source snapshots the one it reads (none once it is done) and, restored,
+ * reads the ranges it receives in order.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,16 +19,26 @@
 #include "mem.h"
 
 #define NAME "collection"
+#define SPLIT_TAG "FLco"
+#define SPLIT_VERSION 1
 
 static const fl_option_def options[] = {
     {"rows", "", false, "base64 of the rows' binary form, concatenated"},
     {NULL, NULL, false, NULL},
 };
 
+/* Rows [next, end) by index. */
+typedef struct collection_range {
+    uint64_t next, end;
+} collection_range;
+
 typedef struct collection_state {
     unsigned char *rows; /* decoded bytes, owned */
     size_t len;
-    size_t offset;       /* next row to emit: the position a checkpoint records */
+    size_t *starts;      /* byte offset of each row, and len at [count] */
+    size_t count;
+    collection_range *ranges; /* unread ones from `cur` on: the position a checkpoint records */
+    size_t n_ranges, cur;
 } collection_state;
 
 /* Decodes the option into new bytes (NULL when empty) and checks every row. */
@@ -92,20 +107,83 @@ static int collection_open(fl_source_ctx *ctx, const fl_options *o, void **state
         free(st);
         return rc;
     }
+    /* decode_rows checked that the rows tile the bytes exactly. */
+    size_t cap = 16;
+    st->starts = fl_xmalloc(cap * sizeof *st->starts);
+    for (size_t off = 0;; off += fl_row_size((const fl_row *)(st->rows + off))) {
+        if (st->count + 1 == cap) {
+            cap *= 2;
+            st->starts = fl_xrealloc(st->starts, cap * sizeof *st->starts);
+        }
+        st->starts[st->count] = off;
+        if (off >= st->len)
+            break;
+        st->count++;
+    }
+    st->ranges = fl_xmalloc(sizeof *st->ranges);
+    if (st->count > 0) {
+        st->ranges[0] = (collection_range){0, st->count};
+        st->n_ranges = 1;
+    }
     *state = st;
     return 0;
 }
 
 static int collection_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     collection_state *st = state;
-    for (int n = 0; n < FL__CONN_BATCH_ROWS && st->offset < st->len; n++) {
-        const fl_row *row = (const fl_row *)(st->rows + st->offset);
+    for (int n = 0; n < FL__CONN_BATCH_ROWS && st->cur < st->n_ranges; n++) {
+        collection_range *r = &st->ranges[st->cur];
+        const fl_row *row = (const fl_row *)(st->rows + st->starts[r->next]);
         int rc = fl_source_emit_row(ctx, row, FL_NO_TIMESTAMP);
         if (rc < 0)
             return rc;
-        st->offset += fl_row_size(row);
+        if (++r->next == r->end)
+            st->cur++;
     }
-    return st->offset < st->len ? FL_SOURCE_MORE : FL_SOURCE_END;
+    return st->cur < st->n_ranges ? FL_SOURCE_MORE : FL_SOURCE_END;
+}
+
+static int collection_snapshot(void *state, fl_split_list *out, fl_error *err) {
+    collection_state *st = state;
+    fl__conn_buf b = {0};
+    for (size_t i = st->cur; i < st->n_ranges; i++) {
+        b.len = 0;
+        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
+        fl__blob_put_u64(&b, st->ranges[i].next);
+        fl__blob_put_u64(&b, st->ranges[i].end);
+        fl_split_list_add(out, b.data, b.len);
+    }
+    fl__conn_buf_free(&b);
+    return 0;
+}
+
+static int collection_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
+    collection_state *st = state;
+    collection_range *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
+    for (size_t i = 0; i < n; i++) {
+        fl__blob_reader r;
+        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        restored[i].next = fl__blob_get_u64(&r);
+        restored[i].end = fl__blob_get_u64(&r);
+        if (!ok || !fl__blob_done(&r)) {
+            free(restored);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu is not a collection split", i);
+        }
+        if (restored[i].next >= restored[i].end || restored[i].end > st->count) {
+            uint64_t end = restored[i].end;
+            free(restored);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu reaches row %" PRIu64
+                                " of a collection of %zu rows",
+                                i, end, st->count);
+        }
+    }
+    free(st->ranges);
+    st->ranges = restored;
+    st->n_ranges = n;
+    st->cur = 0;
+    return 0;
 }
 
 static void collection_close(void *state) {
@@ -113,6 +191,8 @@ static void collection_close(void *state) {
     if (st == NULL)
         return;
     free(st->rows);
+    free(st->starts);
+    free(st->ranges);
     free(st);
 }
 
@@ -126,4 +206,6 @@ const fl_source_connector fl__source_collection = {
     .open = collection_open,
     .read = collection_read,
     .close = collection_close,
+    .snapshot = collection_snapshot,
+    .restore = collection_restore,
 };

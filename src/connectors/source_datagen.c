@@ -5,17 +5,29 @@
  * Per-field options ("fields.NAME.kind", ".min", ".max", ".length", ".start",
  * ".end", ".null-rate") choose how each field is generated; their combination
  * with the field's type is checked when the graph is built, so a mistake is
- * one clear error before the job runs. The output is a pure function of
- * (options, seed, subtask index, parallelism): every subtask seeds its own
- * xoshiro256** generator from those, so a run can be repeated exactly
- * (TIMESTAMP fields without min/max are the exception: they are drawn from
- * the day before the source opened).
+ * one clear error before the job runs.
  *
- * Rows are split over the subtasks: with a row count (number-of-rows, or the
- * length of the shortest sequence field) subtask i produces the contiguous
- * global rows [i*N/p, (i+1)*N/p), so sequence values are produced exactly
- * once; rows-per-second is the total rate, each subtask producing its share
- * and going idle (FL_SOURCE_IDLE) while ahead of its schedule.
+ * Every row has a global index, and row k is a pure function of (options,
+ * seed, k): its xoshiro256** generator is seeded from the seed and k alone
+ * (TIMESTAMP fields without min or max draw from the day before an anchor
+ * time, the wall clock when the subtask first opened, which travels with the
+ * row's split). So the rows do not depend on the parallelism or on restarts.
+ *
+ * Rows are split over the subtasks: subtask i produces the contiguous global
+ * rows [i*N/p, (i+1)*N/p), N being the row count (number-of-rows, or the
+ * length of the shortest sequence field) or 2^64 when unbounded, so sequence
+ * values are produced exactly once; rows-per-second is the total rate, each
+ * subtask producing its share and going idle (FL_SOURCE_IDLE) while ahead of
+ * its schedule.
+ *
+ * Checkpoints: a split is one such range of global rows, the next row to
+ * emit in it and its anchor time. A restored subtask reads the ranges it
+ * receives, a batch from each in turn, from their next rows; because rows
+ * depend only on their index, the union of what runs before and after a
+ * restore is exactly the rows of an uninterrupted run, for the same or any
+ * other parallelism (with another parallelism the ranges keep their old
+ * boundaries; a subtask that receives none ends at once, and the rate of
+ * each subtask stays rows-per-second / parallelism).
  */
 #include <float.h>
 #include <inttypes.h>
@@ -34,18 +46,20 @@
 #define FIELD_PREFIX "fields."
 #define DAY_MS INT64_C(86400000)
 #define MAX_LENGTH (INT64_C(1) << 24)
+#define SPLIT_TAG "FLdg"
+#define SPLIT_VERSION 1
 
 static const fl_option_def options[] = {
     {"rows-per-second", "10000", false, "rows per second over all subtasks; 0 = unthrottled"},
     {"number-of-rows", NULL, false, "rows over all subtasks; unset or 0 = unbounded"},
-    {"seed", "0", false, "seed of the generators (mixed with subtask index and parallelism)"},
+    {"seed", "0", false, "seed of the generators (mixed with each row's global index)"},
     {"fields.#.kind", "random", false, "random or sequence"},
     {"fields.#.min", NULL, false,
      "smallest random value of an INT, BIGINT, DOUBLE or TIMESTAMP (epoch ms) field; "
      "default: the type's minimum, 0 for DOUBLE, max minus one day for TIMESTAMP"},
     {"fields.#.max", NULL, false,
      "largest random value; default: the type's maximum, 1 for DOUBLE, the time the "
-     "source opens for TIMESTAMP"},
+     "source first opens for TIMESTAMP"},
     {"fields.#.length", "100", false, "length of random STRING and BYTES values"},
     {"fields.#.start", NULL, false,
      "first value of a sequence field (INT, BIGINT, STRING, TIMESTAMP)"},
@@ -65,6 +79,7 @@ typedef struct field_spec {
     fl_type type;
     int kind;
     int64_t min, max; /* random INT, BIGINT, TIMESTAMP */
+    bool min_from_anchor, max_from_anchor; /* TIMESTAMP bound not given: from the anchor time */
     double dmin, dmax; /* random DOUBLE */
     uint32_t length;   /* random STRING, BYTES */
     double null_rate;
@@ -80,17 +95,23 @@ typedef struct datagen_spec {
     uint64_t seed;
 } datagen_spec;
 
+/* A range of global rows with rows left: next is in [first, last]. */
+typedef struct datagen_split {
+    uint64_t first, last, next;
+    int64_t anchor_ms; /* wall time the range's subtask first opened, for TIMESTAMP defaults */
+} datagen_split;
+
 typedef struct datagen_state {
     datagen_spec spec;
-    uint64_t rng[4];    /* xoshiro256** */
-    uint64_t first_row; /* global index of this subtask's first row */
-    uint64_t rows;      /* rows of this subtask when bounded */
-    uint64_t emitted;   /* rows emitted so far: the position a checkpoint records */
-    double rate;        /* this subtask's rows per second; 0: unthrottled */
-    int64_t start_ns;   /* monotonic time of the first read (rate schedule origin) */
+    uint64_t seed_key;     /* the seed, mixed once */
+    uint64_t rng[4];       /* xoshiro256**, seeded again for every row */
+    datagen_split *splits; /* unfinished ones: the position a checkpoint records */
+    size_t n_splits, cur;  /* cur: the split the next batch comes from */
+    uint64_t emitted;      /* rows emitted by this subtask since open or restore */
+    double rate;           /* this subtask's rows per second; 0: unthrottled */
+    int64_t start_ns;      /* monotonic time of the first read (rate schedule origin) */
     bool started;
-    int64_t now_ms;     /* wall time at open, for TIMESTAMP defaults */
-    char *scratch;      /* random STRING/BYTES values are built here */
+    char *scratch; /* random STRING/BYTES values are built here */
 } datagen_state;
 
 /* ---- random numbers ---------------------------------------------------------------------- */
@@ -102,10 +123,11 @@ static uint64_t splitmix64(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-static void rng_seed(uint64_t rng[4], uint64_t seed, int subtask, int parallelism) {
-    uint64_t x = seed;
-    x = splitmix64(&x) ^ (uint64_t)(uint32_t)subtask;
-    x = splitmix64(&x) ^ ((uint64_t)(uint32_t)parallelism << 32);
+/* The generator of global row `row`: splitmix64 from a hash of (seed, row),
+ * so that the rows' generators start far apart. */
+static void rng_seed_row(uint64_t rng[4], uint64_t seed_key, uint64_t row) {
+    uint64_t x = seed_key ^ row;
+    x = splitmix64(&x);
     for (int i = 0; i < 4; i++)
         rng[i] = splitmix64(&x);
 }
@@ -174,6 +196,19 @@ static int not_for(const char *field, const char *opt, const char *what, fl_erro
     return fl_error_set(err, FL_ECONFIG,
                         "connector \"" NAME "\": option fields.%s.%s does not apply to %s",
                         field, opt, what);
+}
+
+/* The bounds of a random TIMESTAMP field for a split anchored at anchor_ms:
+ * a bound not given is the anchor (max, or min when min is later) or max
+ * minus a day (min). */
+static void timestamp_bounds(const field_spec *f, int64_t anchor_ms, int64_t *lo, int64_t *hi) {
+    int64_t max = f->max, min = f->min;
+    if (f->max_from_anchor)
+        max = !f->min_from_anchor && f->min > anchor_ms ? f->min : anchor_ms;
+    if (f->min_from_anchor)
+        min = max >= INT64_MIN + DAY_MS ? max - DAY_MS : INT64_MIN;
+    *lo = min;
+    *hi = max;
 }
 
 /* Reads and checks the options of one field. now_ms anchors TIMESTAMP defaults. */
@@ -290,10 +325,9 @@ static int parse_field(const fl_options *o, const fl_schema *s, int i, int64_t n
         if (rc < 0)
             return rc;
         if (f->type == FL_TIMESTAMP) {
-            if (!has_max)
-                f->max = has_min && f->min > now_ms ? f->min : now_ms;
-            if (!has_min)
-                f->min = f->max >= INT64_MIN + DAY_MS ? f->max - DAY_MS : INT64_MIN;
+            f->min_from_anchor = !has_min;
+            f->max_from_anchor = !has_max;
+            timestamp_bounds(f, now_ms, &f->min, &f->max);
         } else {
             if (!has_min)
                 f->min = lo;
@@ -456,22 +490,25 @@ static bool datagen_bounded(const fl_options *o) {
 static int datagen_open(fl_source_ctx *ctx, const fl_options *o, void **state, fl_error *err) {
     const fl_schema *s = fl_row_builder_schema(fl_source_builder(ctx));
     datagen_state *st = fl_xcalloc(1, sizeof *st);
-    st->now_ms = fl_clock_wall_ms();
-    int rc = parse_spec(o, s, st->now_ms, &st->spec, err);
+    int64_t now_ms = fl_clock_wall_ms();
+    int rc = parse_spec(o, s, now_ms, &st->spec, err);
     if (rc < 0) {
         spec_fini(&st->spec);
         free(st);
         return rc;
     }
+    uint64_t x = st->spec.seed;
+    st->seed_key = splitmix64(&x);
     int index = fl_source_subtask_index(ctx);
     int p = fl_source_parallelism(ctx);
-    rng_seed(st->rng, st->spec.seed, index, p);
-    if (st->spec.bounded) {
-        unsigned __int128 n = st->spec.total_rows;
-        uint64_t lo = (uint64_t)(n * (unsigned)index / (unsigned)p);
-        uint64_t hi = (uint64_t)(n * (unsigned)(index + 1) / (unsigned)p);
-        st->first_row = lo;
-        st->rows = hi - lo;
+    /* Unbounded: 2^64 rows, which no subtask reaches. */
+    unsigned __int128 n = st->spec.bounded ? st->spec.total_rows : (unsigned __int128)1 << 64;
+    unsigned __int128 lo = n * (unsigned)index / (unsigned)p;
+    unsigned __int128 hi = n * (unsigned)(index + 1) / (unsigned)p;
+    st->splits = fl_xmalloc(sizeof *st->splits);
+    if (hi > lo) {
+        st->splits[0] = (datagen_split){(uint64_t)lo, (uint64_t)(hi - 1), (uint64_t)lo, now_ms};
+        st->n_splits = 1;
     }
     if (st->spec.rows_per_second > 0)
         st->rate = (double)st->spec.rows_per_second / p;
@@ -507,7 +544,9 @@ static void random_bytes(uint64_t rng[4], char *out, uint32_t len) {
     }
 }
 
-static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row) {
+static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row,
+                      int64_t anchor_ms) {
+    rng_seed_row(st->rng, st->seed_key, global_row);
     for (int i = 0; i < st->spec.n_fields; i++) {
         const field_spec *f = &st->spec.fields[i];
         if (f->kind == KIND_SEQUENCE) {
@@ -542,9 +581,12 @@ static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row)
         case FL_BIGINT:
             fl_row_builder_set_bigint(b, i, rng_range(st->rng, f->min, f->max));
             break;
-        case FL_TIMESTAMP:
-            fl_row_builder_set_timestamp(b, i, rng_range(st->rng, f->min, f->max));
+        case FL_TIMESTAMP: {
+            int64_t lo, hi;
+            timestamp_bounds(f, anchor_ms, &lo, &hi);
+            fl_row_builder_set_timestamp(b, i, rng_range(st->rng, lo, hi));
             break;
+        }
         case FL_DOUBLE: {
             double u = rng_unit(st->rng);
             /* Written so that max - min never overflows. */
@@ -570,7 +612,7 @@ static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row)
 
 static int datagen_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     datagen_state *st = state;
-    if (st->spec.bounded && st->emitted >= st->rows)
+    if (st->n_splits == 0)
         return FL_SOURCE_END;
     uint64_t batch = FL__CONN_BATCH_ROWS;
     if (st->rate > 0) {
@@ -589,19 +631,83 @@ static int datagen_read(void *state, fl_source_ctx *ctx, fl_error *err) {
         if (due - (double)st->emitted < (double)batch)
             batch = (uint64_t)(due - (double)st->emitted);
     }
-    if (st->spec.bounded && st->rows - st->emitted < batch)
-        batch = st->rows - st->emitted;
-    for (uint64_t k = 0; k < batch; k++) {
+    /* One batch from the current split, then the next split's turn, so that
+     * the splits of an unbounded source all advance. */
+    datagen_split *sp = &st->splits[st->cur];
+    bool finished = false;
+    for (uint64_t k = 0; k < batch && !finished; k++) {
         fl_row_builder *b = fl_source_builder(ctx);
-        build_row(st, b, st->first_row + st->emitted);
+        build_row(st, b, sp->next, sp->anchor_ms);
         int rc = fl_source_emit(ctx, FL_NO_TIMESTAMP);
         if (rc < 0)
             return rc;
         st->emitted++;
+        if (sp->next == sp->last)
+            finished = true;
+        else
+            sp->next++;
     }
-    if (st->spec.bounded && st->emitted >= st->rows)
-        return FL_SOURCE_END;
-    return FL_SOURCE_MORE;
+    if (finished) {
+        memmove(sp, sp + 1, (st->n_splits - st->cur - 1) * sizeof *sp);
+        st->n_splits--;
+    } else {
+        st->cur++;
+    }
+    if (st->cur >= st->n_splits)
+        st->cur = 0;
+    return st->n_splits > 0 ? FL_SOURCE_MORE : FL_SOURCE_END;
+}
+
+static int datagen_snapshot(void *state, fl_split_list *out, fl_error *err) {
+    datagen_state *st = state;
+    fl__conn_buf b = {0};
+    for (size_t i = 0; i < st->n_splits; i++) {
+        const datagen_split *sp = &st->splits[i];
+        b.len = 0;
+        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
+        fl__blob_put_u64(&b, sp->first);
+        fl__blob_put_u64(&b, sp->last);
+        fl__blob_put_u64(&b, sp->next);
+        fl__blob_put_u64(&b, (uint64_t)sp->anchor_ms);
+        fl_split_list_add(out, b.data, b.len);
+    }
+    fl__conn_buf_free(&b);
+    return 0;
+}
+
+static int datagen_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
+    datagen_state *st = state;
+    datagen_split *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
+    for (size_t i = 0; i < n; i++) {
+        fl__blob_reader r;
+        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        datagen_split *sp = &restored[i];
+        sp->first = fl__blob_get_u64(&r);
+        sp->last = fl__blob_get_u64(&r);
+        sp->next = fl__blob_get_u64(&r);
+        sp->anchor_ms = (int64_t)fl__blob_get_u64(&r);
+        if (!ok || !fl__blob_done(&r) || sp->first > sp->next || sp->next > sp->last) {
+            free(restored);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu is not a datagen split", i);
+        }
+        if (st->spec.bounded && sp->last >= st->spec.total_rows) {
+            uint64_t last = sp->last;
+            free(restored);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu reaches row %" PRIu64
+                                " of %" PRIu64 " rows; were the options changed?",
+                                i, last, st->spec.total_rows);
+        }
+    }
+    free(st->splits);
+    st->splits = restored;
+    st->n_splits = n;
+    st->cur = 0;
+    /* The rate schedule starts again from the restore. */
+    st->emitted = 0;
+    st->started = false;
+    return 0;
 }
 
 static void datagen_close(void *state) {
@@ -609,6 +715,7 @@ static void datagen_close(void *state) {
     if (st == NULL)
         return;
     spec_fini(&st->spec);
+    free(st->splits);
     free(st->scratch);
     free(st);
 }
@@ -624,4 +731,6 @@ const fl_source_connector fl__source_datagen = {
     .open = datagen_open,
     .read = datagen_read,
     .close = datagen_close,
+    .snapshot = datagen_snapshot,
+    .restore = datagen_restore,
 };

@@ -12,6 +12,14 @@
  * every line is read exactly once for any parallelism, and no line spans two
  * files.
  *
+ * Splits: the part of a subtask's range inside one file is a split (path,
+ * start, end, next): read the lines of that file that start in [next, end),
+ * a line starting at offset x when x is 0 or byte x-1 is a newline. A split
+ * starts with next = start; after each line, next is the offset of the line
+ * after it, so the split is the position a checkpoint records. Restored, a
+ * subtask reads the splits it receives in order, whatever subtask and
+ * parallelism they came from, and every line is still read exactly once.
+ *
  * Lines end at '\n'; a trailing '\r' is removed (CRLF files), the last line
  * needs no newline, empty lines are emitted as empty strings. Reads go through
  * a 1 MiB buffer that grows for longer lines.
@@ -28,6 +36,8 @@
 #include "mem.h"
 
 #define NAME "filesystem"
+#define SPLIT_TAG "FLfs"
+#define SPLIT_VERSION 1
 #define READ_SIZE ((size_t)1 << 20)
 #define MAX_LINE ((size_t)1 << 30)
 /* Buffer refills per read() call at most, so that a very long line does not
@@ -52,18 +62,21 @@ typedef struct text_files {
     uint64_t total;
 } text_files;
 
+/* Lines of `path` that start in [next, end). */
+typedef struct file_split {
+    char *path;
+    uint64_t start, end, next;
+} file_split;
+
 typedef struct filesystem_state {
-    text_files in;
-    uint64_t lo, hi;   /* this subtask's range in the end-to-end sequence */
-    size_t cur;        /* file being read; in.n when done */
-    int fd;            /* its descriptor, or -1 before it is opened */
-    uint64_t end;      /* range end within the current file */
-    bool skipping;     /* discarding the partial line the range starts in */
+    file_split *splits; /* from `cur` on: the position a checkpoint records */
+    size_t n_splits, cur;
+    int fd;            /* the current split's file, or -1 before it is opened */
+    bool skipping;     /* discarding the partial line before the split's next */
     bool eof;          /* read() returned 0 */
     uint64_t pos;      /* file offset of buf[0] */
     char *buf;
     size_t cap, len, off; /* unread bytes are buf[off, len) */
-    /* The position a checkpoint records is (cur, pos + off): the next line. */
 } filesystem_state;
 
 static int open_error(const char *path, int errnum, fl_error *err) {
@@ -166,55 +179,66 @@ static bool filesystem_bounded(const fl_options *o) {
     return true;
 }
 
+static void splits_free(file_split *splits, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(splits[i].path);
+    free(splits);
+}
+
 static int filesystem_open(fl_source_ctx *ctx, const fl_options *o, void **state,
                            fl_error *err) {
     int rc = check_format(o, err);
     if (rc < 0)
         return rc;
-    filesystem_state *st = fl_xcalloc(1, sizeof *st);
-    st->fd = -1;
-    rc = list_files(fl_options_get(o, "path"), &st->in, err);
+    text_files in;
+    rc = list_files(fl_options_get(o, "path"), &in, err);
     if (rc < 0) {
-        files_fini(&st->in);
-        free(st);
+        files_fini(&in);
         return rc;
     }
-    unsigned __int128 total = st->in.total;
+    filesystem_state *st = fl_xcalloc(1, sizeof *st);
+    st->fd = -1;
+    /* This subtask's range of the files laid end to end, cut at file ends. */
+    unsigned __int128 total = in.total;
     unsigned i = (unsigned)fl_source_subtask_index(ctx), p = (unsigned)fl_source_parallelism(ctx);
-    st->lo = (uint64_t)(total * i / p);
-    st->hi = (uint64_t)(total * (i + 1) / p);
+    uint64_t lo = (uint64_t)(total * i / p);
+    uint64_t hi = (uint64_t)(total * (i + 1) / p);
+    st->splits = fl_xmalloc((in.n ? in.n : 1) * sizeof *st->splits);
+    for (size_t k = 0; k < in.n; k++) {
+        const text_file *f = &in.files[k];
+        uint64_t first = lo > f->base ? lo - f->base : 0;
+        uint64_t end = hi < f->base + f->size ? hi - f->base : f->size;
+        if (hi <= f->base || first >= end)
+            continue;
+        st->splits[st->n_splits++] = (file_split){fl_xstrdup(f->path), first, end, first};
+    }
+    files_fini(&in);
     st->cap = READ_SIZE;
     st->buf = fl_xmalloc(st->cap);
     *state = st;
     return 0;
 }
 
-/* Moves to the next file that overlaps the range and positions the buffer
- * at the range start (one byte before it, to see whether a line starts there).
- * Returns 0, or 1 when no file is left. */
-static int next_file(filesystem_state *st, fl_error *err) {
+/* Moves to the next split (the first one when none is open) and positions
+ * the buffer one byte before its next offset, to see whether a line starts
+ * there. Returns 0, or 1 when no split is left. */
+static int next_split(filesystem_state *st, fl_error *err) {
     if (st->fd >= 0) {
         close(st->fd);
         st->fd = -1;
         st->cur++;
     }
-    for (; st->cur < st->in.n; st->cur++) {
-        const text_file *f = &st->in.files[st->cur];
-        uint64_t first = st->lo > f->base ? st->lo - f->base : 0;
-        uint64_t end = st->hi < f->base + f->size ? st->hi - f->base : f->size;
-        if (st->hi <= f->base || first >= end)
-            continue;
-        st->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        if (st->fd < 0)
-            return open_error(f->path, errno, err);
-        st->end = end;
-        st->skipping = first > 0;
-        st->pos = first > 0 ? first - 1 : 0;
-        st->len = st->off = 0;
-        st->eof = false;
-        return 0;
-    }
-    return 1;
+    if (st->cur >= st->n_splits)
+        return 1;
+    const file_split *sp = &st->splits[st->cur];
+    st->fd = open(sp->path, O_RDONLY | O_CLOEXEC);
+    if (st->fd < 0)
+        return open_error(sp->path, errno, err);
+    st->skipping = sp->next > 0;
+    st->pos = sp->next > 0 ? sp->next - 1 : 0;
+    st->len = st->off = 0;
+    st->eof = false;
+    return 0;
 }
 
 /* Reads more bytes after buf[len), keeping the unread part; grows the buffer
@@ -227,7 +251,7 @@ static int refill(filesystem_state *st, fl_error *err) {
         st->off = 0;
     }
     if (st->cap - st->len < READ_SIZE / 2) {
-        const char *path = st->in.files[st->cur].path;
+        const char *path = st->splits[st->cur].path;
         if (st->len >= MAX_LINE)
             return fl_error_set(err, FL_EFORMAT,
                                 "line at byte %llu of \"%s\" is longer than 1 GiB",
@@ -243,7 +267,7 @@ static int refill(filesystem_state *st, fl_error *err) {
         if (n < 0) {
             char text[128];
             return fl_error_set(err, FL_EIO, "could not read \"%s\": %s",
-                                st->in.files[st->cur].path,
+                                st->splits[st->cur].path,
                                 fl__conn_errno_text(errno, text, sizeof text));
         }
         if (n == 0)
@@ -266,7 +290,7 @@ static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     int emitted = 0, refills = 0;
     while (emitted < FL__CONN_BATCH_ROWS && refills < MAX_REFILLS) {
         if (st->fd < 0) {
-            int rc = next_file(st, err);
+            int rc = next_split(st, err);
             if (rc < 0)
                 return rc;
             if (rc == 1)
@@ -292,8 +316,8 @@ static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
             continue;
         }
         uint64_t line_start = st->pos + st->off;
-        if (line_start >= st->end || (st->eof && avail == 0)) {
-            int rc = next_file(st, err);
+        if (line_start >= st->splits[st->cur].end || (st->eof && avail == 0)) {
+            int rc = next_split(st, err);
             if (rc < 0)
                 return rc;
             if (rc == 1)
@@ -311,14 +335,62 @@ static int filesystem_read(void *state, fl_source_ctx *ctx, fl_error *err) {
         if (line_len >= MAX_LINE)
             return fl_error_set(err, FL_EFORMAT,
                                 "line at byte %llu of \"%s\" is longer than 1 GiB",
-                                (unsigned long long)line_start, st->in.files[st->cur].path);
+                                (unsigned long long)line_start, st->splits[st->cur].path);
         int rc = emit_line(ctx, data, line_len);
         if (rc < 0)
             return rc;
         st->off += line_len + (nl ? 1 : 0);
+        st->splits[st->cur].next = st->pos + st->off;
         emitted++;
     }
     return FL_SOURCE_MORE;
+}
+
+static int filesystem_snapshot(void *state, fl_split_list *out, fl_error *err) {
+    filesystem_state *st = state;
+    fl__conn_buf b = {0};
+    for (size_t i = st->cur; i < st->n_splits; i++) {
+        const file_split *sp = &st->splits[i];
+        if (sp->next >= sp->end)
+            continue; /* no line starts in what is left */
+        b.len = 0;
+        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
+        fl__blob_put_str(&b, sp->path);
+        fl__blob_put_u64(&b, sp->start);
+        fl__blob_put_u64(&b, sp->end);
+        fl__blob_put_u64(&b, sp->next);
+        fl_split_list_add(out, b.data, b.len);
+    }
+    fl__conn_buf_free(&b);
+    return 0;
+}
+
+static int filesystem_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
+    filesystem_state *st = state;
+    file_split *restored = fl_xcalloc(n ? n : 1, sizeof *restored);
+    for (size_t i = 0; i < n; i++) {
+        fl__blob_reader r;
+        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        file_split *sp = &restored[i];
+        sp->path = fl__blob_get_str(&r);
+        sp->start = fl__blob_get_u64(&r);
+        sp->end = fl__blob_get_u64(&r);
+        sp->next = fl__blob_get_u64(&r);
+        if (!ok || !fl__blob_done(&r) || sp->start > sp->next || sp->next > sp->end) {
+            splits_free(restored, n);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu is not a file split", i);
+        }
+    }
+    if (st->fd >= 0) {
+        close(st->fd);
+        st->fd = -1;
+    }
+    splits_free(st->splits, st->n_splits);
+    st->splits = restored;
+    st->n_splits = n;
+    st->cur = 0;
+    return 0;
 }
 
 static void filesystem_close(void *state) {
@@ -327,7 +399,7 @@ static void filesystem_close(void *state) {
         return;
     if (st->fd >= 0)
         close(st->fd);
-    files_fini(&st->in);
+    splits_free(st->splits, st->n_splits);
     free(st->buf);
     free(st);
 }
@@ -343,4 +415,6 @@ const fl_source_connector fl__source_filesystem = {
     .open = filesystem_open,
     .read = filesystem_read,
     .close = filesystem_close,
+    .snapshot = filesystem_snapshot,
+    .restore = filesystem_restore,
 };

@@ -3,7 +3,13 @@
  * as (value BIGINT), Flink's fromSequence. Parallel: the range is cut into
  * `parallelism` contiguous slices of (nearly) equal size, subtask i taking the
  * i-th, so every number is produced exactly once whatever the parallelism.
- * Bounded; the next number to emit is the subtask's whole position.
+ * Bounded.
+ *
+ * Checkpoints: a split is one slice [first, last] and the next number to
+ * emit in it. A subtask snapshots the slices it has not finished; restored
+ * with any parallelism, a subtask reads the slices it receives one after the
+ * other, each from its next number, so every number is still produced
+ * exactly once.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,6 +18,8 @@
 #include "mem.h"
 
 #define NAME "sequence"
+#define SPLIT_TAG "FLsq"
+#define SPLIT_VERSION 1
 
 static const fl_option_def options[] = {
     {"from", NULL, true, "first number (int64)"},
@@ -19,9 +27,14 @@ static const fl_option_def options[] = {
     {NULL, NULL, false, NULL},
 };
 
+/* One slice with numbers left: next is the next number to emit, in [first, last]. */
+typedef struct sequence_split {
+    int64_t first, last, next;
+} sequence_split;
+
 typedef struct sequence_state {
-    int64_t next;      /* next number to emit: the position a checkpoint records */
-    uint64_t remaining; /* numbers left in this subtask's slice */
+    sequence_split *splits; /* unfinished ones from `cur` on: the position a checkpoint records */
+    size_t n, cur;
 } sequence_state;
 
 static int read_range(const fl_options *o, int64_t *from, int64_t *to, fl_error *err) {
@@ -41,13 +54,18 @@ static int read_range(const fl_options *o, int64_t *from, int64_t *to, fl_error 
 }
 
 /* Slice of subtask i of p over [from, to]: offsets [i*n/p, (i+1)*n/p) where
- * n = to - from + 1 may be 2^64, hence the 128-bit arithmetic. */
-static void slice(int64_t from, int64_t to, int i, int p, int64_t *first, uint64_t *count) {
+ * n = to - from + 1 may be 2^64, hence the 128-bit arithmetic. False when
+ * the slice is empty (more subtasks than numbers). */
+static bool slice(int64_t from, int64_t to, int i, int p, sequence_split *out) {
     unsigned __int128 n = (unsigned __int128)((uint64_t)to - (uint64_t)from) + 1;
     unsigned __int128 lo = n * (unsigned)i / (unsigned)p;
     unsigned __int128 hi = n * (unsigned)(i + 1) / (unsigned)p;
-    *first = (int64_t)((uint64_t)from + (uint64_t)lo);
-    *count = (uint64_t)(hi - lo);
+    if (hi == lo)
+        return false;
+    out->first = (int64_t)((uint64_t)from + (uint64_t)lo);
+    out->last = (int64_t)((uint64_t)from + (uint64_t)(hi - 1));
+    out->next = out->first;
+    return true;
 }
 
 static fl_schema *sequence_schema(const fl_options *o, const fl_schema *declared,
@@ -71,29 +89,75 @@ static int sequence_open(fl_source_ctx *ctx, const fl_options *o, void **state, 
     if (rc < 0)
         return rc;
     sequence_state *st = fl_xcalloc(1, sizeof *st);
-    slice(from, to, fl_source_subtask_index(ctx), fl_source_parallelism(ctx), &st->next,
-          &st->remaining);
+    st->splits = fl_xmalloc(sizeof *st->splits);
+    if (slice(from, to, fl_source_subtask_index(ctx), fl_source_parallelism(ctx), st->splits))
+        st->n = 1;
     *state = st;
     return 0;
 }
 
 static int sequence_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     sequence_state *st = state;
-    for (int n = 0; n < FL__CONN_BATCH_ROWS && st->remaining > 0; n++) {
+    for (int n = 0; n < FL__CONN_BATCH_ROWS && st->cur < st->n; n++) {
+        sequence_split *sp = &st->splits[st->cur];
         fl_row_builder *b = fl_source_builder(ctx);
-        fl_row_builder_set_bigint(b, 0, st->next);
+        fl_row_builder_set_bigint(b, 0, sp->next);
         int rc = fl_source_emit(ctx, FL_NO_TIMESTAMP);
         if (rc < 0)
             return rc;
-        st->remaining--;
-        /* Wraps only after the last number of the full int64 range. */
-        st->next = (int64_t)((uint64_t)st->next + 1);
+        /* Comparing before incrementing works up to INT64_MAX. */
+        if (sp->next == sp->last)
+            st->cur++;
+        else
+            sp->next++;
     }
-    return st->remaining > 0 ? FL_SOURCE_MORE : FL_SOURCE_END;
+    return st->cur < st->n ? FL_SOURCE_MORE : FL_SOURCE_END;
+}
+
+static int sequence_snapshot(void *state, fl_split_list *out, fl_error *err) {
+    sequence_state *st = state;
+    fl__conn_buf b = {0};
+    for (size_t i = st->cur; i < st->n; i++) {
+        b.len = 0;
+        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
+        fl__blob_put_u64(&b, (uint64_t)st->splits[i].first);
+        fl__blob_put_u64(&b, (uint64_t)st->splits[i].last);
+        fl__blob_put_u64(&b, (uint64_t)st->splits[i].next);
+        fl_split_list_add(out, b.data, b.len);
+    }
+    fl__conn_buf_free(&b);
+    return 0;
+}
+
+static int sequence_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
+    sequence_state *st = state;
+    sequence_split *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
+    for (size_t i = 0; i < n; i++) {
+        fl__blob_reader r;
+        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        sequence_split *sp = &restored[i];
+        sp->first = (int64_t)fl__blob_get_u64(&r);
+        sp->last = (int64_t)fl__blob_get_u64(&r);
+        sp->next = (int64_t)fl__blob_get_u64(&r);
+        if (!ok || !fl__blob_done(&r) || sp->first > sp->next || sp->next > sp->last) {
+            free(restored);
+            return fl_error_set(err, FL_EFORMAT,
+                                "connector \"" NAME "\": split %zu is not a sequence split", i);
+        }
+    }
+    free(st->splits);
+    st->splits = restored;
+    st->n = n;
+    st->cur = 0;
+    return 0;
 }
 
 static void sequence_close(void *state) {
-    free(state);
+    sequence_state *st = state;
+    if (st == NULL)
+        return;
+    free(st->splits);
+    free(st);
 }
 
 const fl_source_connector fl__source_sequence = {
@@ -107,4 +171,6 @@ const fl_source_connector fl__source_sequence = {
     .open = sequence_open,
     .read = sequence_read,
     .close = sequence_close,
+    .snapshot = sequence_snapshot,
+    .restore = sequence_restore,
 };

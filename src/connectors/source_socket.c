@@ -12,6 +12,12 @@
  * max-retries counts reconnections after the first connection: 0 fails at
  * once when the server cannot be reached or the connection breaks (and ends
  * the source when the server closes it), -1 retries forever, 500 ms apart.
+ *
+ * Fault tolerance: at-most-once. A TCP stream cannot be rewound, so the
+ * source has no snapshot/restore (both NULL): after a restart from a
+ * checkpoint it connects again and reads what the server sends from then
+ * on; records read after the checkpoint and not yet through the job when it
+ * failed are lost, and nothing is read twice.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -403,4 +409,6 @@ const fl_source_connector fl__source_socket = {
     .open = socket_open,
     .read = socket_read,
     .close = socket_close,
+    .snapshot = NULL, /* at-most-once: see the top of this file */
+    .restore = NULL,
 };

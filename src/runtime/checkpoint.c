@@ -33,6 +33,7 @@ void fl__task_checkpoint_complete(fl_task *t, int64_t id) {
 int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
     t->last_checkpoint = id;
     int src = snapshot_chain(t, id);
+    if (src == 0) src = fl__task_maybe_fail(t, FL_INJECT_SNAPSHOT);
     if (src < 0) return src;
     for (int w = 0; w < t->n_writers; w++) {
         int rc = fl__writer_broadcast_control(&t->writers[w], FL_EL_BARRIER, id, &t->error);

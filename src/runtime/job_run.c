@@ -373,6 +373,7 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
     r->tasks = fl_xcalloc((size_t)(r->n_tasks ? r->n_tasks : 1), sizeof *r->tasks);
     int rc = read_settings(eg->job->stream, &r->settings, &r->ckpt, err);
     r->settings.clock = o->clock;
+    r->settings.inject = o->inject;
     for (int i = 0; rc == 0 && i < r->n_tasks; i++) {
         fl_task *t = &r->tasks[i];
         const fl_execution_vertex *ev = &eg->subtasks[i];
@@ -383,6 +384,8 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
         t->parallelism = t->vertex->parallelism;
         t->settings = &r->settings;
         t->clock_listener = -1;
+        t->inject_rng = (o->inject.seed + 1) * 0x9E3779B97F4A7C15ULL ^
+                        ((uint64_t)(i + 1) << 32) ^ (uint64_t)(eg->attempt + 1) * 0xBF58476D1CE4E5B9ULL;
         pthread_mutex_init(&t->mu, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);

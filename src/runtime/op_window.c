@@ -46,8 +46,7 @@ int fl__win_user_failure(fl_win_op *w, const char *what, int rc) {
                         fl_strerror(rc));
 }
 
-/* ---- times
- * ---------------------------------------------------------------------------------------- */
+/* ---- times --------------------------------------------------------------------------------- */
 
 /* Flink's cleanupTime: when a window's state goes. INT64_MAX: never. */
 static int64_t cleanup_time(const fl_win_op *w, const fl_window *win) {
@@ -82,8 +81,7 @@ static void cleanup_timer(fl_win_op *w, const fl_window *win, bool add) {
     }
 }
 
-/* ---- the merging window set in state
- * ----------------------------------------------------------------- */
+/* ---- the merging window set in state ------------------------------------------------------- */
 
 static void load_set(fl_win_op *w) {
     const fl_row *r = fl_kstate_value_get(w->windows);
@@ -107,8 +105,7 @@ static int persist_set(fl_win_op *w) {
     return rc < 0 ? fl__win_user_failure(w, "window state", rc) : 0;
 }
 
-/* ---- clearing
- * ---------------------------------------------------------------------------------------- */
+/* ---- clearing ------------------------------------------------------------------------------ */
 
 static void contents_in(fl_win_op *w, const uint8_t *ns) {
     fl_kstate_set_namespace(w->contents, ns, FL_WIN_NS_LEN);
@@ -137,8 +134,7 @@ static int clear_all(fl_win_op *w, const fl_window *win, const uint8_t *state_ns
     return rc;
 }
 
-/* ---- merging
- * ------------------------------------------------------------------------------------------ */
+/* ---- merging ------------------------------------------------------------------------------- */
 
 static int merge_windows(void *arg, const fl_window *result, const fl_window *merged,
                          size_t n_merged, const fl_window *state_result,
@@ -166,36 +162,52 @@ static int merge_windows(void *arg, const fl_window *result, const fl_window *me
     if (rc < 0 || n_states == 0) return rc;
     uint8_t target[FL_WIN_NS_LEN];
     fl__win_ns(state_result, target);
-    uint8_t *ns = fl_xmalloc(n_states * FL_WIN_NS_LEN);
-    const void **sources = fl_xmalloc(n_states * sizeof *sources);
-    uint32_t *lens = fl_xmalloc(n_states * sizeof *lens);
-    for (size_t i = 0; i < n_states; i++) {
-        fl__win_ns(&merged_states[i], ns + i * FL_WIN_NS_LEN);
-        sources[i] = ns + i * FL_WIN_NS_LEN;
-        lens[i] = FL_WIN_NS_LEN;
-    }
+    const uint32_t *lens;
+    const void *const *sources = fl__win_merge_sources(w, merged_states, n_states, &lens);
     rc = fl_kstate_merge_namespaces(w->contents, target, FL_WIN_NS_LEN, sources, lens, n_states);
-    free(ns);
-    free(sources);
-    free(lens);
     return rc < 0 ? fl__win_user_failure(w, "merging window contents", rc) : 0;
 }
 
-/* ---- elements
- * ------------------------------------------------------------------------------------------ */
+const void *const *fl__win_merge_sources(fl_win_op *w, const fl_window *windows, size_t n,
+                                         const uint32_t **lens) {
+    if (n > w->merge_cap) {
+        w->merge_cap = n * 2;
+        w->merge_ns = fl_xrealloc(w->merge_ns, w->merge_cap * FL_WIN_NS_LEN);
+        w->merge_src = fl_xrealloc(w->merge_src, w->merge_cap * sizeof *w->merge_src);
+        w->merge_lens = fl_xrealloc(w->merge_lens, w->merge_cap * sizeof *w->merge_lens);
+    }
+    for (size_t i = 0; i < n; i++) {
+        fl__win_ns(&windows[i], w->merge_ns + i * FL_WIN_NS_LEN);
+        w->merge_src[i] = w->merge_ns + i * FL_WIN_NS_LEN;
+        w->merge_lens[i] = FL_WIN_NS_LEN;
+    }
+    *lens = w->merge_lens;
+    return w->merge_src;
+}
+
+/* ---- elements ------------------------------------------------------------------------------ */
 
 /* After the element went into win (contents in state_ns; win's own
  * namespace win_ns, or NULL to compute): the trigger's answer, then the
  * cleanup timer. */
 static int triggered(fl_win_op *w, const fl_window *win, const uint8_t *win_ns,
                      const uint8_t *state_ns, const fl_row *row, int64_t ts, bool was_empty) {
-    if (win_ns) {
-        w->tctx.window = *win;
-        memcpy(w->tctx.ns, win_ns, FL_WIN_NS_LEN);
+    int r;
+    /* The common case of the default triggers, decided here: the window had
+     * contents, so its timer is registered and nothing fires yet. */
+    if (!was_empty && w->skip_trigger_timer &&
+        (w->trigger.kind == FL_TRIGGER_PROCESSING_TIME ||
+         fl__win_max_ts(win) > w->op->watermark)) {
+        r = FL_TRIGGER_CONTINUE;
     } else {
-        fl__win_trigger_window(w, win);
+        if (win_ns) {
+            w->tctx.window = *win;
+            memcpy(w->tctx.ns, win_ns, FL_WIN_NS_LEN);
+        } else {
+            fl__win_trigger_window(w, win);
+        }
+        r = fl__win_trigger_element(w, row, ts, was_empty);
     }
-    int r = fl__win_trigger_element(w, row, ts, was_empty);
     if (r < 0) return r;
     if (r & FL_TRIGGER_FIRE) {
         contents_in(w, state_ns);
@@ -304,8 +316,7 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
     return 0;
 }
 
-/* ---- timers
- * ---------------------------------------------------------------------------------------------- */
+/* ---- timers -------------------------------------------------------------------------------- */
 
 static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
                         fl_error *err) {
@@ -354,8 +365,7 @@ static int win_processing_time(fl_operator *op, int64_t now, fl_error *err) {
     return fl__keyed_processing_time(op, now, err);
 }
 
-/* ---- opening
- * --------------------------------------------------------------------------------------------- */
+/* ---- opening ------------------------------------------------------------------------------- */
 
 static int64_t option_ms(const fl_operator *op, const char *key, int64_t dflt) {
     const char *v = fl_kv_get(op->node->options, key);
@@ -542,6 +552,11 @@ static void win_close(fl_operator *op) {
     fl_schema_unref((fl_schema *)w->agg.out_schema);
     free(w->wins);
     free(w->wins_ns);
+    free(w->merge_ns);
+    free(w->merge_src);
+    free(w->merge_lens);
+    for (size_t i = 0; i < w->n_trigger_states; i++) free(w->trigger_states[i].name);
+    free(w->trigger_states);
     free(w);
     op->impl = NULL;
     op->keyed = NULL;

@@ -33,11 +33,30 @@ const char *fl_job_status_name(fl_job_status s); /* "RUNNING", ... */
  * the program); NULL when there is none. */
 typedef void *(*fl_symbol_resolver)(void *arg, const char *symbol);
 
+/* Failures injected on purpose, for fault-tolerance tests: each task draws
+ * at its injection points (after a batch of rows, while snapshotting, after a
+ * checkpoint completed and before sinks commit) and fails with probability
+ * `probability`, while the shared budget `remaining` lasts (it spans the
+ * restarts of one job). */
+typedef struct fl_failure_injection {
+    double probability;
+    uint64_t seed;
+    int64_t *remaining;     /* atomic; NULL: no injection */
+    unsigned points;        /* FL_INJECT_* bits */
+} fl_failure_injection;
+
+enum {
+    FL_INJECT_PROCESS = 1,  /* after a batch of rows (or a source read) */
+    FL_INJECT_SNAPSHOT = 2, /* while a task takes a checkpoint */
+    FL_INJECT_COMMIT = 4,   /* after a checkpoint completed, before commit hooks run */
+};
+
 typedef struct fl_job_run_options {
     fl_symbol_resolver resolve;
     void *resolve_arg;
     const char *job_file; /* named in resolution errors ("wordcount.so") */
     fl_manual_clock *clock; /* processing time for tests; NULL: the wall clock */
+    fl_failure_injection inject;
 } fl_job_run_options;
 
 /* Checks the plan and resolves its functions; creates the tasks without

@@ -44,6 +44,7 @@ typedef struct fl_run_settings {
     int64_t watermark_interval_ms; /* pipeline.auto-watermark-interval; 0: every record */
     int checkpoint_mode;           /* 0: checkpoints off; FL_CKPT_EXACTLY_ONCE / AT_LEAST_ONCE */
     fl_manual_clock *clock;        /* processing time; NULL: the wall clock */
+    fl_failure_injection inject;
 } fl_run_settings;
 
 /* ---- batches ----------------------------------------------------------------------- */
@@ -358,6 +359,7 @@ struct fl_task {
     int barriers_missing;   /* live channels that have not delivered it yet */
     int64_t last_checkpoint; /* highest checkpoint this task took */
     int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
+    uint64_t inject_rng;    /* failure injection draws */
 
     /* inputs */
     int n_channels;
@@ -418,6 +420,10 @@ fl_checkpoint_stats fl__coordinator_stats(fl_coordinator *c);
 /* Fails the whole job (any thread), e.g. too many failed checkpoints. */
 void fl__job_run_fail(fl_job_run *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Fails the task on purpose at `point` when failure injection says so:
+ * returns FL_EUSER with "injected failure ..." in the task's error, else 0. */
+int fl__task_maybe_fail(fl_task *t, unsigned point);
 
 /* Posts mail to a task (any thread). */
 void fl__task_post(fl_task *t, int kind, int64_t id);

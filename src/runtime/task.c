@@ -44,6 +44,26 @@ void fl__task_post(fl_task *t, int kind, int64_t id) {
     pthread_mutex_unlock(&t->mu);
 }
 
+int fl__task_maybe_fail(fl_task *t, unsigned point) {
+    const fl_failure_injection *in = &t->settings->inject;
+    if (!in->remaining || !(in->points & point) || in->probability <= 0) return 0;
+    uint64_t x = t->inject_rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    t->inject_rng = x;
+    if ((double)(x >> 11) / (double)(1ULL << 53) >= in->probability) return 0;
+    /* Take one failure from the budget shared by the job's attempts. */
+    int64_t left = __atomic_load_n(in->remaining, __ATOMIC_SEQ_CST);
+    do {
+        if (left <= 0) return 0;
+    } while (!__atomic_compare_exchange_n(in->remaining, &left, left - 1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_SEQ_CST));
+    static const char *const names[] = {"", "processing", "snapshot", "", "commit"};
+    return fl_error_set(&t->error, FL_EUSER, "injected failure during %s (attempt %d)",
+                        names[point < 5 ? point : 0], t->eg->attempt);
+}
+
 /* Runs the mail that arrived (in the task's thread). */
 static int handle_mail(fl_task *t) {
     pthread_mutex_lock(&t->mu);
@@ -56,7 +76,8 @@ static int handle_mail(fl_task *t) {
         fl_mail *next = m->next;
         if (rc == 0 && m->kind == FL_MAIL_TRIGGER_CHECKPOINT && m->id > t->last_checkpoint)
             rc = fl__task_checkpoint(t, m->id, 0);
-        else if (rc == 0 && m->kind == FL_MAIL_CHECKPOINT_COMPLETE)
+        else if (rc == 0 && m->kind == FL_MAIL_CHECKPOINT_COMPLETE &&
+                 (rc = fl__task_maybe_fail(t, FL_INJECT_COMMIT)) == 0)
             fl__task_checkpoint_complete(t, m->id);
         free(m);
         m = next;
@@ -232,6 +253,7 @@ static int run_source(fl_task *t) {
         if (rc < 0) return rc;
         int idle = rc;
         if (idle == FL_SOURCE_END) break;
+        if ((rc = fl__task_maybe_fail(t, FL_INJECT_PROCESS)) < 0) return rc;
         rc = fire_processing_timers(t);
         if (rc < 0) return rc;
         flush_if_due(t);
@@ -288,6 +310,7 @@ static int run_batch(fl_task *t, int input) {
     fl_operator *head = &t->ops[0];
     int rc = head->ops->process(head, input, b, &t->error);
     if (rc == 0) rc = fl__op_flush(head);
+    if (rc == 0) rc = fl__task_maybe_fail(t, FL_INJECT_PROCESS);
     b->n = 0;
     return rc;
 }

@@ -15,8 +15,7 @@
 #include "mem.h"
 #include "window_int.h"
 
-/* ---- names
- * --------------------------------------------------------------------------------------- */
+/* ---- names --------------------------------------------------------------------------------- */
 
 static const char *const fn_names[] = {
     [FL_WIN_REDUCE] = "reduce",
@@ -60,8 +59,7 @@ int fl__win_trigger_parse(const char *name, fl_trigger_kind *out) {
     return FL_EINVAL;
 }
 
-/* ---- assigners as options
- * -------------------------------------------------------------------------- */
+/* ---- assigners as options ------------------------------------------------------------------ */
 
 static const char *const assigner_names[] = {
     [FL_WINDOW_TUMBLING] = "tumbling",
@@ -156,8 +154,7 @@ const char *fl__win_assigner_describe(const fl_window_assigner *a, char *buf, si
     return buf;
 }
 
-/* ---- schemas as option values
- * ------------------------------------------------------------------------ */
+/* ---- schemas as option values -------------------------------------------------------------- */
 
 /* "name:TYPE,name:TYPE" with '%', ':' and ',' of names written as %XX. */
 char *fl__win_schema_encode(const fl_schema *s) {
@@ -235,8 +232,7 @@ bad:
     return NULL;
 }
 
-/* ---- windows as namespaces
- * ------------------------------------------------------------------------ */
+/* ---- windows as namespaces ----------------------------------------------------------------- */
 
 /* Little-endian whatever the host (a plain copy on little-endian hosts). */
 static void put64(uint8_t *p, int64_t v) {
@@ -270,8 +266,7 @@ fl_window fl__win_of_ns(const void *ns) {
     return (fl_window){.start = get64(p), .end = get64(p + 8)};
 }
 
-/* ---- assigning
- * -------------------------------------------------------------------------------------- */
+/* ---- assigning ----------------------------------------------------------------------------- */
 
 static int64_t sat_add(int64_t a, int64_t b) {
     int64_t r;
@@ -327,8 +322,7 @@ size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out) {
     return 0;
 }
 
-/* ---- the merging window set
- * ------------------------------------------------------------------------ */
+/* ---- the merging window set ---------------------------------------------------------------- */
 
 void fl__win_set_fini(fl_win_set *s) {
     free(s->v);

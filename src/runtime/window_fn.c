@@ -22,8 +22,7 @@
 
 #define WRAP_HEADER (FL_ROW_HEADER + 8u + 3u * 8u) /* header, bitmap, 3 slots */
 
-/* ---- built-in aggregations
- * -------------------------------------------------------------------------- */
+/* ---- built-in aggregations ----------------------------------------------------------------- */
 
 static uint8_t *scratch(fl_win_op *w, size_t n) {
     if (n > w->scratch_cap) {
@@ -137,8 +136,7 @@ static int user_reduce(void *arg, const fl_row *acc, const fl_row *in, fl_row_bu
     return w->reduce(&w->op->ctx, acc, in, out);
 }
 
-/* ---- aggregate functions as a backend aggregate
- * ------------------------------------------------------ */
+/* ---- aggregate functions as a backend aggregate -------------------------------------------- */
 
 static int agg_create(void *arg, fl_row_builder *acc) {
     fl_win_op *w = arg;
@@ -161,8 +159,7 @@ static int agg_merge(void *arg, const fl_row *a, const fl_row *b, fl_row_builder
     return w->agg.merge(&w->op->ctx, a, b, out);
 }
 
-/* ---- opening
- * ------------------------------------------------------------------------------------------ */
+/* ---- opening ------------------------------------------------------------------------------- */
 
 int fl__win_fn_open(fl_win_op *w, fl_error *err) {
     fl_win_fn_kind k = w->fn_kind;
@@ -224,8 +221,7 @@ void fl__win_fn_close(fl_win_op *w) {
     free(w->kept);
 }
 
-/* ---- adding
- * ------------------------------------------------------------------------------------------ */
+/* ---- adding -------------------------------------------------------------------------------- */
 
 /* The element as a (timestamp, input, row) row, in the scratch buffer. */
 static const fl_row *wrap(fl_win_op *w, int input, const fl_row *row, int64_t ts) {
@@ -275,8 +271,7 @@ int fl__win_fn_add(fl_win_op *w, int input, const fl_row *row, int64_t ts, bool 
     return 0;
 }
 
-/* ---- firing
- * ------------------------------------------------------------------------------------------- */
+/* ---- firing -------------------------------------------------------------------------------- */
 
 static int call_process(fl_win_op *w, const fl_window *win, const fl_row *const *rows, size_t n) {
     fl_operator *op = w->op;

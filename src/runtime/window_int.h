@@ -20,7 +20,7 @@
 #include "flinc/window.h"
 #include "kv.h"
 
-/* ---- node options (written by the API, read by the operator) --------------------------------- */
+/* ---- node options (written by the API, read by the operator) ------------------------------- */
 
 #define FL_WIN_OPT_ASSIGNER         "assigner" /* tumbling, sliding, session, global */
 #define FL_WIN_OPT_TIME             "time"     /* event, processing */
@@ -98,7 +98,7 @@ static inline bool fl__win_event_time(const fl_window_assigner *a) {
 char *fl__win_schema_encode(const fl_schema *s);
 fl_schema *fl__win_schema_decode(const char *text, fl_error *err);
 
-/* ---- windows --------------------------------------------------------------------------------- */
+/* ---- windows ------------------------------------------------------------------------------- */
 
 #define FL_WIN_NS_LEN 16
 
@@ -128,7 +128,7 @@ size_t fl__win_max_windows(const fl_window_assigner *a);
  * into out (room for fl__win_max_windows); returns how many. */
 size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out);
 
-/* ---- the merging window set (session windows) ------------------------------------------------ */
+/* ---- the merging window set (session windows) ---------------------------------------------- */
 
 /* Flink's MergingWindowSet: the key's active windows, each mapped to the
  * window whose namespace holds its state (a merged window keeps the state

@@ -84,12 +84,22 @@ struct fl_win_op {
     const fl_row **rows, **side[2], **kept; /* firing a list: rows, by input, kept */
     size_t rows_cap;
     fl_trigger_ctx tctx;
+    /* namespaces handed to fl_kstate_merge_namespaces (merging windows) */
+    uint8_t *merge_ns;
+    const void **merge_src;
+    uint32_t *merge_lens;
+    size_t merge_cap;
+    /* a user trigger's states by name (declared once, looked up after) */
+    struct fl_win_trigger_state {
+        char *name;
+        fl_value_state *state;
+    } * trigger_states;
+    size_t n_trigger_states;
     fl_error *err; /* where callbacks report (the task's error) */
     int64_t late_dropped;
 };
 
-/* ---- window_trigger.c
- * ------------------------------------------------------------------------------ */
+/* ---- window_trigger.c ---------------------------------------------------------------------- */
 
 /* Trigger calls for tctx's window; each returns an fl_trigger_result or a
  * negative error (err filled). was_empty: the window had no contents before
@@ -105,8 +115,7 @@ void fl__win_trigger_window(fl_win_op *w, const fl_window *win);
 int fl__win_trigger_open(fl_win_op *w, fl_error *err);
 void fl__win_trigger_close(fl_win_op *w);
 
-/* ---- window_fn.c
- * ---------------------------------------------------------------------------------- */
+/* ---- window_fn.c --------------------------------------------------------------------------- */
 
 /* Declares the contents state for the window function; 0 or error. */
 int fl__win_fn_open(fl_win_op *w, fl_error *err);
@@ -117,6 +126,11 @@ int fl__win_fn_add(fl_win_op *w, int input, const fl_row *row, int64_t ts, bool 
 /* Runs the window function on the contents in the current namespace for
  * window win and emits its results (nothing when the contents are empty). */
 int fl__win_fn_fire(fl_win_op *w, const fl_window *win);
+
+/* Sources for fl_kstate_merge_namespaces: the namespaces of windows[0..n),
+ * in reusable buffers; *lens gets their lengths. */
+const void *const *fl__win_merge_sources(fl_win_op *w, const fl_window *windows, size_t n,
+                                         const uint32_t **lens);
 
 /* A user function's failure (or a state access error) as the operator's error. */
 int fl__win_user_failure(fl_win_op *w, const char *what, int rc);

@@ -18,8 +18,7 @@
 #include "mem.h"
 #include "window_op.h"
 
-/* ---- the context of user triggers (public API)
- * ------------------------------------------------------- */
+/* ---- the context of user triggers (public API) --------------------------------------------- */
 
 int64_t fl_trigger_current_watermark(const fl_trigger_ctx *t) { return t->w->op->watermark; }
 
@@ -52,15 +51,26 @@ void fl_trigger_delete_processing_timer(fl_trigger_ctx *t, int64_t time) {
 
 fl_value_state *fl_trigger_value_state(fl_trigger_ctx *t, const char *name,
                                        const fl_schema *schema) {
-    fl_context *ctx = &t->w->op->ctx;
+    fl_win_op *w = t->w;
+    fl_context *ctx = &w->op->ctx;
     if (!name) {
         fl_context_fail(ctx, "a trigger state needs a name");
         return NULL;
     }
+    /* Declared once (then the backend checks the schema); looked up by name
+     * on every later call, which triggers make per element. */
+    for (size_t i = 0; i < w->n_trigger_states; i++)
+        if (strcmp(w->trigger_states[i].name, name) == 0) return w->trigger_states[i].state;
     /* Apart from the user's own states of the same operator. */
     char *full = fl_xasprintf("__trigger.%s", name);
     fl_value_state *s = fl_context_value_state(ctx, full, schema, NULL);
     free(full);
+    if (!s) return NULL;
+    w->trigger_states =
+        fl_xrealloc(w->trigger_states, (w->n_trigger_states + 1) * sizeof *w->trigger_states);
+    w->trigger_states[w->n_trigger_states].name = fl_xstrdup(name);
+    w->trigger_states[w->n_trigger_states].state = s;
+    w->n_trigger_states++;
     return s;
 }
 
@@ -71,8 +81,7 @@ void fl__win_trigger_window(fl_win_op *w, const fl_window *win) {
     fl__win_ns(win, w->tctx.ns);
 }
 
-/* ---- trigger states
- * ------------------------------------------------------------------------------------ */
+/* ---- trigger states ------------------------------------------------------------------------ */
 
 static int sum_longs(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
     uint64_t s = (uint64_t)fl_row_get_bigint(acc, 0) + (uint64_t)fl_row_get_bigint(in, 0);
@@ -137,8 +146,7 @@ static int long_add(fl_win_op *w, fl_kstate *s, int64_t v) {
     return rc < 0 ? fl__win_user_failure(w, "trigger state", rc) : 0;
 }
 
-/* ---- user triggers
- * ---------------------------------------------------------------------------------- */
+/* ---- user triggers ------------------------------------------------------------------------- */
 
 /* Runs with the window as the namespace of the trigger's states. */
 static void enter(fl_win_op *w) {
@@ -179,8 +187,7 @@ static int user_time(fl_win_op *w, fl_time_domain d, int64_t time) {
     return user_result(w, d == FL_EVENT_TIME ? "on_event_time" : "on_processing_time", rc);
 }
 
-/* ---- the trigger calls
- * ---------------------------------------------------------------------------- */
+/* ---- the trigger calls --------------------------------------------------------------------- */
 
 static int purging(const fl_win_op *w, int r) {
     if (r >= 0 && w->trigger.purging && (r & FL_TRIGGER_FIRE)) return FL_TRIGGER_FIRE_AND_PURGE;
@@ -263,18 +270,9 @@ int fl__win_trigger_time(fl_win_op *w, fl_time_domain d, int64_t time) {
 
 /* Merges a reducing trigger state of the merged windows into tctx's window. */
 static int merge_state(fl_win_op *w, fl_kstate *s, const fl_window *merged, size_t n) {
-    uint8_t *ns = fl_xmalloc(n * FL_WIN_NS_LEN);
-    const void **sources = fl_xmalloc(n * sizeof *sources);
-    uint32_t *lens = fl_xmalloc(n * sizeof *lens);
-    for (size_t i = 0; i < n; i++) {
-        fl__win_ns(&merged[i], ns + i * FL_WIN_NS_LEN);
-        sources[i] = ns + i * FL_WIN_NS_LEN;
-        lens[i] = FL_WIN_NS_LEN;
-    }
+    const uint32_t *lens;
+    const void *const *sources = fl__win_merge_sources(w, merged, n, &lens);
     int rc = fl_kstate_merge_namespaces(s, w->tctx.ns, FL_WIN_NS_LEN, sources, lens, n);
-    free(ns);
-    free(sources);
-    free(lens);
     return rc < 0 ? fl__win_user_failure(w, "merging trigger state", rc) : 0;
 }
 

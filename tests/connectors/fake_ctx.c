@@ -5,6 +5,7 @@
  */
 #include "fake_ctx.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,4 +147,36 @@ fl_source_ctx *fake_source_collect(const char *connector, const fl_schema *decla
         return NULL;
     }
     return ctx;
+}
+
+int fake_source_read_until(const fl_source_connector *c, void *state, fl_source_ctx *ctx,
+                           size_t limit, fl_error *err) {
+    if (ctx->n_rows >= limit)
+        return FL_SOURCE_MORE;
+    ctx->cancel_after = limit == SIZE_MAX ? 0 : limit;
+    int rc;
+    for (;;) {
+        rc = c->read(state, ctx, err);
+        if (rc == FL_ECANCELED && ctx->n_rows >= limit) {
+            rc = FL_SOURCE_MORE;
+            break;
+        }
+        if (rc < 0 || rc == FL_SOURCE_END || ctx->n_rows >= limit)
+            break;
+        if (rc == FL_SOURCE_IDLE) {
+            int64_t wait = ctx->idle_until - fl_clock_monotonic_ns();
+            if (wait > 0)
+                fl_sleep_ns(wait);
+        }
+    }
+    ctx->cancel_after = 0;
+    ctx->canceled = false;
+    return rc;
+}
+
+void fake_even_split(size_t count, int p, int i, size_t *first, size_t *n) {
+    size_t base = count / (size_t)p, extra = count % (size_t)p;
+    size_t idx = (size_t)i;
+    *first = idx * base + (idx < extra ? idx : extra);
+    *n = base + (idx < extra ? 1 : 0);
 }

@@ -2,8 +2,9 @@
  * fake_ctx.h - a stand-in for the runtime's source and sink contexts, so the
  * connector tests can drive a connector's open/read/write/close directly:
  * emitted rows are copied and kept in memory, cancellation and the idle time
- * can be inspected, and the helpers below build options and run a source to
- * its end.
+ * can be inspected, and the helpers below build options, run a source to
+ * its end or to a given row count (to snapshot it there), and split
+ * checkpointed splits over subtasks as the runtime does.
  */
 #ifndef FLINC_TESTS_FAKE_CTX_H
 #define FLINC_TESTS_FAKE_CTX_H
@@ -55,5 +56,20 @@ int fake_source_run(const fl_source_connector *c, const fl_options *o, fl_source
  * context holding the rows (NULL on failure, err filled). */
 fl_source_ctx *fake_source_collect(const char *connector, const fl_schema *declared,
                                    const char *const *kv, int index, int p, fl_error *err);
+
+/* Calls read() on an open source until the context holds `limit` rows or the
+ * source ends, sleeping until the requested time on IDLE. The limit cuts a
+ * batch in the middle: the emit after the limit-th row fails with
+ * FL_ECANCELED (as on a cancel), then the context is made usable again, so
+ * this also checks that a failed emit leaves the source's position right.
+ * SIZE_MAX: read to the end. Returns FL_SOURCE_END, FL_SOURCE_MORE (limit
+ * reached) or the source's negative code (err filled). */
+int fake_source_read_until(const fl_source_connector *c, void *state, fl_source_ctx *ctx,
+                           size_t limit, fl_error *err);
+
+/* Flink's even split of operator list state: the concatenated list `all`
+ * cut into p contiguous runs, the first (count % p) one longer. The run of
+ * subtask i starts at *first and has *n entries. */
+void fake_even_split(size_t count, int p, int i, size_t *first, size_t *n);
 
 #endif

@@ -117,8 +117,7 @@ static tuples collected(const fl_collect *c, int nf) {
     return t;
 }
 
-/* ---- window join
- * ------------------------------------------------------------------------------------ */
+/* ---- window join --------------------------------------------------------------------------- */
 
 enum { J_LEFT = 1500, J_RIGHT = 1100, J_KEYS = 9 };
 
@@ -180,8 +179,7 @@ static void test_window_join_tumbling(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- co-group on session windows
- * ------------------------------------------------------------------------ */
+/* ---- co-group on session windows ----------------------------------------------------------- */
 
 #define GAP 40
 
@@ -252,8 +250,7 @@ static void test_co_group_sessions(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- sources at different speeds
- * ----------------------------------------------------------------------- */
+/* ---- sources at different speeds ----------------------------------------------------------- */
 
 /* A: 1000 rows 100 ms apart; B: 100 000 rows 1 ms apart over the same time. */
 enum { A_ROWS = 1000, B_ROWS = 100000 };
@@ -307,8 +304,7 @@ static void test_slowest_source_holds_back(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- an idle source
- * ------------------------------------------------------------------------------------------ */
+/* ---- an idle source ------------------------------------------------------------------------ */
 
 /* A TCP server on 127.0.0.1 that sends `data` to its one client, then keeps
  * the connection open until `close_now` is set. */
@@ -467,8 +463,7 @@ static void test_idle_source_does_not_hold_back(void **state) {
     fl_manual_clock_destroy(clock);
 }
 
-/* ---- building errors
- * --------------------------------------------------------------------------------------- */
+/* ---- building errors ----------------------------------------------------------------------- */
 
 int rt_wj_process(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
                   fl_collector *out) {

@@ -70,7 +70,7 @@ static fl_stream *timed_events(fl_env *env, const fl_schema *s, fl_row **rows, i
         1);
 }
 
-/* ---- results as multisets of (key, ts, value, extra) ----------------------------------------- */
+/* ---- results as multisets of (key, ts, value, extra) --------------------------------------- */
 
 typedef struct result {
     int64_t key, ts, value, extra;
@@ -143,7 +143,7 @@ int rt_wt_reduce_sum(fl_context *ctx, const fl_row *acc, const fl_row *in, fl_ro
     return 0;
 }
 
-/* ---- the elements each tumbling window gets (no allowed lateness) --------------------------- */
+/* ---- the elements each tumbling window gets (no allowed lateness) -------------------------- */
 
 typedef struct window_rows {
     int64_t key, start;
@@ -195,7 +195,7 @@ static void free_windows(windows *ws) {
     free(ws->w);
 }
 
-/* ---- count triggers -------------------------------------------------------------------------- */
+/* ---- count triggers ------------------------------------------------------------------------ */
 
 #define N_EVENTS 3000
 
@@ -273,8 +273,7 @@ static void test_count_trigger_time_windows(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- a count trigger on merging windows -------------------------------------------------------
- */
+/* ---- a count trigger on merging windows ---------------------------------------------------- */
 
 /* Rows per key 0-70 ms apart with jitter, so that sessions (gap 50) form,
  * and out-of-order rows bridge two sessions into one. */
@@ -362,8 +361,7 @@ static void test_count_trigger_sessions(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- the continuous event-time trigger
- * ------------------------------------------------------------ */
+/* ---- the continuous event-time trigger ----------------------------------------------------- */
 
 /* In-order events: k = i % 3, ts = 20 + 37 i. */
 static int64_t co_ts(int i) { return 20 + (int64_t)i * 37; }
@@ -435,8 +433,7 @@ static void test_continuous_event_time_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- purging event-time trigger with lateness
- * ----------------------------------------------------- */
+/* ---- purging event-time trigger with lateness ---------------------------------------------- */
 
 static void test_purging_event_time_trigger(void **state) {
     const int64_t size = 200, lateness = 200;
@@ -507,8 +504,7 @@ static void test_purging_event_time_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- a user trigger
- * ---------------------------------------------------------------------------------- */
+/* ---- a user trigger ------------------------------------------------------------------------ */
 
 /* Fires on every 4th element of a window (counted in trigger state), and
  * fires and purges at the window's end (an event-time timer). */
@@ -589,8 +585,7 @@ static void test_user_trigger(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- evictors
- * ------------------------------------------------------------------------------------------ */
+/* ---- evictors ------------------------------------------------------------------------------ */
 
 /* (k, end - 1, sum, n) over the rows the function sees. */
 int rt_wt_sum_rows(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -723,8 +718,7 @@ static void test_time_evictor_after_with_lateness(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- processing-time windows on a manual clock
- * ------------------------------------------------------- */
+/* ---- processing-time windows on a manual clock --------------------------------------------- */
 
 /* Rows (k, t, v): the window's task moves the clock to t when it computes
  * the row's key, so the row is assigned at processing time t. The key

@@ -88,7 +88,7 @@ static fl_stream *timed_events(fl_env *env, const fl_schema *s, fl_row **rows, i
         1);
 }
 
-/* ---- results ------------------------------------------------------------------------------ */
+/* ---- results ------------------------------------------------------------------------------- */
 
 /* One window result: key, the result's timestamp (window end - 1), value. */
 typedef struct result {
@@ -179,7 +179,7 @@ static fl_schema *stamped_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "t", FL_BIGINT, "v", FL_BIGINT);
 }
 
-/* ---- the reference for aligned windows ------------------------------------------------------- */
+/* ---- the reference for aligned windows ----------------------------------------------------- */
 
 typedef struct win_ref {
     int64_t key, start, end;
@@ -258,7 +258,7 @@ static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *lat
     sim_watermark(s, INT64_MAX);
 }
 
-/* ---- tumbling and sliding windows with lateness ---------------------------------------------- */
+/* ---- tumbling and sliding windows with lateness -------------------------------------------- */
 
 static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
     fl_schema *s = event_schema(), *st = stamped_schema();
@@ -329,8 +329,7 @@ static void test_offsets_and_negative_time(void **state) {
     ts_base = 1000;
 }
 
-/* ---- session windows
- * ------------------------------------------------------------------------------- */
+/* ---- session windows ----------------------------------------------------------------------- */
 
 #define GAP 45
 
@@ -552,8 +551,7 @@ static void test_sessions_aggregate_p1(void **state) { run_sessions(1, 0, false)
 static void test_sessions_aggregate_lateness_p4(void **state) { run_sessions(4, 150, false); }
 static void test_sessions_reduce_lateness_p1(void **state) { run_sessions(1, 90, true); }
 
-/* ---- every window function on the same windows
- * ------------------------------------------------------ */
+/* ---- every window function on the same windows --------------------------------------------- */
 
 /* process: (k, start, end, sum, count) over all rows, and min/max checked against them. */
 int rt_win_process_all(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -692,8 +690,7 @@ static void test_window_functions_p2(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- per-window state
- * ------------------------------------------------------------------------------------- */
+/* ---- per-window state ---------------------------------------------------------------------- */
 
 /* Counts the firings of each window in per-window state: (k, start, end, firing, count). */
 int rt_win_firings(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -765,8 +762,7 @@ static void test_per_window_state(void **state) {
     fl_env_destroy(env);
 }
 
-/* ---- window_all
- * ---------------------------------------------------------------------------------------- */
+/* ---- window_all ---------------------------------------------------------------------------- */
 
 static void test_window_all(void **state) {
     const int64_t size = 300;
