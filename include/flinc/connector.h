@@ -157,7 +157,10 @@ typedef struct fl_source_connector {
      * splits -- zero included, after which it emits nothing and returns
      * FL_SOURCE_END -- written by any subtask of any earlier parallelism. A
      * split the source cannot decode is FL_EFORMAT. Called in the source's
-     * thread.
+     * thread. Not called on a restart before any checkpoint completed: the
+     * source then starts afresh from open()'s assignment. The rows emitted
+     * after restore() follow the restored positions; a source that keeps
+     * several splits may interleave them in any order.
      *
      * A source with snapshot == NULL (socket) cannot rewind: on restore it
      * starts afresh, so what it read between the checkpoint and the failure

@@ -115,6 +115,14 @@ static bool check_assigner(fl_env *env, const fl_window_assigner *a) {
                          (long long)a->offset_ms);
             return false;
         }
+        if (a->size_ms / a->slide_ms > 100000) {
+            fl__env_fail(env, NULL, FL_EINVAL,
+                         "sliding %s windows of %lld ms sliding by %lld ms would put every element "
+                         "into %lld windows; use a larger slide (at most 100000 windows each)",
+                         time, (long long)a->size_ms, (long long)a->slide_ms,
+                         (long long)(a->size_ms / a->slide_ms));
+            return false;
+        }
         return true;
     case FL_WINDOW_SESSION:
         if (a->gap_ms <= 0) {

@@ -13,14 +13,14 @@
 
 #include "storage.h"
 
-#define FL__CKPT_LOG "checkpoint"
-#define FL__CKPT_METADATA_TMP "_metadata.inprogress"
+#define FL__CKPT_LOG             "checkpoint"
+#define FL__CKPT_METADATA_TMP    "_metadata.inprogress"
 #define FL__CKPT_CHECKSUM_PREFIX "xxh64:"
-#define FL__CKPT_ROLE_MAX 32
-#define FL__CKPT_JOB_ID_MAX 64
-#define FL__CKPT_METADATA_MAX ((size_t)64 << 20) /* a _metadata larger than this is garbage */
+#define FL__CKPT_ROLE_MAX        32
+#define FL__CKPT_JOB_ID_MAX      64
+#define FL__CKPT_METADATA_MAX    ((size_t)64 << 20) /* a _metadata larger than this is garbage */
 
-/* ---- fs_util.c ------------------------------------------------------------------------------ */
+/* ---- fs_util.c ------------------------------------------------------------------------------- */
 
 /* strerror(e), lower-cased as flinc's messages are; thread-safe. Returns buf. */
 const char *fl__ckpt_errno_text(int e, char *buf, size_t size);
@@ -40,14 +40,14 @@ int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size
                           fl_error *err);
 /* Reads a whole small file (at most max bytes, else FL_EFORMAT). *data is new
  * and NUL-terminated. FL_ENOENT, FL_EIO naming `what` and path. */
-int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **data,
-                        size_t *len, fl_error *err);
+int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **data, size_t *len,
+                        fl_error *err);
 /* n random lower-case hex digits and a NUL into out[n + 1]. */
 void fl__ckpt_random_hex(char *out, int n);
 bool fl__ckpt_is_dir(const char *path);
 bool fl__ckpt_is_file(const char *path);
 
-/* ---- names ------------------------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------------------------- */
 
 bool fl__ckpt_valid_job_id(const char *s); /* [A-Za-z0-9_-]{1,64} */
 bool fl__ckpt_valid_role(const char *s);   /* [a-z0-9-]{1,32} */
@@ -68,7 +68,7 @@ typedef struct fl__ckpt_entry {
  * FL_ENOENT / FL_EIO naming job_dir. */
 int fl__ckpt_scan(const char *job_dir, fl__ckpt_entry **out, int *n, fl_error *err);
 
-/* ---- storage <-> writer ----------------------------------------------------------------------- */
+/* ---- storage <-> writer ---------------------------------------------------------------------- */
 
 /* A writer for a directory that begin() has just created (takes dir). */
 fl_checkpoint_writer *fl__ckpt_writer_create(fl_checkpoint_storage *s, int64_t id,

@@ -48,7 +48,7 @@ bool fl__ckpt_is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* ---- creating and removing directories --------------------------------------------------- */
+/* ---- creating and removing directories ------------------------------------------------------- */
 
 /* One level of mkdir -p: prefix is path cut at a '/'. */
 static int mkdir_one(const char *path, const char *prefix, const char *what, fl_error *err) {
@@ -62,8 +62,8 @@ static int mkdir_one(const char *path, const char *prefix, const char *what, fl_
     }
     if (e == ENOTDIR)
         return fl_error_set(err, FL_EIO,
-                            "could not create %s \"%s\": a part of \"%s\" is not a directory",
-                            what, path, prefix);
+                            "could not create %s \"%s\": a part of \"%s\" is not a directory", what,
+                            path, prefix);
     return fl_error_set(err, FL_EIO, "could not create %s \"%s\": %s", what, path,
                         fl__ckpt_errno_text(e, why, sizeof why));
 }
@@ -87,8 +87,7 @@ int fl__ckpt_mkdirs(const char *path, const char *what, fl_error *err) {
 /* Removes name (relative to the directory parent_fd) and everything under
  * it; returns 0 or -errno, and the path of the entry that failed in *failed
  * (new) for the first failure. */
-static int remove_at(int parent_fd, const char *name, const char *shown, int depth,
-                     char **failed) {
+static int remove_at(int parent_fd, const char *name, const char *shown, int depth, char **failed) {
     if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT) return 0;
     if (errno != EISDIR && errno != EPERM) {
         int e = errno;
@@ -156,7 +155,7 @@ int fl__ckpt_fsync_dir(const char *path, fl_error *err) {
     return rc;
 }
 
-/* ---- whole files ------------------------------------------------------------------------------ */
+/* ---- whole files ----------------------------------------------------------------------------- */
 
 int fl__ckpt_write_all(int fd, const void *p, size_t n) {
     const char *c = p;
@@ -208,8 +207,8 @@ done:
     return rc;
 }
 
-int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **data,
-                        size_t *len, fl_error *err) {
+int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **data, size_t *len,
+                        fl_error *err) {
     char why[128];
     *data = NULL;
     *len = 0;
@@ -287,7 +286,7 @@ void fl__ckpt_random_hex(char *out, int n) {
     out[n < 2 * need ? n : 2 * need] = '\0';
 }
 
-/* ---- names ------------------------------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------------------------- */
 
 bool fl__ckpt_valid_job_id(const char *s) {
     if (s == NULL || s[0] == '\0' || strlen(s) > FL__CKPT_JOB_ID_MAX) return false;

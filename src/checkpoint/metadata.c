@@ -105,7 +105,8 @@ fl_checkpoint_operator *fl_checkpoint_metadata_add_operator(fl_checkpoint_metada
                            &s->key_group_last);
         s->values = fl_kv_create();
     }
-    md->operators = fl_xrealloc(md->operators, (size_t)(md->n_operators + 1) * sizeof *md->operators);
+    md->operators =
+        fl_xrealloc(md->operators, (size_t)(md->n_operators + 1) * sizeof *md->operators);
     md->operators[md->n_operators++] = op;
     return op;
 }
@@ -119,7 +120,7 @@ void fl_checkpoint_subtask_add_file(fl_checkpoint_subtask *s, const fl_state_fil
     c->checksum = f->checksum;
 }
 
-/* ---- validation --------------------------------------------------------------------------------- */
+/* ---- validation ------------------------------------------------------------------------------ */
 
 static int invalid(fl_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -219,8 +220,7 @@ int fl_checkpoint_metadata_validate(const fl_checkpoint_metadata *md, fl_error *
                 rc = invalid(err,
                              "operators[%d].subtasks[%d].key_groups: [%d, %d] is not a range of "
                              "0..%d",
-                             o, i, s->key_group_first, s->key_group_last,
-                             op->max_parallelism - 1);
+                             o, i, s->key_group_first, s->key_group_last, op->max_parallelism - 1);
                 break;
             }
             for (int f = 0; f < s->n_files; f++) {
@@ -240,8 +240,8 @@ int fl_checkpoint_metadata_validate(const fl_checkpoint_metadata *md, fl_error *
                     break;
                 }
                 if (h->size > (uint64_t)INT64_MAX) {
-                    rc = invalid(err, "operators[%d].subtasks[%d].files[%d].size: too large", o,
-                                 i, f);
+                    rc = invalid(err, "operators[%d].subtasks[%d].files[%d].size: too large", o, i,
+                                 f);
                     break;
                 }
                 if (n_paths == cap) {

@@ -29,15 +29,15 @@
 #include "log.h"
 #include "mem.h"
 
-#define FORMAT_NAME "flinc-checkpoint-metadata"
-#define FORMAT_VERSION 1
-#define HEADER_START "{\"format\": \"" FORMAT_NAME "\", \"version\": "
+#define FORMAT_NAME     "flinc-checkpoint-metadata"
+#define FORMAT_VERSION  1
+#define HEADER_START    "{\"format\": \"" FORMAT_NAME "\", \"version\": "
 #define HEADER_CHECKSUM ", \"checksum\": \"" FL__CKPT_CHECKSUM_PREFIX
-#define HEADER_END "\", \"checkpoint\":\n"
-#define TRAILER "\n}\n"
-#define PATH_LEN 160
+#define HEADER_END      "\", \"checkpoint\":\n"
+#define TRAILER         "\n}\n"
+#define PATH_LEN        160
 
-/* ---- encoding ------------------------------------------------------------------------------------- */
+/* ---- encoding -------------------------------------------------------------------------------- */
 
 static json_t *checksum_json(uint64_t h) {
     char buf[32];
@@ -60,11 +60,11 @@ static json_t *subtask_json(const fl_checkpoint_subtask *s) {
     }
     json_t *values = json_object();
     for (size_t v = 0; s->values && v < fl_kv_count(s->values); v++)
-        json_object_set_new(values, fl_kv_key(s->values, v), json_string(fl_kv_value(s->values, v)));
+        json_object_set_new(values, fl_kv_key(s->values, v),
+                            json_string(fl_kv_value(s->values, v)));
     json_t *o = json_object();
     json_object_set_new(o, "index", json_integer(s->index));
-    json_object_set_new(o, "key_groups",
-                        json_pack("[ii]", s->key_group_first, s->key_group_last));
+    json_object_set_new(o, "key_groups", json_pack("[ii]", s->key_group_first, s->key_group_last));
     json_object_set_new(o, "files", files);
     json_object_set_new(o, "values", values);
     return o;
@@ -99,15 +99,15 @@ char *fl_checkpoint_metadata_encode(const fl_checkpoint_metadata *md, size_t *le
         fl_errlog(FL__CKPT_LOG, "checkpoint metadata could not be encoded");
         abort();
     }
-    char *out = fl_xasprintf(HEADER_START "%d" HEADER_CHECKSUM "%016" PRIx64 HEADER_END
-                             "%s" TRAILER,
-                             FORMAT_VERSION, (uint64_t)XXH64(text, strlen(text), 0), text);
+    char *out =
+        fl_xasprintf(HEADER_START "%d" HEADER_CHECKSUM "%016" PRIx64 HEADER_END "%s" TRAILER,
+                     FORMAT_VERSION, (uint64_t)XXH64(text, strlen(text), 0), text);
     free(text);
     *len = strlen(out);
     return out;
 }
 
-/* ---- decoding ------------------------------------------------------------------------------------ */
+/* ---- decoding -------------------------------------------------------------------------------- */
 
 typedef struct decoder {
     const char *where;
@@ -127,16 +127,35 @@ static int fail(decoder *d, const char *path, const char *fmt, ...) {
                         d->where, path, path[0] ? ": " : "", msg);
 }
 
+/* A field path such as operators[1].subtasks[0].files[2] into buf[PATH_LEN]; a
+ * path too long ends in "..." (the message stays readable). */
+static void pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void pathf(char *buf, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, PATH_LEN, fmt, ap);
+    va_end(ap);
+    if (n >= PATH_LEN) memcpy(buf + PATH_LEN - 4, "...", 4);
+}
+
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "a value";
 }
@@ -144,7 +163,7 @@ static const char *type_name(const json_t *v) {
 static json_t *member(decoder *d, const json_t *obj, const char *parent, const char *key,
                       json_type type, bool nullable, int *rc) {
     char path[PATH_LEN];
-    snprintf(path, sizeof path, "%s%s%s", parent, parent[0] ? "." : "", key);
+    pathf(path, "%s%s%s", parent, parent[0] ? "." : "", key);
     json_t *v = json_object_get(obj, key);
     if (v == NULL || (json_is_null(v) && !nullable)) {
         *rc = fail(d, path, "missing");
@@ -163,15 +182,15 @@ static json_t *member(decoder *d, const json_t *obj, const char *parent, const c
     return v;
 }
 
-static int get_int(decoder *d, const json_t *obj, const char *parent, const char *key,
-                   int64_t min, int64_t max, int64_t *out) {
+static int get_int(decoder *d, const json_t *obj, const char *parent, const char *key, int64_t min,
+                   int64_t max, int64_t *out) {
     int rc = 0;
     json_t *v = member(d, obj, parent, key, JSON_INTEGER, false, &rc);
     if (v == NULL) return rc;
     json_int_t x = json_integer_value(v);
     if (x < min || x > max) {
         char path[PATH_LEN];
-        snprintf(path, sizeof path, "%s%s%s", parent, parent[0] ? "." : "", key);
+        pathf(path, "%s%s%s", parent, parent[0] ? "." : "", key);
         return fail(d, path, "%lld is out of range %lld..%lld", (long long)x, (long long)min,
                     (long long)max);
     }
@@ -195,9 +214,7 @@ static int parse_checksum(decoder *d, const char *path, const char *s, uint64_t 
         return fail(d, path, "\"%s\" is not an xxh64:<16 hex digits> checksum", s);
     uint64_t v = 0;
     for (const char *c = s + pl; *c; c++) {
-        int x = (*c >= '0' && *c <= '9')   ? *c - '0'
-                : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10
-                                           : -1;
+        int x = (*c >= '0' && *c <= '9') ? *c - '0' : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10 : -1;
         if (x < 0) return fail(d, path, "\"%s\" is not an xxh64:<16 hex digits> checksum", s);
         v = v << 4 | (uint64_t)x;
     }
@@ -214,7 +231,7 @@ static int decode_file(decoder *d, const json_t *jf, const char *path, fl_state_
     if (rc == 0) rc = get_str(d, jf, path, "checksum", false, &checksum);
     if (rc == 0) {
         char cpath[PATH_LEN];
-        snprintf(cpath, sizeof cpath, "%s.checksum", path);
+        pathf(cpath, "%s.checksum", path);
         rc = parse_checksum(d, cpath, checksum, &f->checksum);
     }
     f->size = (uint64_t)size;
@@ -231,7 +248,7 @@ static int decode_subtask(decoder *d, const json_t *js, const char *path,
     s->index = (int)index;
     json_t *kg = member(d, js, path, "key_groups", JSON_ARRAY, false, &rc);
     if (kg == NULL) return rc;
-    snprintf(sub, sizeof sub, "%s.key_groups", path);
+    pathf(sub, "%s.key_groups", path);
     if (json_array_size(kg) != 2 || !json_is_integer(json_array_get(kg, 0)) ||
         !json_is_integer(json_array_get(kg, 1)))
         return fail(d, sub, "expected [first, last]");
@@ -248,7 +265,7 @@ static int decode_subtask(decoder *d, const json_t *js, const char *path,
     if (nf > INT32_MAX) return fail(d, path, "too many files");
     s->files = fl_xcalloc(nf ? nf : 1, sizeof *s->files);
     for (size_t f = 0; f < nf; f++) {
-        snprintf(sub, sizeof sub, "%s.files[%zu]", path, f);
+        pathf(sub, "%s.files[%zu]", path, f);
         json_t *jf = json_array_get(files, f);
         if (!json_is_object(jf)) return fail(d, sub, "expected an object, found %s", type_name(jf));
         s->n_files++;
@@ -261,7 +278,7 @@ static int decode_subtask(decoder *d, const json_t *js, const char *path,
     json_t *v;
     json_object_foreach(values, key, v) {
         if (!json_is_string(v)) {
-            snprintf(sub, sizeof sub, "%s.values", path);
+            pathf(sub, "%s.values", path);
             return fail(d, sub, "\"%s\": expected a string, found %s", key, type_name(v));
         }
         fl_kv_set(s->values, key, json_string_value(v));
@@ -288,7 +305,7 @@ static int decode_operator(decoder *d, const json_t *jo, const char *path,
     for (int i = 0; i < op->parallelism; i++) op->subtasks[i].values = fl_kv_create();
     for (int i = 0; i < op->parallelism; i++) {
         char sub[PATH_LEN];
-        snprintf(sub, sizeof sub, "%s.subtasks[%d]", path, i);
+        pathf(sub, "%s.subtasks[%d]", path, i);
         json_t *js = json_array_get(subtasks, (size_t)i);
         if (!json_is_object(js)) return fail(d, sub, "expected an object, found %s", type_name(js));
         if ((rc = decode_subtask(d, js, sub, &op->subtasks[i])) != 0) return rc;
@@ -323,9 +340,10 @@ static int decode_body(decoder *d, const json_t *body, fl_checkpoint_metadata *m
     md->operators = fl_xcalloc(n ? n : 1, sizeof *md->operators);
     for (size_t o = 0; o < n; o++) {
         char path[PATH_LEN];
-        snprintf(path, sizeof path, "operators[%zu]", o);
+        pathf(path, "operators[%zu]", o);
         json_t *jo = json_array_get(ops, o);
-        if (!json_is_object(jo)) return fail(d, path, "expected an object, found %s", type_name(jo));
+        if (!json_is_object(jo))
+            return fail(d, path, "expected an object, found %s", type_name(jo));
         md->operators[md->n_operators++] = fl_xcalloc(1, sizeof(fl_checkpoint_operator));
         if ((rc = decode_operator(d, jo, path, md->operators[o])) != 0) return rc;
     }
@@ -349,6 +367,12 @@ static size_t parse_header(decoder *d, const char *b, size_t len, int *version,
                          "\"%s\" is not a flinc checkpoint metadata file (it does not start "
                          "with the \"%s\" header)",
                          d->where, FORMAT_NAME);
+        return 0;
+    }
+    /* The header is the whole first line: a file without a newline was cut
+     * inside it. */
+    if (memchr(b, '\n', len) == NULL) {
+        fl_error_set(d->err, FL_EFORMAT, "checkpoint metadata \"%s\" is truncated", d->where);
         return 0;
     }
     pos = hs;
@@ -416,8 +440,8 @@ fl_checkpoint_metadata *fl_checkpoint_metadata_decode(const void *bytes, size_t 
     json_t *root = json_loadb(b + body, body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* The checksum matched, so the writer produced this: report it plainly. */
-        fl_error_set(err, FL_EFORMAT, "malformed checkpoint metadata \"%s\": line %d: %s",
-                     d.where, jerr.line + 1, jerr.text);
+        fl_error_set(err, FL_EFORMAT, "malformed checkpoint metadata \"%s\": line %d: %s", d.where,
+                     jerr.line + 1, jerr.text);
         return NULL;
     }
     fl_checkpoint_metadata *md = fl_xcalloc(1, sizeof *md);

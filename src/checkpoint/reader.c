@@ -35,8 +35,8 @@ struct fl_checkpoint_reader {
 
 /* Opens dir/f->path and checks its size; with `verify` or `data`, reads it
  * whole and checks the checksum, keeping the bytes in *data when asked. */
-static int load_file(const char *dir, const fl_state_file *f, bool verify, void **data,
-                     size_t *len, fl_error *err) {
+static int load_file(const char *dir, const fl_state_file *f, bool verify, void **data, size_t *len,
+                     fl_error *err) {
     char why[128];
     if (!fl__ckpt_valid_rel_path(f->path))
         return fl_error_set(err, FL_EFORMAT,
@@ -69,7 +69,8 @@ static int load_file(const char *dir, const fl_state_file *f, bool verify, void 
     }
     uint64_t size = (uint64_t)st.st_size;
     if (size != f->size) {
-        rc = fl_error_set(err, FL_EFORMAT, "state file \"%s\" is %s: %" PRIu64
+        rc = fl_error_set(err, FL_EFORMAT,
+                          "state file \"%s\" is %s: %" PRIu64
                           " bytes, the metadata records %" PRIu64,
                           full, size < f->size ? "truncated" : "corrupted", size, f->size);
         goto done;
@@ -195,11 +196,15 @@ fl_checkpoint_reader *fl_checkpoint_reader_open_latest(const char *job_dir, unsi
         r = open_metadata(dir, md_path, flags, &e);
         if (r == NULL) {
             if (broken++ == 0) broken_code = e.code;
-            fl_warn(FL__CKPT_LOG, "skipping unusable checkpoint %s, falling back to an older one: %s",
-                    dir, e.message);
+            fl_warn(FL__CKPT_LOG, "skipping unusable checkpoint %s: %s", dir, e.message);
+            /* In the list, "chk-N: " already says which checkpoint. */
+            char *lead = fl_xasprintf("checkpoint \"%s\", ", dir);
+            const char *why = e.message;
+            if (strncmp(why, lead, strlen(lead)) == 0) why += strlen(lead);
+            free(lead);
             if (used < sizeof problems)
                 used += (size_t)snprintf(problems + used, sizeof problems - used, "%schk-%lld: %s",
-                                         used ? "; " : "", (long long)entries[i].id, e.message);
+                                         used ? "; " : "", (long long)entries[i].id, why);
         } else if (broken > 0) {
             fl_warn(FL__CKPT_LOG, "restoring from the older checkpoint %s instead", dir);
         }
@@ -233,8 +238,8 @@ fl_checkpoint_reader *fl_checkpoint_reader_open(const char *path, unsigned flags
     if (stat(p, &st) != 0) {
         int e = errno;
         if (e == ENOENT)
-            fl_error_set(err, FL_ENOENT, "could not open checkpoint \"%s\": no such file or directory",
-                         p);
+            fl_error_set(err, FL_ENOENT,
+                         "could not open checkpoint \"%s\": no such file or directory", p);
         else
             fl_error_set(err, FL_EIO, "could not open checkpoint \"%s\": %s", p,
                          fl__ckpt_errno_text(e, why, sizeof why));

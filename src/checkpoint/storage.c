@@ -26,11 +26,10 @@
 #include "mem.h"
 
 /* Older names of the keys, read when the current one is unset (Flink 1.x). */
-static const char *const checkpoints_dir_keys[] = {FL_CONF_CHECKPOINTS_DIR,
-                                                   "state.checkpoints.dir",
+static const char *const checkpoints_dir_keys[] = {FL_CONF_CHECKPOINTS_DIR, "state.checkpoints.dir",
                                                    "state.backend.fs.checkpointdir", NULL};
-static const char *const savepoints_dir_keys[] = {
-    FL_CONF_SAVEPOINTS_DIR, "state.savepoints.dir", "savepoints.state.backend.fs.dir", NULL};
+static const char *const savepoints_dir_keys[] = {FL_CONF_SAVEPOINTS_DIR, "state.savepoints.dir",
+                                                  "savepoints.state.backend.fs.dir", NULL};
 static const char *const num_retained_keys[] = {FL_CONF_NUM_RETAINED,
                                                 "state.checkpoints.num-retained", NULL};
 static const char *const create_subdir_keys[] = {FL_CONF_CREATE_SUBDIR,
@@ -99,8 +98,8 @@ static int config_dir(const fl_config *conf, const char *const *keys, char **out
         if (strncmp(path, "localhost/", 10) == 0) path += 9;
         if (path[0] != '/')
             return fl_error_set(err, FL_ECONFIG,
-                                "%s: \"%s\" is not a local path (write file:///path or /path)",
-                                key, v);
+                                "%s: \"%s\" is not a local path (write file:///path or /path)", key,
+                                v);
     } else if (strncmp(v, "file:", 5) == 0) {
         path = v + 5;
     } else if (strstr(v, "://") != NULL) {
@@ -144,7 +143,7 @@ static int config_options(fl_checkpoint_storage *s, const fl_config *conf, bool 
     return 0;
 }
 
-/* ---- create / destroy ------------------------------------------------------------------------- */
+/* ---- create / destroy ------------------------------------------------------------------------ */
 
 static void retained_insert(fl_checkpoint_storage *s, int64_t id) {
     if (s->n_retained == s->cap_retained) {
@@ -197,9 +196,9 @@ fl_checkpoint_storage *fl_checkpoint_storage_create(const fl_config *conf, const
             if (entries[i].complete) retained_insert(s, entries[i].id);
         }
         if (s->n_retained > 0)
-            fl_info(FL__CKPT_LOG, "found %d complete checkpoint(s) of job %s in %s, latest chk-%lld",
-                    s->n_retained, job_id, s->job_dir,
-                    (long long)s->retained[s->n_retained - 1]);
+            fl_info(FL__CKPT_LOG,
+                    "found %d complete checkpoint(s) of job %s in %s, latest chk-%lld",
+                    s->n_retained, job_id, s->job_dir, (long long)s->retained[s->n_retained - 1]);
     }
     free(entries);
     free(root);
@@ -211,7 +210,7 @@ fail:
     return NULL;
 }
 
-/* ---- accessors ------------------------------------------------------------------------------------- */
+/* ---- accessors ------------------------------------------------------------------------------- */
 
 const char *fl_checkpoint_storage_job_dir(const fl_checkpoint_storage *s) { return s->job_dir; }
 
@@ -238,10 +237,9 @@ int fl_checkpoint_storage_retained(const fl_checkpoint_storage *s, int64_t *ids,
     return n;
 }
 
-/* ---- begin ------------------------------------------------------------------------------------------ */
+/* ---- begin ----------------------------------------------------------------------------------- */
 
-static fl_checkpoint_writer *begin_checkpoint(fl_checkpoint_storage *s, int64_t id,
-                                              fl_error *err) {
+static fl_checkpoint_writer *begin_checkpoint(fl_checkpoint_storage *s, int64_t id, fl_error *err) {
     char why[128];
     if (s->job_dir == NULL) {
         fl_error_set(err, FL_ECONFIG,
@@ -313,7 +311,8 @@ static fl_checkpoint_writer *begin_savepoint(fl_checkpoint_storage *s, int64_t i
         char rnd[13];
         fl__ckpt_random_hex(rnd, 12);
         char *dir = fl_xasprintf("%s/savepoint-%.6s-%s", parent, s->job_id, rnd);
-        if (mkdir(dir, 0755) == 0) return fl__ckpt_writer_create(s, id, FL_SAVEPOINT, s->job_id, dir);
+        if (mkdir(dir, 0755) == 0)
+            return fl__ckpt_writer_create(s, id, FL_SAVEPOINT, s->job_id, dir);
         int e = errno;
         if (e != EEXIST) {
             fl_error_set(err, FL_EIO, "could not create savepoint directory \"%s\": %s", dir,
@@ -340,7 +339,7 @@ fl_checkpoint_writer *fl_checkpoint_storage_begin(fl_checkpoint_storage *s, int6
     return begin_checkpoint(s, id, err);
 }
 
-/* ---- retention ------------------------------------------------------------------------------------ */
+/* ---- retention ------------------------------------------------------------------------------- */
 
 void fl__ckpt_storage_completed(fl_checkpoint_storage *s, int64_t id) {
     pthread_mutex_lock(&s->lock);
@@ -366,20 +365,26 @@ void fl__ckpt_storage_completed(fl_checkpoint_storage *s, int64_t id) {
  * CheckpointProperties for each retention policy). */
 static bool discard_on(fl_checkpoint_retention r, fl_job_end how) {
     switch (r) {
-    case FL_RETAIN_NO_EXTERNALIZED: return true;
+    case FL_RETAIN_NO_EXTERNALIZED:
+        return true;
     case FL_RETAIN_DELETE_ON_CANCELLATION:
         return how == FL_JOB_END_FINISHED || how == FL_JOB_END_CANCELED;
-    case FL_RETAIN_ON_CANCELLATION: return false;
+    case FL_RETAIN_ON_CANCELLATION:
+        return false;
     }
     return false;
 }
 
 static const char *job_end_name(fl_job_end how) {
     switch (how) {
-    case FL_JOB_END_FINISHED: return "finished";
-    case FL_JOB_END_CANCELED: return "was canceled";
-    case FL_JOB_END_FAILED: return "failed";
-    case FL_JOB_END_SUSPENDED: return "was suspended";
+    case FL_JOB_END_FINISHED:
+        return "finished";
+    case FL_JOB_END_CANCELED:
+        return "was canceled";
+    case FL_JOB_END_FAILED:
+        return "failed";
+    case FL_JOB_END_SUSPENDED:
+        return "was suspended";
     }
     return "ended";
 }
@@ -401,7 +406,8 @@ int fl_checkpoint_storage_job_ended(fl_checkpoint_storage *s, fl_job_end how, fl
     int n = 0;
     fl_error scan_err = {0};
     if (fl__ckpt_scan(s->job_dir, &entries, &n, &scan_err) != 0) {
-        if (scan_err.code != FL_ENOENT) rc = fl_error_set(err, scan_err.code, "%s", scan_err.message);
+        if (scan_err.code != FL_ENOENT)
+            rc = fl_error_set(err, scan_err.code, "%s", scan_err.message);
         goto done;
     }
     for (int i = 0; i < n; i++) {

@@ -39,12 +39,20 @@
 #include "flinc/error.h"
 #include "kv.h"
 
-/* ---- configuration (Flink's keys; the older names are read when the new one is unset) ---- */
+/* ---- configuration --------------------------------------------------------------------------- */
 
-#define FL_CONF_CHECKPOINTS_DIR "execution.checkpointing.dir"      /* or state.checkpoints.dir */
-#define FL_CONF_SAVEPOINTS_DIR "execution.checkpointing.savepoint-dir" /* or state.savepoints.dir */
-#define FL_CONF_NUM_RETAINED "execution.checkpointing.num-retained" /* or state.checkpoints.num-retained; 1 */
-#define FL_CONF_CREATE_SUBDIR "execution.checkpointing.create-subdir" /* true: <dir>/<job-id>/ */
+/* Flink's current keys; each older name in parentheses is read when the
+ * current one is unset (Flink 1.x configurations keep working):
+ *   checkpoints dir    (state.checkpoints.dir, state.backend.fs.checkpointdir), unset: none
+ *   savepoints dir     (state.savepoints.dir), unset: none
+ *   num-retained       (state.checkpoints.num-retained), default 1
+ *   create-subdir      (state.checkpoints.create-subdir), default true: <dir>/<job-id>/
+ *   retention          NO_EXTERNALIZED_CHECKPOINTS (default) | DELETE_ON_CANCELLATION |
+ *                      RETAIN_ON_CANCELLATION */
+#define FL_CONF_CHECKPOINTS_DIR      "execution.checkpointing.dir"
+#define FL_CONF_SAVEPOINTS_DIR       "execution.checkpointing.savepoint-dir"
+#define FL_CONF_NUM_RETAINED         "execution.checkpointing.num-retained"
+#define FL_CONF_CREATE_SUBDIR        "execution.checkpointing.create-subdir"
 #define FL_CONF_CHECKPOINT_RETENTION "execution.checkpointing.externalized-checkpoint-retention"
 
 #define FL_CHECKPOINT_METADATA_FILE "_metadata"
@@ -53,8 +61,8 @@
  * ExternalizedCheckpointRetention). The default is Flink's:
  * NO_EXTERNALIZED_CHECKPOINTS. */
 typedef enum fl_checkpoint_retention {
-    FL_RETAIN_NO_EXTERNALIZED = 0, /* deleted whenever the job ends (finished, canceled,
-                                      failed, suspended) */
+    FL_RETAIN_NO_EXTERNALIZED = 0,    /* deleted whenever the job ends (finished, canceled,
+                                         failed, suspended) */
     FL_RETAIN_DELETE_ON_CANCELLATION, /* kept when the job fails or is suspended */
     FL_RETAIN_ON_CANCELLATION,        /* kept whenever the job ends */
 } fl_checkpoint_retention;
@@ -71,14 +79,14 @@ typedef enum fl_checkpoint_kind {
 
 const char *fl_checkpoint_kind_name(fl_checkpoint_kind k); /* "checkpoint", "savepoint" */
 
-/* ---- metadata: what a completed checkpoint holds -------------------------------------------- */
+/* ---- metadata: what a completed checkpoint holds --------------------------------------------- */
 
 /* Well-known roles of a state file (any [a-z0-9-]{1,32} is accepted). */
-#define FL_STATE_ROLE_KEYED "keyed"                 /* keyed state and timers */
-#define FL_STATE_ROLE_OPERATOR "operator"           /* operator (list) state */
-#define FL_STATE_ROLE_SOURCE "source"               /* source splits and positions */
-#define FL_STATE_ROLE_SINK_TXN "sink-transactions"  /* pending two-phase commits */
-#define FL_STATE_ROLE_CHANNEL "channel-state"       /* in-flight data (unaligned) */
+#define FL_STATE_ROLE_KEYED    "keyed"             /* keyed state and timers */
+#define FL_STATE_ROLE_OPERATOR "operator"          /* operator (list) state */
+#define FL_STATE_ROLE_SOURCE   "source"            /* source splits and positions */
+#define FL_STATE_ROLE_SINK_TXN "sink-transactions" /* pending two-phase commits */
+#define FL_STATE_ROLE_CHANNEL  "channel-state"     /* in-flight data (unaligned) */
 
 /* One state file: a handle the metadata records. Owns its strings. */
 typedef struct fl_state_file {
@@ -92,7 +100,7 @@ void fl_state_file_fini(fl_state_file *f); /* frees the strings; f may be NULL *
 
 /* One subtask of an operator at snapshot time. */
 typedef struct fl_checkpoint_subtask {
-    int index;                          /* 0..parallelism-1 */
+    int index;                           /* 0..parallelism-1 */
     int key_group_first, key_group_last; /* inclusive; Flink's range for index */
     int n_files;
     fl_state_file *files;
@@ -110,9 +118,9 @@ typedef struct fl_checkpoint_operator {
 typedef struct fl_checkpoint_metadata {
     int64_t checkpoint_id; /* >= 1 */
     fl_checkpoint_kind kind;
-    char *job_id;          /* [A-Za-z0-9_-]{1,64} */
-    char *job_name;        /* or NULL */
-    int64_t timestamp_ms;  /* when the checkpoint was triggered */
+    char *job_id;         /* [A-Za-z0-9_-]{1,64} */
+    char *job_name;       /* or NULL */
+    int64_t timestamp_ms; /* when the checkpoint was triggered */
     int n_operators;
     fl_checkpoint_operator **operators;
 } fl_checkpoint_metadata;
@@ -227,8 +235,7 @@ const char *fl_checkpoint_writer_dir(const fl_checkpoint_writer *w); /* borrowed
  * with FL_EINVAL (bad role), FL_ECANCELED (the checkpoint was aborted),
  * FL_ESTATE (it is being completed) or FL_EIO. */
 fl_state_file_writer *fl_checkpoint_writer_open_file(fl_checkpoint_writer *w, const char *uid,
-                                                     int subtask, const char *role,
-                                                     fl_error *err);
+                                                     int subtask, const char *role, fl_error *err);
 
 /* Appends bytes (buffered; the checksum is computed as they pass). Returns
  * 0 or a negative code; the first error is kept and reported in full by
@@ -260,7 +267,7 @@ int fl_checkpoint_writer_complete(fl_checkpoint_writer *w, const fl_checkpoint_m
  * writes then fail with FL_ECANCELED), so the coordinator need not wait. */
 void fl_checkpoint_writer_abort(fl_checkpoint_writer *w);
 
-/* ---- reading (restore, flinc run -s) ------------------------------------------------------- */
+/* ---- reading (restore, flinc run -s) --------------------------------------------------------- */
 
 typedef struct fl_checkpoint_reader fl_checkpoint_reader;
 
@@ -278,13 +285,15 @@ enum {
  * _metadata is read and validated, and the state files verified (flags).
  * Returns new, or NULL with a message naming the path and the problem:
  * FL_ENOENT (no such path; a directory without _metadata: incomplete),
- * FL_EFORMAT (truncated or corrupted metadata or state file), FL_EIO. */
+ * FL_EFORMAT (truncated or corrupted metadata or state file),
+ * FL_EUNSUPPORTED (metadata of a newer format version), FL_EIO. */
 fl_checkpoint_reader *fl_checkpoint_reader_open(const char *path, unsigned flags, fl_error *err);
 /* The newest usable checkpoint in a job's checkpoint directory: chk-N dirs
  * without _metadata are skipped (incomplete); one whose metadata or files
  * are broken is skipped with a warning naming it and the problem, falling
- * back to the previous one. None usable: FL_ENOENT (none complete) or
- * FL_EFORMAT listing each broken checkpoint and why. */
+ * back to the previous one. None usable: FL_ENOENT when none is complete,
+ * else the newest broken one's code (FL_EFORMAT for damage) with a message
+ * listing each broken checkpoint and why. */
 fl_checkpoint_reader *fl_checkpoint_reader_open_latest(const char *job_dir, unsigned flags,
                                                        fl_error *err);
 void fl_checkpoint_reader_close(fl_checkpoint_reader *r); /* NULL is fine */
@@ -293,8 +302,8 @@ const fl_checkpoint_metadata *fl_checkpoint_reader_metadata(const fl_checkpoint_
 const char *fl_checkpoint_reader_dir(const fl_checkpoint_reader *r); /* the chk-N/savepoint dir */
 
 /* Reads one state file of the metadata whole (any thread, concurrently):
- * *data is new (free()), NULL when *len is 0. The size and checksum are
- * verified first, so the bytes are exactly those written: FL_EFORMAT
+ * *data is new (free()), NULL when *len is 0. Nothing is returned before
+ * the size and checksum are verified, so the bytes are those written: FL_EFORMAT
  * (truncated, larger, checksum mismatch) or FL_ENOENT/FL_EIO otherwise. */
 int fl_checkpoint_reader_read(const fl_checkpoint_reader *r, const fl_state_file *f, void **data,
                               size_t *len, fl_error *err);

@@ -111,14 +111,14 @@ static int canceled(fl_checkpoint_writer *w, fl_error *err) {
                         (long long)w->id);
 }
 
-/* ---- state files ------------------------------------------------------------------------------- */
+/* ---- state files ----------------------------------------------------------------------------- */
 
 fl_state_file_writer *fl_checkpoint_writer_open_file(fl_checkpoint_writer *w, const char *uid,
-                                                     int subtask, const char *role,
-                                                     fl_error *err) {
+                                                     int subtask, const char *role, fl_error *err) {
     char why[128];
     if (!fl__ckpt_valid_role(role)) {
-        fl_error_set(err, FL_EINVAL, "\"%s\" is not a state file role ([a-z0-9-], 1 to %d characters)",
+        fl_error_set(err, FL_EINVAL,
+                     "\"%s\" is not a state file role ([a-z0-9-], 1 to %d characters)",
                      role ? role : "", FL__CKPT_ROLE_MAX);
         return NULL;
     }
@@ -130,7 +130,8 @@ fl_state_file_writer *fl_checkpoint_writer_open_file(fl_checkpoint_writer *w, co
     if (atomic_load(&w->aborted) || w->finishing) {
         bool aborted = atomic_load(&w->aborted);
         pthread_mutex_unlock(&w->lock);
-        if (aborted) canceled(w, err);
+        if (aborted)
+            canceled(w, err);
         else
             fl_error_set(err, FL_ESTATE, "%s %lld is already being completed",
                          fl_checkpoint_kind_name(w->kind), (long long)w->id);
@@ -270,7 +271,7 @@ void fl_state_file_writer_discard(fl_state_file_writer *f) {
     if (f != NULL) file_free(f, true);
 }
 
-/* ---- complete / abort ---------------------------------------------------------------------------- */
+/* ---- complete / abort ------------------------------------------------------------------------ */
 
 static int cmp_written(const void *a, const void *b) {
     return strcmp(((const written_file *)a)->path, ((const written_file *)b)->path);
@@ -286,22 +287,22 @@ static int check_files(fl_checkpoint_writer *w, const fl_checkpoint_metadata *md
             for (int k = 0; k < s->n_files; k++) {
                 const fl_state_file *h = &s->files[k];
                 written_file key = {.path = h->path};
-                const written_file *wf =
-                    w->n_files == 0 ? NULL
-                                    : bsearch(&key, w->files, (size_t)w->n_files,
-                                              sizeof *w->files, cmp_written);
+                const written_file *wf = w->n_files == 0
+                                             ? NULL
+                                             : bsearch(&key, w->files, (size_t)w->n_files,
+                                                       sizeof *w->files, cmp_written);
                 if (wf == NULL)
                     return fl_error_set(err, FL_EINVAL,
                                         "%s %lld: operator \"%s\" subtask %d names state file "
                                         "\"%s\", which this %s did not write",
-                                        fl_checkpoint_kind_name(w->kind), (long long)w->id,
-                                        op->uid, i, h->path, fl_checkpoint_kind_name(w->kind));
+                                        fl_checkpoint_kind_name(w->kind), (long long)w->id, op->uid,
+                                        i, h->path, fl_checkpoint_kind_name(w->kind));
                 if (wf->size != h->size || wf->checksum != h->checksum)
                     return fl_error_set(err, FL_EINVAL,
                                         "%s %lld: operator \"%s\" subtask %d: state file \"%s\" "
                                         "has a different size or checksum than was written",
-                                        fl_checkpoint_kind_name(w->kind), (long long)w->id,
-                                        op->uid, i, h->path);
+                                        fl_checkpoint_kind_name(w->kind), (long long)w->id, op->uid,
+                                        i, h->path);
             }
         }
     }

@@ -176,7 +176,11 @@ bool fl__blob_open(fl__blob_reader *r, fl_split blob, const char tag[4], uint8_t
     r->len = blob.len;
     r->off = 5;
     r->bad = false;
-    return blob.len >= 5 && memcmp(r->p, tag, 4) == 0 && r->p[4] == version;
+    if (blob.len >= 5 && memcmp(r->p, tag, 4) == 0 && r->p[4] == version)
+        return true;
+    r->off = r->len; /* every read of a foreign blob fails */
+    r->bad = true;
+    return false;
 }
 
 /* The next n bytes, or NULL (reader bad) when fewer are left. */

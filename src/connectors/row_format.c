@@ -27,10 +27,8 @@ int fl__row_format_init(fl__row_format *f, const fl_options *o, const char *conn
                             "connector \"%s\": format must be text or csv, not \"%s\"", connector,
                             format);
     const char *delim = fl_options_get(o, "csv.field-delimiter");
-    if (delim == NULL)
-        delim = ",";
-    if (strcmp(delim, "\\t") == 0)
-        delim = "\t";
+    if (delim == NULL) delim = ",";
+    if (strcmp(delim, "\\t") == 0) delim = "\t";
     if (strlen(delim) != 1 || delim[0] == '"' || delim[0] == '\r' || delim[0] == '\n')
         return fl_error_set(err, FL_ECONFIG,
                             "connector \"%s\": csv.field-delimiter must be one character other "
@@ -40,9 +38,7 @@ int fl__row_format_init(fl__row_format *f, const fl_options *o, const char *conn
     return 0;
 }
 
-void fl__row_format_fini(fl__row_format *f) {
-    fl__conn_buf_free(&f->field);
-}
+void fl__row_format_fini(fl__row_format *f) { fl__conn_buf_free(&f->field); }
 
 /* Shortest decimal form that reads back as exactly d. */
 static void format_double(double d, char *buf, size_t size) {
@@ -56,8 +52,7 @@ static void format_double(double d, char *buf, size_t size) {
     }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, size, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d)
-            return;
+        if (strtod(buf, NULL) == d) return;
     }
 }
 
@@ -68,10 +63,8 @@ static void append_base64(fl__conn_buf *b, const unsigned char *p, uint32_t len)
     size_t o = 0;
     for (uint32_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
+        if (i + 1 < len) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len) v |= p[i + 2];
         out[o++] = alphabet[(v >> 18) & 63];
         out[o++] = alphabet[(v >> 12) & 63];
         out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
@@ -124,10 +117,8 @@ static void append_csv_row(fl__row_format *f, fl__conn_buf *out, const fl_row *r
     int n = fl_schema_num_fields(f->schema);
     char delim = f->delimiter;
     for (int i = 0; i < n; i++) {
-        if (i > 0)
-            fl__conn_buf_putc(out, delim);
-        if (fl_row_is_null(r, i))
-            continue;
+        if (i > 0) fl__conn_buf_putc(out, delim);
+        if (fl_row_is_null(r, i)) continue;
         csv_field_text(f, r, i);
         const char *text = f->field.data;
         size_t len = f->field.len;
@@ -140,8 +131,7 @@ static void append_csv_row(fl__row_format *f, fl__conn_buf *out, const fl_row *r
         }
         fl__conn_buf_putc(out, '"');
         for (size_t k = 0; k < len; k++) {
-            if (text[k] == '"')
-                fl__conn_buf_putc(out, '"');
+            if (text[k] == '"') fl__conn_buf_putc(out, '"');
             fl__conn_buf_putc(out, text[k]);
         }
         fl__conn_buf_putc(out, '"');

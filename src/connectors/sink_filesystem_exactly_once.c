@@ -47,9 +47,9 @@
 #include "connectors_int.h"
 #include "mem.h"
 
-#define NAME "filesystem-exactly-once"
-#define FLUSH_SIZE ((size_t)64 << 10)
-#define HANDLE_TAG "FLfe"
+#define NAME           "filesystem-exactly-once"
+#define FLUSH_SIZE     ((size_t)64 << 10)
+#define HANDLE_TAG     "FLfe"
 #define HANDLE_VERSION 1
 /* Checkpoint id of a file rolled since the last pre_commit. */
 #define NOT_PRE_COMMITTED INT64_MIN
@@ -104,8 +104,8 @@ typedef struct eo_sink_state {
 /* ---- options ----------------------------------------------------------------------------- */
 
 static int bad_option(const char *key, const char *value, const char *form, fl_error *err) {
-    return fl_error_set(err, FL_ECONFIG, "connector \"" NAME "\": %s=\"%s\" is not %s", key,
-                        value, form);
+    return fl_error_set(err, FL_ECONFIG, "connector \"" NAME "\": %s=\"%s\" is not %s", key, value,
+                        form);
 }
 
 /* Reads the options; `format` is initialized either way (the caller finalizes it). */
@@ -116,22 +116,19 @@ static int read_config(const fl_options *o, const fl_schema *schema, fl__row_for
     if (path == NULL || path[0] == '\0')
         return fl_error_set(err, FL_ECONFIG, "connector \"" NAME "\" needs the option path");
     int rc = fl__row_format_init(format, o, NAME, schema, err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     const char *v = fl_options_get(o, "rolling.max-part-size");
-    if (v != NULL && (fl_parse_size(v, &rolling->max_part_size) != 0 ||
-                      rolling->max_part_size <= 0))
+    if (v != NULL &&
+        (fl_parse_size(v, &rolling->max_part_size) != 0 || rolling->max_part_size <= 0))
         return bad_option("rolling.max-part-size", v, "a positive size such as \"128mb\"", err);
-    if (v == NULL)
-        rolling->max_part_size = (int64_t)128 << 20;
+    if (v == NULL) rolling->max_part_size = (int64_t)128 << 20;
     static const char *const durations[] = {"rolling.rollover-interval",
                                             "rolling.inactivity-interval"};
     int64_t *targets[] = {&rolling->rollover_ns, &rolling->inactivity_ns};
     for (int i = 0; i < 2; i++) {
         int64_t ms = 60000;
         v = fl_options_get(o, durations[i]);
-        if (v != NULL && (fl_parse_duration_ms(v, &ms) != 0 || ms <= 0 ||
-                          ms > INT64_MAX / 1000000))
+        if (v != NULL && (fl_parse_duration_ms(v, &ms) != 0 || ms <= 0 || ms > INT64_MAX / 1000000))
             return bad_option(durations[i], v, "a positive duration such as \"60 s\"", err);
         *targets[i] = ms * 1000000;
     }
@@ -163,12 +160,10 @@ static char *part_path(const char *dir, int kind, uint64_t subtask, uint64_t cou
  * spelling); advances *s. */
 static bool parse_number(const char **s, uint64_t *out) {
     const char *p = *s;
-    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
-        return false;
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9')) return false;
     uint64_t v = 0;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return false;
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) return false;
         v = v * 10 + (uint64_t)(*p - '0');
     }
     *out = v;
@@ -180,13 +175,10 @@ static bool parse_number(const char **s, uint64_t *out) {
 static bool parse_part_name(const char *name, int *kind, uint64_t *subtask, uint64_t *counter) {
     const char *p = name;
     bool hidden = *p == '.';
-    if (hidden)
-        p++;
-    if (strncmp(p, "part-", 5) != 0)
-        return false;
+    if (hidden) p++;
+    if (strncmp(p, "part-", 5) != 0) return false;
     p += 5;
-    if (!parse_number(&p, subtask) || *p++ != '-' || !parse_number(&p, counter))
-        return false;
+    if (!parse_number(&p, subtask) || *p++ != '-' || !parse_number(&p, counter)) return false;
     if (!hidden && *p == '\0')
         *kind = PART_FINISHED;
     else if (hidden && strcmp(p, ".inprogress") == 0)
@@ -203,8 +195,7 @@ static bool parse_part_name(const char *name, int *kind, uint64_t *subtask, uint
 /* Makes the directory's entries (creations, renames, deletions) durable. */
 static int sync_dir(const char *dir, fl_error *err) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fl__conn_io_error("open directory", dir, errno, err);
+    if (fd < 0) return fl__conn_io_error("open directory", dir, errno, err);
     int rc = 0;
     if (fsync(fd) != 0 && errno != EINVAL)
         rc = fl__conn_io_error("sync directory", dir, errno, err);
@@ -246,8 +237,8 @@ static int finish_pending(const char *dir, uint64_t subtask, uint64_t counter, i
 
 /* Recovers an IN-PROGRESS handle: the file (still in progress, or rolled to
  * pending after the checkpoint) is cut to the recorded length and finished. */
-static int finish_in_progress(const char *dir, uint64_t subtask, uint64_t counter,
-                              uint64_t length, fl_error *err) {
+static int finish_in_progress(const char *dir, uint64_t subtask, uint64_t counter, uint64_t length,
+                              fl_error *err) {
     char *final = part_path(dir, PART_FINISHED, subtask, counter);
     char *path = NULL;
     int rc = 0;
@@ -255,8 +246,7 @@ static int finish_in_progress(const char *dir, uint64_t subtask, uint64_t counte
         path = part_path(dir, kind, subtask, counter);
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
-            if (errno != ENOENT)
-                rc = fl__conn_io_error("open", path, errno, err);
+            if (errno != ENOENT) rc = fl__conn_io_error("open", path, errno, err);
             free(path);
             path = NULL;
             continue;
@@ -296,8 +286,7 @@ static int flush(eo_sink_state *st, fl_error *err) {
     size_t done = 0;
     while (done < st->out.len) {
         ssize_t n = write(st->fd, st->out.data + done, st->out.len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             st->failed = true;
             char *path = part_path(st->dir, PART_IN_PROGRESS, (uint64_t)st->subtask, st->counter);
@@ -332,12 +321,10 @@ static int open_part(eo_sink_state *st, int64_t now, fl_error *err) {
 static int roll(eo_sink_state *st, fl_error *err) {
     int rc = flush(st, err);
     char *from = part_path(st->dir, PART_IN_PROGRESS, (uint64_t)st->subtask, st->counter);
-    if (rc == 0 && fsync(st->fd) != 0)
-        rc = fl__conn_io_error("sync", from, errno, err);
+    if (rc == 0 && fsync(st->fd) != 0) rc = fl__conn_io_error("sync", from, errno, err);
     if (rc == 0) {
         char *to = part_path(st->dir, PART_PENDING, (uint64_t)st->subtask, st->counter);
-        if (rename(from, to) != 0)
-            rc = fl__conn_io_error("roll part file", from, errno, err);
+        if (rename(from, to) != 0) rc = fl__conn_io_error("roll part file", from, errno, err);
         free(to);
     }
     free(from);
@@ -363,19 +350,16 @@ static bool due_by_time(const eo_sink_state *st, int64_t now) {
 static int eo_write(void *state, const fl_row *const *rows, const int64_t *timestamps, size_t n,
                     fl_error *err) {
     eo_sink_state *st = state;
-    if (st->failed)
-        return flush(st, err);
+    if (st->failed) return flush(st, err);
     int64_t now = fl_clock_monotonic_ns();
     if (st->fd >= 0 && due_by_time(st, now)) {
         int rc = roll(st, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     for (size_t i = 0; i < n; i++) {
         if (st->fd < 0) {
             int rc = open_part(st, now, err);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) return rc;
         }
         size_t before = st->out.len;
         fl__row_format_append(&st->format, &st->out, rows[i]);
@@ -386,8 +370,7 @@ static int eo_write(void *state, const fl_row *const *rows, const int64_t *times
             rc = roll(st, err);
         else if (st->out.len >= FLUSH_SIZE)
             rc = flush(st, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     return 0;
 }
@@ -426,21 +409,17 @@ static int eo_pre_commit(void *state, int64_t checkpoint_id, fl_split_list *out,
                 rc = fl__conn_io_error("sync", path, errno, err);
                 free(path);
             }
-            if (rc == 0)
-                st->recorded = st->size;
+            if (rc == 0) st->recorded = st->size;
         }
     }
     /* The renames of roll() must survive a crash before the checkpoint can
      * name the pending files. */
-    if (rc == 0)
-        rc = sync_dir(st->dir, err);
-    if (rc < 0)
-        return rc;
+    if (rc == 0) rc = sync_dir(st->dir, err);
+    if (rc < 0) return rc;
     fl__conn_buf b = {0};
     for (size_t i = 0; i < st->n_pending; i++) {
         pending_part *part = &st->pending[i];
-        if (part->checkpoint_id == NOT_PRE_COMMITTED)
-            part->checkpoint_id = checkpoint_id;
+        if (part->checkpoint_id == NOT_PRE_COMMITTED) part->checkpoint_id = checkpoint_id;
         add_handle(out, &b, HANDLE_PENDING, (uint64_t)st->subtask, part->counter, part->size,
                    part->checkpoint_id);
     }
@@ -473,8 +452,7 @@ static int eo_commit(void *state, int64_t checkpoint_id, fl_error *err) {
      * recovery from a later checkpoint, which no longer names the file. */
     if (renamed) {
         int src = sync_dir(st->dir, err);
-        if (rc == 0)
-            rc = src;
+        if (rc == 0) rc = src;
     }
     return rc;
 }
@@ -483,8 +461,7 @@ static int eo_commit(void *state, int64_t checkpoint_id, fl_error *err) {
  * pre_commit recorded stays for recover() to cut back; pending files stay. */
 static void eo_abort(void *state) {
     eo_sink_state *st = state;
-    if (st->fd < 0)
-        return;
+    if (st->fd < 0) return;
     close(st->fd);
     st->fd = -1;
     st->out.len = 0;
@@ -500,15 +477,13 @@ static void eo_abort(void *state) {
  * counter of this subtask's files. */
 static int sweep(eo_sink_state *st, bool delete_leftovers, fl_error *err) {
     DIR *d = opendir(st->dir);
-    if (d == NULL)
-        return fl__conn_io_error("open directory", st->dir, errno, err);
+    if (d == NULL) return fl__conn_io_error("open directory", st->dir, errno, err);
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int kind;
         uint64_t subtask, counter;
-        if (!parse_part_name(e->d_name, &kind, &subtask, &counter))
-            continue;
+        if (!parse_part_name(e->d_name, &kind, &subtask, &counter)) continue;
         if (subtask == (uint64_t)st->subtask && counter >= st->next_counter)
             st->next_counter = counter + 1;
         if (!delete_leftovers || kind == PART_FINISHED ||
@@ -539,19 +514,16 @@ static int eo_recover(void *state, const fl_split *handles, size_t n, fl_error *
         if (!ok || !fl__blob_done(&r) || (kind != HANDLE_PENDING && kind != HANDLE_IN_PROGRESS) ||
             size > INT64_MAX)
             return fl_error_set(err, FL_EFORMAT,
-                                "connector \"" NAME "\": handle %zu is not a part file handle",
-                                i);
+                                "connector \"" NAME "\": handle %zu is not a part file handle", i);
         if (subtask % (uint64_t)st->parallelism != (uint64_t)st->subtask)
             continue; /* another subtask's to recover */
         int rc = kind == HANDLE_PENDING
                      ? finish_pending(st->dir, subtask, counter, (int64_t)size, err)
                      : finish_in_progress(st->dir, subtask, counter, size, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
     }
     int rc = sweep(st, true, err);
-    if (rc == 0)
-        rc = sync_dir(st->dir, err);
+    if (rc == 0) rc = sync_dir(st->dir, err);
     return rc;
 }
 
@@ -559,8 +531,7 @@ static int eo_recover(void *state, const fl_split *handles, size_t n, fl_error *
 
 static void eo_close(void *state) {
     eo_sink_state *st = state;
-    if (st == NULL)
-        return;
+    if (st == NULL) return;
     eo_abort(st);
     fl__conn_buf_free(&st->out);
     fl__row_format_fini(&st->format);
@@ -573,8 +544,7 @@ static int eo_open(fl_sink_ctx *ctx, const fl_options *o, void **state, fl_error
     fl__row_format format;
     rolling_policy rolling;
     int rc = read_config(o, fl_sink_schema(ctx), &format, &rolling, err);
-    if (rc == 0)
-        rc = fl__conn_make_dirs(fl_options_get(o, "path"), err);
+    if (rc == 0) rc = fl__conn_make_dirs(fl_options_get(o, "path"), err);
     if (rc < 0) {
         fl__row_format_fini(&format);
         return rc;

@@ -17,19 +17,15 @@ struct fl_split_list {
     size_t n, cap;
 };
 
-fl_split_list *fl_split_list_create(void) {
-    return fl_xcalloc(1, sizeof(fl_split_list));
-}
+fl_split_list *fl_split_list_create(void) { return fl_xcalloc(1, sizeof(fl_split_list)); }
 
 void fl_split_list_clear(fl_split_list *l) {
-    for (size_t i = 0; i < l->n; i++)
-        free((void *)l->items[i].data);
+    for (size_t i = 0; i < l->n; i++) free((void *)l->items[i].data);
     l->n = 0;
 }
 
 void fl_split_list_destroy(fl_split_list *l) {
-    if (l == NULL)
-        return;
+    if (l == NULL) return;
     fl_split_list_clear(l);
     free(l->items);
     free(l);
@@ -41,20 +37,15 @@ void fl_split_list_add(fl_split_list *l, const void *data, size_t len) {
         l->items = fl_xrealloc(l->items, l->cap * sizeof *l->items);
     }
     void *copy = fl_xmalloc(len ? len : 1);
-    if (len > 0)
-        memcpy(copy, data, len);
+    if (len > 0) memcpy(copy, data, len);
     l->items[l->n++] = (fl_split){copy, len};
 }
 
-size_t fl_split_list_count(const fl_split_list *l) {
-    return l->n;
-}
+size_t fl_split_list_count(const fl_split_list *l) { return l->n; }
 
 fl_split fl_split_list_get(const fl_split_list *l, size_t i) {
     assert(i < l->n);
     return l->items[i];
 }
 
-const fl_split *fl_split_list_items(const fl_split_list *l) {
-    return l->n ? l->items : NULL;
-}
+const fl_split *fl_split_list_items(const fl_split_list *l) { return l->n ? l->items : NULL; }

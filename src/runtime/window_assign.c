@@ -438,6 +438,10 @@ static int merge_group(fl_win_set *s, const fl_window *group, size_t count, cons
 
 int fl__win_set_add(fl_win_set *s, const fl_window *new_window, fl_win_merge_fn merge, void *arg,
                     fl_window *actual) {
+    /* A window equal to an active one changes nothing (Flink's merge works
+     * on a set, where the two are one). */
+    *actual = *new_window;
+    if (find(s, new_window) >= 0) return 0;
     size_t n = s->n + 1;
     if (n > s->cand_cap) {
         s->cand_cap = 2 * n;
@@ -449,7 +453,6 @@ int fl__win_set_add(fl_win_set *s, const fl_window *new_window, fl_win_merge_fn 
     s->cand[s->n] = *new_window;
     qsort(s->cand, n, sizeof *s->cand, by_start);
 
-    *actual = *new_window;
     bool merged_new = false, any_merge = false;
     /* Flink's TimeWindow.mergeWindows: runs of intersecting windows. The
      * candidates are copied before the first merge changes the set. */

@@ -11,6 +11,11 @@
  * entry) allocates nothing, hashes no bytes (the composite hash is the key's
  * hash, given by the caller, xor the namespace's, computed when the namespace
  * changes) and probes the table once for a get followed by an update.
+ *
+ * Copy-on-write (README.md, "Snapshots"): every place that changes an entry
+ * in place first checks the entry's version against the newest live view's
+ * (one compare on a header already in cache; always false without views),
+ * and works on a copy when a view shares it.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -37,17 +42,20 @@ fl_keyed_backend *fl_keyed_backend_create(int first_key_group, int last_key_grou
     b->clock = clock;
     b->clock_arg = clock_arg;
     b->key_group = -1;
+    b->version = 1; /* 0 would be "shared" with no view */
+    atomic_init(&b->release_pending, 0);
     return b;
 }
 
 static void state_destroy(fl_kstate *s) {
     fl_keyed_backend *b = s->b;
     int n = b->last_key_group - b->first_key_group + 1;
-    for (int g = 0; g < n; g++) fl__table_clear(&s->groups[g], fl__kstate_free_entry, s, &b->bytes);
+    for (int g = 0; g < n; g++) fl__table_clear(&s->groups[g], fl__kstate_drop_entry, s, b);
     free(s->groups);
     free(s->name);
     fl_schema_unref(s->value_schema);
     fl_schema_unref(s->map_key_schema);
+    fl_schema_unref(s->acc_schema);
     fl_schema_unref(s->result_schema);
     fl_row_builder_destroy(s->out_a);
     fl_row_builder_destroy(s->out_b);
@@ -61,6 +69,7 @@ static void state_destroy(fl_kstate *s) {
 
 void fl_keyed_backend_destroy(fl_keyed_backend *b) {
     if (!b) return;
+    fl__views_fini(b); /* first: then every drop below frees at once */
     for (size_t i = 0; i < b->n_states; i++) state_destroy(b->states[i]);
     free(b->states);
     fl__timers_fini(b);
@@ -82,6 +91,8 @@ void fl_keyed_backend_set_key(fl_keyed_backend *b, const void *key, uint32_t len
     int g = fl_key_group_of_hash(hash, b->max_parallelism);
     b->key_group = g >= b->first_key_group && g <= b->last_key_group ? g : -1;
     b->key_epoch++;
+    /* After the key is copied: it may have pointed into what a view kept. */
+    fl__views_poll(b);
 }
 
 const void *fl_keyed_backend_key(const fl_keyed_backend *b, uint32_t *len) {
@@ -136,8 +147,8 @@ static void append_types(char *buf, size_t size, size_t *len, const fl_schema *s
 
 /* "VALUE (BIGINT)", "MAP (STRING -> BIGINT)", "AGGREGATING (BIGINT -> acc (BIGINT, INT) ->
  * DOUBLE)" */
-static char *describe(char *buf, size_t size, fl_state_kind kind, const fl_schema *value,
-                      const fl_schema *map_key, const fl_schema *acc, const fl_schema *result) {
+char *fl__state_describe(char *buf, size_t size, fl_state_kind kind, const fl_schema *value,
+                         const fl_schema *map_key, const fl_schema *acc, const fl_schema *result) {
     size_t len = 0;
     buf[0] = '\0';
     append(buf, size, &len, kind_name(kind));
@@ -200,17 +211,16 @@ static int check_same(const fl_kstate *s, const fl_state_desc *d, fl_error *err)
     bool same = s->kind == d->kind && same_schema(s->value_schema, d->value_schema);
     if (same && d->kind == FL_STATE_MAP) same = same_schema(s->map_key_schema, d->map_key_schema);
     if (same && agg)
-        same =
-            same_schema(s->agg.acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
+        same = same_schema(s->acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
     if (!same) {
         char was[256], now[256];
-        describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema, s->agg.acc_schema,
-                 s->result_schema);
+        fl__state_describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema,
+                           s->acc_schema, s->result_schema);
         if (s->kind != d->kind)
             snprintf(now, sizeof now, "%s", kind_name(d->kind));
         else
-            describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
-                     d->result_schema);
+            fl__state_describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
+                               d->result_schema);
         return fl_error_set(err, FL_ESTATE, "state \"%s\" was declared as %s, not %s", s->name, was,
                             now);
     }
@@ -244,19 +254,22 @@ static int check_same(const fl_kstate *s, const fl_state_desc *d, fl_error *err)
     return 0;
 }
 
-fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, fl_error *err) {
-    if (check_desc(d, err) < 0) return NULL;
-    for (size_t i = 0; i < b->n_states; i++) {
-        fl_kstate *s = b->states[i];
-        if (strcmp(s->name, d->name) != 0) continue;
-        return check_same(s, d, err) < 0 ? NULL : s;
-    }
+fl_kstate *fl__kstate_new(fl_keyed_backend *b, const char *name, fl_state_kind kind) {
     fl_kstate *s = fl_xcalloc(1, sizeof *s);
     s->b = b;
-    s->name = fl_xstrdup(d->name);
-    s->kind = d->kind;
-    s->value_schema = fl_schema_ref((fl_schema *)d->value_schema);
-    if (d->kind == FL_STATE_MAP) s->map_key_schema = fl_schema_ref((fl_schema *)d->map_key_schema);
+    s->name = fl_xstrdup(name);
+    s->kind = kind;
+    s->groups = fl_xcalloc((size_t)(b->last_key_group - b->first_key_group + 1), sizeof *s->groups);
+    if (b->n_states == b->states_cap) {
+        b->states_cap = b->states_cap ? b->states_cap * 2 : 4;
+        b->states = fl_xrealloc(b->states, b->states_cap * sizeof *b->states);
+    }
+    b->states[b->n_states++] = s;
+    return s;
+}
+
+/* Attaches what only a declaration gives: functions, their builders, the TTL. */
+static void attach(fl_kstate *s, const fl_state_desc *d) {
     if (d->kind == FL_STATE_REDUCING) {
         s->reduce = d->reduce;
         s->reduce_arg = d->reduce_arg;
@@ -266,21 +279,62 @@ fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, f
     if (d->kind == FL_STATE_AGGREGATING) {
         s->agg = *d->aggregate;
         s->has_agg = true;
-        s->result_schema = fl_schema_ref((fl_schema *)d->result_schema);
-        s->out_a = fl_row_builder_create(s->agg.acc_schema);
-        s->out_b = fl_row_builder_create(s->agg.acc_schema);
+        s->out_a = fl_row_builder_create(d->aggregate->acc_schema);
+        s->out_b = fl_row_builder_create(d->aggregate->acc_schema);
         s->result = fl_row_builder_create(d->result_schema);
     }
-    if (d->ttl_update != FL_TTL_DISABLED) {
-        s->ttl_update = d->ttl_update;
-        s->ttl_ms = d->ttl_ms;
+    s->ttl_update = d->ttl_update;
+    s->ttl_ms = d->ttl_update != FL_TTL_DISABLED ? d->ttl_ms : 0;
+    s->declared = true;
+}
+
+/* The first declaration of a state a restore created: kind and schemas must
+ * be those of the snapshot, and TTL must stay on or off (its duration and
+ * update type may change: restored deadlines are kept, new writes use the
+ * declared TTL), as in Flink. */
+static int declare_restored(fl_kstate *s, const fl_state_desc *d, fl_error *err) {
+    bool agg = d->kind == FL_STATE_AGGREGATING;
+    const fl_schema *acc = agg ? d->aggregate->acc_schema : NULL;
+    bool same = s->kind == d->kind && same_schema(s->value_schema, d->value_schema);
+    if (same && d->kind == FL_STATE_MAP) same = same_schema(s->map_key_schema, d->map_key_schema);
+    if (same && agg)
+        same = same_schema(s->acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
+    if (!same) {
+        char was[256], now[256];
+        fl__state_describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema,
+                           s->acc_schema, s->result_schema);
+        fl__state_describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
+                           d->result_schema);
+        return fl_error_set(err, FL_ESTATE,
+                            "state \"%s\" was restored as %s, it cannot be declared as %s", s->name,
+                            was, now);
     }
-    s->groups = fl_xcalloc((size_t)(b->last_key_group - b->first_key_group + 1), sizeof *s->groups);
-    if (b->n_states == b->states_cap) {
-        b->states_cap = b->states_cap ? b->states_cap * 2 : 4;
-        b->states = fl_xrealloc(b->states, b->states_cap * sizeof *b->states);
+    bool had_ttl = s->ttl_update != FL_TTL_DISABLED, has_ttl = d->ttl_update != FL_TTL_DISABLED;
+    if (had_ttl != has_ttl)
+        return fl_error_set(err, FL_ESTATE,
+                            "state \"%s\" was restored %s ttl, it cannot be declared %s ttl: "
+                            "turning ttl on or off needs a new state name",
+                            s->name, had_ttl ? "with" : "without", has_ttl ? "with" : "without");
+    attach(s, d);
+    return 0;
+}
+
+fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, fl_error *err) {
+    if (check_desc(d, err) < 0) return NULL;
+    for (size_t i = 0; i < b->n_states; i++) {
+        fl_kstate *s = b->states[i];
+        if (strcmp(s->name, d->name) != 0) continue;
+        if (!s->declared) return declare_restored(s, d, err) < 0 ? NULL : s;
+        return check_same(s, d, err) < 0 ? NULL : s;
     }
-    b->states[b->n_states++] = s;
+    fl_kstate *s = fl__kstate_new(b, d->name, d->kind);
+    s->value_schema = fl_schema_ref((fl_schema *)d->value_schema);
+    if (d->kind == FL_STATE_MAP) s->map_key_schema = fl_schema_ref((fl_schema *)d->map_key_schema);
+    if (d->kind == FL_STATE_AGGREGATING) {
+        s->acc_schema = fl_schema_ref((fl_schema *)d->aggregate->acc_schema);
+        s->result_schema = fl_schema_ref((fl_schema *)d->result_schema);
+    }
+    attach(s, d);
     return s;
 }
 
@@ -354,7 +408,7 @@ static bool expire_if_needed(fl_kstate *s, fl__loc *loc, bool read, bool refresh
         return false;
     }
     if (read && refresh_ok && s->ttl_update == FL_TTL_ON_READ_AND_WRITE)
-        loc->e->deadline = fl__ttl_deadline(now, s->ttl_ms);
+        fl__kstate_own(s, loc)->deadline = fl__ttl_deadline(now, s->ttl_ms);
     return true;
 }
 
@@ -377,6 +431,34 @@ bool fl__kstate_live_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t n
 
 static bool is_current_ns(const fl_kstate *s, const void *ns) { return ns == s->ns; }
 
+fl__entry *fl__entry_new(const fl_keyed_backend *b, const void *key, uint32_t klen, const void *ns,
+                         uint32_t nslen, const void *payload, uint32_t len, uint32_t vcap) {
+    fl__entry *e = fl_xmalloc(fl__entry_size(klen, nslen, vcap));
+    e->deadline = FL__NO_DEADLINE;
+    e->klen = klen;
+    e->nslen = nslen;
+    e->vlen = len;
+    e->vcap = vcap;
+    e->count = 0;
+    e->version = b->version;
+    if (klen) memcpy(e->data, key, klen);
+    if (nslen) memcpy(e->data + klen, ns, nslen);
+    uint32_t off = fl__entry_payload_off(klen, nslen);
+    memset(e->data + klen + nslen, 0, off - klen - nslen);
+    if (len) memcpy(e->data + off, payload, len);
+    return e;
+}
+
+/* Puts e (a copy of the entry at loc, which a view shares) in its place. */
+static void replace_shared(fl_kstate *s, fl__loc *loc, fl__entry *e) {
+    fl_keyed_backend *b = s->b;
+    fl__entry *old = loc->e;
+    fl__table_set(loc->t, loc->slot, e, b);
+    loc->e = e;
+    /* Only the entry: its nested map table now belongs to the copy too. */
+    fl__drop(b, old, old->version, fl__entry_bytes(old));
+}
+
 fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t nslen,
                             uint64_t ns_hash, const void *payload, uint32_t len, uint32_t count) {
     fl_keyed_backend *b = s->b;
@@ -384,37 +466,38 @@ fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t
     if (fl__kstate_has_ttl(s)) deadline = fl__ttl_deadline(fl__kstate_now(s), s->ttl_ms);
     fl__entry *e = loc->e;
     if (e) {
-        if (fl__entry_needs_realloc(e, payload, len)) {
-            /* payloads are rows or lists of rows: multiples of 8, under 4 GiB */
-            uint32_t vcap = len > UINT32_MAX / 2 ? len : fl__align8(len + len / 4);
-            size_t old = fl__entry_bytes(e);
-            e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
-            e->vcap = vcap;
-            b->bytes += fl__entry_bytes(e) - old;
-            loc->t->slots[loc->slot].e = e;
-            loc->e = e;
+        bool grow = fl__entry_needs_realloc(e, payload, len);
+        /* payloads are rows or lists of rows: multiples of 8, under 4 GiB */
+        uint32_t vcap = !grow ? e->vcap : len > UINT32_MAX / 2 ? len : fl__align8(len + len / 4);
+        if (fl__shared(b, e->version)) {
+            /* payload may point into the old entry, which the views keep */
+            fl__entry *copy = fl__entry_clone(b, e, vcap, false);
+            memcpy(fl__entry_payload(copy), payload, len);
+            replace_shared(s, loc, copy);
+            e = copy;
+        } else {
+            if (grow) {
+                size_t old = fl__entry_bytes(e);
+                e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
+                e->vcap = vcap;
+                b->bytes += fl__entry_bytes(e) - old;
+                /* the entry is not shared: nor is the slot array it was inserted into */
+                assert(!fl__shared(b, loc->t->version));
+                loc->t->slots[loc->slot].e = e;
+                loc->e = e;
+            }
+            memmove(fl__entry_payload(e), payload, len);
         }
-        memmove(fl__entry_payload(e), payload, len);
         e->vlen = len;
         e->count = count;
         e->deadline = deadline;
         return e;
     }
-    uint32_t klen = b->key_len;
-    e = fl_xmalloc(fl__entry_size(klen, nslen, len));
+    e = fl__entry_new(b, b->key, b->key_len, ns, nslen, payload, len, len);
     e->deadline = deadline;
-    e->klen = klen;
-    e->nslen = nslen;
-    e->vlen = e->vcap = len;
     e->count = count;
-    e->version = 0;
-    memcpy(e->data, b->key, klen);
-    if (nslen) memcpy(e->data + klen, ns, nslen);
-    uint32_t off = fl__entry_payload_off(klen, nslen);
-    memset(e->data + klen + nslen, 0, off - klen - nslen);
-    memcpy(e->data + off, payload, len);
     uint32_t cap_before = fl__table_capacity(loc->t);
-    loc->slot = fl__table_insert(loc->t, loc->slot, b->key_hash ^ ns_hash, e, &b->bytes);
+    loc->slot = fl__table_insert(loc->t, loc->slot, b->key_hash ^ ns_hash, e, b);
     loc->e = e;
     b->bytes += fl__entry_bytes(e);
     if (s->kind != FL_STATE_MAP) b->entries++;
@@ -433,33 +516,41 @@ fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t
 
 fl__entry *fl__kstate_reserve(fl_kstate *s, fl__loc *loc, uint32_t need) {
     fl__entry *e = loc->e;
-    if (need <= e->vcap) return e;
-    uint32_t vcap = e->vcap < 64 ? 64 : e->vcap;
-    while (vcap < need) vcap *= 2;
+    bool shared = fl__shared(s->b, e->version);
+    if (need <= e->vcap && !shared) return e;
+    uint32_t vcap = e->vcap;
+    if (need > vcap) {
+        vcap = vcap < 64 ? 64 : vcap;
+        while (vcap < need) vcap *= 2;
+    }
+    if (shared) {
+        replace_shared(s, loc, fl__entry_clone(s->b, e, vcap, true));
+        return loc->e;
+    }
     size_t old = fl__entry_bytes(e);
     e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
     e->vcap = vcap;
     s->b->bytes += fl__entry_bytes(e) - old;
+    assert(!fl__shared(s->b, loc->t->version)); /* as in fl__kstate_store */
     loc->t->slots[loc->slot].e = e;
     loc->e = e;
     return e;
 }
 
-void fl__kstate_free_entry(void *arg, fl__entry *e) {
+void fl__kstate_drop_entry(void *arg, fl__entry *e) {
     fl_kstate *s = arg;
     fl_keyed_backend *b = s->b;
     if (s->kind == FL_STATE_MAP)
-        fl__map_free_nested(s, e);
+        fl__map_drop_nested(s, e);
     else
         b->entries--;
-    b->bytes -= fl__entry_bytes(e);
-    free(e);
+    fl__drop(b, e, e->version, fl__entry_bytes(e));
 }
 
 void fl__kstate_remove(fl_kstate *s, fl__loc *loc) {
     fl__entry *e = loc->e;
-    fl__table_remove_at(loc->t, loc->slot, &s->b->bytes);
-    fl__kstate_free_entry(s, e);
+    fl__table_remove_at(loc->t, loc->slot, s->b);
+    fl__kstate_drop_entry(s, e);
     loc->e = NULL;
     loc->slot = FL__NO_SLOT;
     s->cache_ok = false;

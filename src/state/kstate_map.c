@@ -10,6 +10,11 @@
  * is never returned and is dropped when met (get, contains, remove,
  * entries, is_empty). Every map entry counts in fl_keyed_backend_entries; the
  * container does not.
+ *
+ * Copy-on-write: the nested table's header lives in the container, so any
+ * change to a map first makes the container writable (a copy, sharing the
+ * nested slot array and entries, when a view shares it), then the nested
+ * slot array (kstate_table.c), then the map entry it changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +23,21 @@
 #include "mem.h"
 #include "state_int.h"
 
-static fl__table *nested(fl__entry *container) { return (fl__table *)fl__entry_payload(container); }
+static fl__table *nested(fl__entry *container) { return fl__map_nested(container); }
 
-static void free_map_entry(void *arg, fl__entry *me) {
+static void drop_map_entry(void *arg, fl__entry *me) {
     fl_keyed_backend *b = arg;
-    b->bytes -= fl__entry_bytes(me);
     b->entries--;
-    free(me);
+    fl__drop(b, me, me->version, fl__entry_bytes(me));
 }
 
-void fl__map_free_nested(fl_kstate *s, fl__entry *container) {
-    fl__table_clear(nested(container), free_map_entry, s->b, &s->b->bytes);
+void fl__map_drop_nested(fl_kstate *s, fl__entry *container) {
+    /* Read, never written: the container may be in a view. */
+    const fl__table *t = nested(container);
+    uint32_t cap = fl__table_capacity(t);
+    for (uint32_t i = 0; i < cap; i++)
+        if (t->slots[i].e) drop_map_entry(s->b, t->slots[i].e);
+    if (t->slots) fl__drop(s->b, t->slots, t->version, (size_t)cap * sizeof(fl__slot));
 }
 
 bool fl__map_has_live(const fl__entry *container, int64_t now) {
@@ -41,9 +50,34 @@ bool fl__map_has_live(const fl__entry *container, int64_t now) {
     return false;
 }
 
+/* The nested table of the container at loc, in a container that may be changed. */
+static fl__table *own_nested(fl_kstate *s, fl__loc *loc) { return nested(fl__kstate_own(s, loc)); }
+
+/* The map entry in slot of t (t's container owned), made writable with
+ * payload capacity vcap (reallocated or copied as needed). */
+static fl__entry *own_map_entry(fl_kstate *s, fl__table *t, uint32_t slot, uint32_t vcap) {
+    fl_keyed_backend *b = s->b;
+    fl__entry *me = t->slots[slot].e;
+    if (fl__shared(b, me->version)) {
+        fl__entry *copy = fl__entry_clone(b, me, vcap, true);
+        fl__table_set(t, slot, copy, b);
+        fl__drop(b, me, me->version, fl__entry_bytes(me));
+        return copy;
+    }
+    if (vcap != me->vcap) {
+        size_t old = fl__entry_bytes(me);
+        me = fl_xrealloc(me, fl__entry_size(me->klen, 0, vcap));
+        me->vcap = vcap;
+        b->bytes += fl__entry_bytes(me) - old;
+        fl__table_set(t, slot, me, b); /* not shared: nor is t's slot array */
+    }
+    return me;
+}
+
 void fl__map_purge(fl_kstate *s, fl__loc *loc, int64_t now) {
-    fl__table *t = nested(loc->e);
-    fl__table_purge(t, now, free_map_entry, s->b, &s->b->bytes);
+    if (!fl__table_has_expired(nested(loc->e), now)) return;
+    fl__table *t = own_nested(s, loc);
+    fl__table_purge(t, now, drop_map_entry, s->b, s->b);
     if (t->count == 0) fl__kstate_remove(s, loc);
 }
 
@@ -53,26 +87,42 @@ static bool container(fl_kstate *s, fl__loc *loc) {
     return s->kind == FL_STATE_MAP && fl__kstate_locate(s, loc);
 }
 
-static uint64_t map_key_hash(const fl_row *k) { return fl_hash_bytes(k, fl__row_len(k)); }
+uint64_t fl__map_key_hash(const void *map_key, uint32_t klen) {
+    return fl_hash_bytes(map_key, klen);
+}
+
+static uint64_t map_key_hash(const fl_row *k) { return fl__map_key_hash(k, fl__row_len(k)); }
+
+/* Removes the map entry in slot of the container at loc (which must be
+ * owned) and the container when that was its last entry. */
+static void remove_map_entry(fl_kstate *s, fl__loc *loc, uint32_t slot) {
+    fl__table *t = nested(loc->e);
+    fl__entry *me = t->slots[slot].e;
+    fl__table_remove_at(t, slot, s->b);
+    drop_map_entry(s->b, me);
+    if (t->count == 0) fl__kstate_remove(s, loc);
+}
 
 /* The live map entry for k in the container at loc (dropping it when expired,
  * and the container with it when that was the last), refreshed when read
  * under FL_TTL_ON_READ_AND_WRITE. */
 static fl__entry *map_find(fl_kstate *s, fl__loc *loc, const fl_row *k, bool read) {
     if (!loc->e) return NULL;
-    fl__table *t = nested(loc->e);
     uint32_t slot;
-    fl__entry *me = fl__table_find(t, map_key_hash(k), k, fl__row_len(k), NULL, 0, &slot);
+    fl__entry *me =
+        fl__table_find(nested(loc->e), map_key_hash(k), k, fl__row_len(k), NULL, 0, &slot);
     if (!me || !fl__kstate_has_ttl(s)) return me;
     int64_t now = fl__kstate_now(s);
     if (fl__entry_live(me, now)) {
-        if (read && s->ttl_update == FL_TTL_ON_READ_AND_WRITE)
+        if (read && s->ttl_update == FL_TTL_ON_READ_AND_WRITE) {
+            fl__table *t = own_nested(s, loc);
+            me = own_map_entry(s, t, slot, me->vcap);
             me->deadline = fl__ttl_deadline(now, s->ttl_ms);
+        }
         return me;
     }
-    fl__table_remove_at(t, slot, &s->b->bytes);
-    free_map_entry(s->b, me);
-    if (t->count == 0) fl__kstate_remove(s, loc);
+    own_nested(s, loc);
+    remove_map_entry(s, loc, slot);
     return NULL;
 }
 
@@ -89,6 +139,14 @@ bool fl_kstate_map_contains(fl_kstate *s, const fl_row *map_key) {
     return map_find(s, &loc, map_key, true) != NULL;
 }
 
+fl__entry *fl__map_entry_new(const fl_keyed_backend *b, const fl_row *map_key, uint32_t klen,
+                             const fl_row *value, uint32_t vlen, int64_t deadline) {
+    /* rows are multiples of 8: no padding between key and payload */
+    fl__entry *me = fl__entry_new(b, map_key, klen, NULL, 0, value, vlen, vlen);
+    me->deadline = deadline;
+    return me;
+}
+
 int fl_kstate_map_put(fl_kstate *s, const fl_row *map_key, const fl_row *value) {
     if (s->kind != FL_STATE_MAP) return FL_ESTATE;
     if (!map_key || !value) return FL_EINVAL;
@@ -100,36 +158,27 @@ int fl_kstate_map_put(fl_kstate *s, const fl_row *map_key, const fl_row *value) 
         fl__kstate_store(s, &loc, s->ns, s->ns_len, s->ns_hash, &empty, sizeof empty, 0);
         loc.e->deadline = FL__NO_DEADLINE; /* the container never expires, its entries do */
     }
-    fl__table *t = nested(loc.e);
+    fl__table *t = own_nested(s, &loc);
     int64_t deadline = FL__NO_DEADLINE;
     if (fl__kstate_has_ttl(s)) deadline = fl__ttl_deadline(fl__kstate_now(s), s->ttl_ms);
     uint32_t klen = fl__row_len(map_key), vlen = fl__row_len(value), slot;
     uint64_t h = map_key_hash(map_key);
     fl__entry *me = fl__table_find(t, h, map_key, klen, NULL, 0, &slot);
     if (me) {
-        if (fl__entry_needs_realloc(me, value, vlen)) {
-            uint32_t vcap = vlen > UINT32_MAX / 2 ? vlen : fl__align8(vlen + vlen / 4);
-            size_t old = fl__entry_bytes(me);
-            me = fl_xrealloc(me, fl__entry_size(klen, 0, vcap));
-            me->vcap = vcap;
-            b->bytes += fl__entry_bytes(me) - old;
-            t->slots[slot].e = me;
-        }
+        uint32_t vcap = me->vcap;
+        if (fl__entry_needs_realloc(me, value, vlen))
+            vcap = vlen > UINT32_MAX / 2 ? vlen : fl__align8(vlen + vlen / 4);
+        /* A shared entry is copied (value may be its own row: the old
+         * entry stays for the views); a reallocation never meets value
+         * inside the entry (fl__entry_needs_realloc). */
+        me = own_map_entry(s, t, slot, vcap);
         memmove(fl__entry_payload(me), value, vlen);
         me->vlen = vlen;
         me->deadline = deadline;
         return 0;
     }
-    me = fl_xmalloc(fl__entry_size(klen, 0, vlen));
-    me->deadline = deadline;
-    me->klen = klen;
-    me->nslen = 0;
-    me->vlen = me->vcap = vlen;
-    me->count = 0;
-    me->version = 0;
-    memcpy(me->data, map_key, klen); /* rows are multiples of 8: no padding */
-    memcpy(fl__entry_payload(me), value, vlen);
-    fl__table_insert(t, slot, h, me, &b->bytes);
+    me = fl__map_entry_new(b, map_key, klen, value, vlen, deadline);
+    fl__table_insert(t, slot, h, me, b);
     b->bytes += fl__entry_bytes(me);
     b->entries++;
     return 0;
@@ -141,13 +190,10 @@ int fl_kstate_map_remove(fl_kstate *s, const fl_row *map_key) {
     fl__loc loc;
     if (!container(s, &loc)) return FL_ESTATE;
     if (!map_find(s, &loc, map_key, false)) return 0; /* absent, or expired and dropped */
-    fl__table *t = nested(loc.e);
     uint32_t slot;
-    fl__entry *me =
-        fl__table_find(t, map_key_hash(map_key), map_key, fl__row_len(map_key), NULL, 0, &slot);
-    fl__table_remove_at(t, slot, &s->b->bytes);
-    free_map_entry(s->b, me);
-    if (t->count == 0) fl__kstate_remove(s, &loc);
+    fl__table_find(own_nested(s, &loc), map_key_hash(map_key), map_key, fl__row_len(map_key), NULL,
+                   0, &slot);
+    remove_map_entry(s, &loc, slot);
     return 1;
 }
 
@@ -162,10 +208,12 @@ size_t fl_kstate_map_entries(fl_kstate *s, const fl_row *const **keys,
         fl__map_purge(s, &loc, now);
         if (!loc.e) return 0;
         if (s->ttl_update == FL_TTL_ON_READ_AND_WRITE) {
-            fl__table *t = nested(loc.e);
+            fl__table *t = own_nested(s, &loc);
             int64_t deadline = fl__ttl_deadline(now, s->ttl_ms);
-            for (uint32_t i = 0; i < fl__table_capacity(t); i++)
-                if (t->slots[i].e) t->slots[i].e->deadline = deadline;
+            for (uint32_t i = 0; i < fl__table_capacity(t); i++) {
+                if (!t->slots[i].e) continue;
+                own_map_entry(s, t, i, t->slots[i].e->vcap)->deadline = deadline;
+            }
         }
     }
     fl__table *t = nested(loc.e);

@@ -10,6 +10,10 @@
  * poorly mixed hashes. The slot array grows at 3/4 load, shrinks below 1/8
  * and is freed when the table empties, so that an emptied state returns its
  * memory (and fl_keyed_backend_bytes to about 0).
+ *
+ * Copy-on-write: a slot array that a live view shares (its version is not
+ * newer than the newest view's) is copied before its first change, and the
+ * old one is dropped to the views (README.md, "Snapshots").
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -58,29 +62,46 @@ static uint32_t log2u(uint32_t n) {
     return l;
 }
 
-/* Moves every entry into a new slot array of capacity cap (a power of two). */
-static void rehash(fl__table *t, uint32_t cap, size_t *bytes) {
+static size_t slots_bytes(uint32_t cap) { return (size_t)cap * sizeof(fl__slot); }
+
+/* Moves every entry into a new slot array of capacity cap (a power of two);
+ * the old array is dropped (left to the views that share it). */
+static void rehash(fl__table *t, uint32_t cap, fl_keyed_backend *b) {
     fl__slot *old = t->slots;
-    uint32_t old_cap = fl__table_capacity(t);
+    uint32_t old_cap = fl__table_capacity(t), old_version = t->version;
     t->slots = fl_xcalloc(cap, sizeof *t->slots);
     t->mask = cap - 1;
     t->shift = 64 - log2u(cap);
+    t->version = b->version;
     for (uint32_t j = 0; j < old_cap; j++) {
         if (!old[j].e) continue;
         uint32_t i = home(t, old[j].hash);
         while (t->slots[i].e) i = (i + 1) & t->mask;
         t->slots[i] = old[j];
     }
-    free(old);
-    *bytes += (size_t)cap * sizeof(fl__slot);
-    *bytes -= (size_t)old_cap * sizeof(fl__slot);
+    b->bytes += slots_bytes(cap);
+    if (old) fl__drop(b, old, old_version, slots_bytes(old_cap));
 }
 
-uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e, size_t *bytes) {
+void fl__table_own(fl__table *t, fl_keyed_backend *b) {
+    if (!t->slots || !fl__shared(b, t->version)) return;
+    uint32_t cap = fl__table_capacity(t);
+    fl__slot *copy = fl_xmalloc(slots_bytes(cap));
+    memcpy(copy, t->slots, slots_bytes(cap));
+    b->bytes += slots_bytes(cap);
+    fl__drop(b, t->slots, t->version, slots_bytes(cap));
+    t->slots = copy;
+    t->version = b->version;
+}
+
+uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e,
+                          fl_keyed_backend *b) {
     uint32_t cap = fl__table_capacity(t);
     if ((size_t)(t->count + 1) * 4 > (size_t)cap * 3) {
-        rehash(t, cap ? cap * 2 : MIN_CAPACITY, bytes);
+        rehash(t, cap ? cap * 2 : MIN_CAPACITY, b);
         slot = FL__NO_SLOT;
+    } else {
+        fl__table_own(t, b);
     }
     if (slot == FL__NO_SLOT) {
         slot = home(t, h);
@@ -93,17 +114,23 @@ uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e,
     return slot;
 }
 
-void fl__table_remove_at(fl__table *t, uint32_t slot, size_t *bytes) {
+void fl__table_set(fl__table *t, uint32_t slot, fl__entry *e, fl_keyed_backend *b) {
+    assert(t->slots && slot <= t->mask && t->slots[slot].e);
+    fl__table_own(t, b);
+    t->slots[slot].e = e;
+}
+
+void fl__table_remove_at(fl__table *t, uint32_t slot, fl_keyed_backend *b) {
     assert(t->slots && slot <= t->mask && t->slots[slot].e);
     t->count--;
     if (t->count == 0) {
-        *bytes -= (size_t)fl__table_capacity(t) * sizeof(fl__slot);
-        free(t->slots);
+        fl__drop(b, t->slots, t->version, slots_bytes(fl__table_capacity(t)));
         t->slots = NULL;
         t->mask = 0;
         t->shift = 0;
         return;
     }
+    fl__table_own(t, b);
     /* Backward shift: pull each following entry of the run into the hole
      * unless its home lies cyclically in (hole, j]. */
     uint32_t hole = slot, j = slot;
@@ -124,55 +151,56 @@ void fl__table_remove_at(fl__table *t, uint32_t slot, size_t *bytes) {
     if (cap > MIN_CAPACITY && (size_t)t->count * 8 < cap) {
         uint32_t want = MIN_CAPACITY;
         while (want < t->count * 2) want *= 2;
-        rehash(t, want, bytes);
+        rehash(t, want, b);
     }
 }
 
-void fl__table_clear(fl__table *t, void (*free_entry)(void *arg, fl__entry *e), void *arg,
-                     size_t *bytes) {
+void fl__table_clear(fl__table *t, void (*drop_entry)(void *arg, fl__entry *e), void *arg,
+                     fl_keyed_backend *b) {
     uint32_t cap = fl__table_capacity(t);
-    for (uint32_t i = 0; i < cap; i++) {
-        fl__entry *e = t->slots[i].e;
-        if (!e) continue;
-        if (free_entry)
-            free_entry(arg, e);
-        else
-            free(e);
-    }
-    free(t->slots);
-    *bytes -= (size_t)cap * sizeof(fl__slot);
+    for (uint32_t i = 0; i < cap; i++)
+        if (t->slots[i].e) drop_entry(arg, t->slots[i].e);
+    if (t->slots) fl__drop(b, t->slots, t->version, slots_bytes(cap));
     t->slots = NULL;
     t->mask = t->count = t->shift = 0;
 }
 
-size_t fl__table_purge(fl__table *t, int64_t now, void (*free_entry)(void *arg, fl__entry *e),
-                       void *arg, size_t *bytes) {
+bool fl__table_has_expired(const fl__table *t, int64_t now) {
+    uint32_t cap = fl__table_capacity(t);
+    for (uint32_t i = 0; i < cap; i++)
+        if (t->slots[i].e && !fl__entry_live(t->slots[i].e, now)) return true;
+    return false;
+}
+
+size_t fl__table_purge(fl__table *t, int64_t now, void (*drop_entry)(void *arg, fl__entry *e),
+                       void *arg, fl_keyed_backend *b) {
     uint32_t cap = fl__table_capacity(t);
     size_t expired = 0;
     for (uint32_t i = 0; i < cap; i++)
         if (t->slots[i].e && !fl__entry_live(t->slots[i].e, now)) expired++;
     if (expired == 0) return 0;
     /* Rebuild rather than delete one by one: removing shifts entries that a
-     * forward scan would then miss or see twice. */
+     * forward scan would then miss or see twice. The old array is only read
+     * (a view may share it) and dropped at the end. */
     fl__slot *old = t->slots;
+    uint32_t old_version = t->version;
     uint32_t live = t->count - (uint32_t)expired;
     t->slots = NULL;
     t->mask = t->count = t->shift = 0;
-    *bytes -= (size_t)cap * sizeof(fl__slot);
     if (live > 0) {
         uint32_t want = MIN_CAPACITY;
         while ((size_t)live * 4 > (size_t)want * 3 || want < live * 2) want *= 2;
-        rehash(t, want, bytes); /* from an empty table: just allocates */
+        rehash(t, want, b); /* from an empty table: just allocates */
     }
     for (uint32_t i = 0; i < cap; i++) {
         fl__entry *e = old[i].e;
         if (!e) continue;
         if (fl__entry_live(e, now)) {
-            fl__table_insert(t, FL__NO_SLOT, old[i].hash, e, bytes);
+            fl__table_insert(t, FL__NO_SLOT, old[i].hash, e, b);
         } else {
-            free_entry(arg, e);
+            drop_entry(arg, e);
         }
     }
-    free(old);
+    fl__drop(b, old, old_version, slots_bytes(cap));
     return expired;
 }

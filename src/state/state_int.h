@@ -9,10 +9,18 @@
  * namespace) to one malloc'ed entry holding both byte strings and the payload
  * (a value row, an accumulator row, a list's concatenated rows, or a nested
  * table of map entries, which are entries themselves with an empty namespace).
+ *
+ * Snapshots (kstate_cow.c, kstate_snapshot.c, kstate_restore.c) share these
+ * structures with views through copy-on-write: every entry, slot array, timer
+ * node and timer heap array carries the backend version it was created in,
+ * and one that a live view may reference is copied, never changed, and its
+ * memory is freed only once no live view can reach it.
  */
 #ifndef FL_STATE_STATE_INT_H
 #define FL_STATE_STATE_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +58,7 @@ typedef struct fl__entry {
     uint32_t klen, nslen;
     uint32_t vlen, vcap;        /* payload bytes used / allocated */
     uint32_t count;             /* list: number of elements */
-    uint32_t version;           /* reserved for copy-on-write snapshots (always 0 for now) */
+    uint32_t version;           /* backend version it was created in (copy-on-write) */
     _Alignas(8) uint8_t data[]; /* key, namespace, zero padding to 8, payload */
 } fl__entry;
 
@@ -79,8 +87,8 @@ typedef struct fl__table {
     fl__slot *slots; /* NULL while the table has never held or no longer holds entries */
     uint32_t mask;   /* capacity - 1 */
     uint32_t count;
-    uint32_t shift; /* 64 - log2(capacity): home slot = (hash * golden) >> shift */
-    uint32_t reserved;
+    uint32_t shift;   /* 64 - log2(capacity): home slot = (hash * golden) >> shift */
+    uint32_t version; /* backend version the slot array was allocated in (copy-on-write) */
 } fl__table;
 
 /* Where a (key, namespace) is or would go in a table. */
@@ -96,7 +104,11 @@ struct fl_kstate {
     fl_state_kind kind;
     fl_schema *value_schema; /* one reference each (NULL when unused) */
     fl_schema *map_key_schema;
+    fl_schema *acc_schema; /* aggregating: the accumulator rows' */
     fl_schema *result_schema;
+    /* False for a state a restore created from its snapshot descriptor until
+     * the operator declares it (which attaches functions and the TTL). */
+    bool declared;
     fl_state_reduce_fn reduce;
     void *reduce_arg;
     fl_state_aggregate agg; /* copy of the descriptor's */
@@ -134,9 +146,12 @@ typedef struct fl__timer {
     uint64_t seq;      /* registration order: ties on time pop oldest first */
     uint64_t hash;     /* of (key, namespace, time), for the set */
     uint64_t key_hash; /* to restore the current key on pop */
+    /* heap_pos changes while the node sits in a view's heap array: views
+     * (their writer thread) read every field but this one. */
     uint32_t heap_pos;
     int32_t key_group;
     uint32_t klen, nslen;
+    uint32_t version;           /* backend version it was created in (copy-on-write) */
     _Alignas(8) uint8_t data[]; /* key, then namespace */
 } fl__timer;
 
@@ -146,9 +161,10 @@ typedef struct fl__tslot {
 } fl__tslot;
 
 typedef struct fl__timer_queue {
-    fl__timer **heap; /* min-heap on (time, seq) */
+    fl__timer **heap; /* min-heap on (time, seq); shared with views until changed */
     uint32_t count, cap;
-    fl__tslot *set; /* open addressing on (key, namespace, time) */
+    uint32_t heap_version; /* backend version the heap array was allocated in */
+    fl__tslot *set;        /* open addressing on (key, namespace, time) */
     uint32_t set_mask, set_shift;
     uint64_t next_seq;
     fl__timer *popped; /* handed out by the last pop, freed by the next call */
@@ -174,6 +190,20 @@ struct fl_keyed_backend {
 
     size_t bytes;   /* entries, nested tables, slot arrays, timer nodes and arrays */
     size_t entries; /* see fl_keyed_backend_entries */
+
+    /* Copy-on-write (kstate_cow.c). Objects are created in `version`; a view
+     * takes the current version and bumps it. cow_floor is the newest live
+     * view's version (0 without views): an object whose version is <= it may
+     * be referenced by a view and must not change. The views are ascending
+     * by version. Dropped objects a view may still reach wait in `deferred`.
+     * A release in another thread only sets its view's flag and
+     * release_pending; the owner reclaims when it sees them. */
+    uint32_t version, cow_floor;
+    fl_keyed_snapshot **views;
+    size_t n_views, views_cap;
+    struct fl__deferred *deferred;
+    size_t n_deferred, deferred_cap;
+    atomic_int release_pending;
 };
 
 /* Does p point into the allocation of e? (A row handed back to the state
@@ -198,21 +228,30 @@ static inline bool fl__entry_needs_realloc(const fl__entry *e, const void *src, 
  * would be inserted, FL__NO_SLOT when t has no slots). */
 fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint32_t klen,
                           const void *ns, uint32_t nslen, uint32_t *slot);
+/* The changing calls below copy a slot array that a live view shares before
+ * they change it (and leave the old one to the views), and keep b->bytes. */
+
 /* Inserts e (absent from t) with hash h; slot is find()'s answer (a hint,
- * ignored when the table must grow). Returns e's slot. *bytes follows the
- * slot array. */
-uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e, size_t *bytes);
-/* Removes the entry in slot (without freeing it); may shrink the slot array.
+ * ignored when the table must grow). Returns e's slot. */
+uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e,
+                          fl_keyed_backend *b);
+/* Removes the entry in slot (without dropping it); may shrink the slot array.
  * Other entries may move to other slots. */
-void fl__table_remove_at(fl__table *t, uint32_t slot, size_t *bytes);
-/* Frees every entry (through free_entry when not NULL, else free()) and the
- * slots; the table is empty afterwards. */
-void fl__table_clear(fl__table *t, void (*free_entry)(void *arg, fl__entry *e), void *arg,
-                     size_t *bytes);
-/* Removes and frees (through free_entry) every entry with deadline <= now;
+void fl__table_remove_at(fl__table *t, uint32_t slot, fl_keyed_backend *b);
+/* Points slot (which holds an entry) at e, a copy of that entry. */
+void fl__table_set(fl__table *t, uint32_t slot, fl__entry *e, fl_keyed_backend *b);
+/* Makes t's slot array the table's own: copies it when a live view shares it. */
+void fl__table_own(fl__table *t, fl_keyed_backend *b);
+/* Drops every entry (through drop_entry) and the slots; the table is empty
+ * afterwards. For destroying a backend. */
+void fl__table_clear(fl__table *t, void (*drop_entry)(void *arg, fl__entry *e), void *arg,
+                     fl_keyed_backend *b);
+/* Removes and drops (through drop_entry) every entry with deadline <= now;
  * returns how many. Entries may move to other slots. */
-size_t fl__table_purge(fl__table *t, int64_t now, void (*free_entry)(void *arg, fl__entry *e),
-                       void *arg, size_t *bytes);
+size_t fl__table_purge(fl__table *t, int64_t now, void (*drop_entry)(void *arg, fl__entry *e),
+                       void *arg, fl_keyed_backend *b);
+/* Does t hold an entry with deadline <= now? */
+bool fl__table_has_expired(const fl__table *t, int64_t now);
 static inline uint32_t fl__table_capacity(const fl__table *t) { return t->slots ? t->mask + 1 : 0; }
 
 /* ---- keyed_state.c: shared by the kinds ---------------------------------------------------- */
@@ -249,13 +288,29 @@ bool fl__kstate_live_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t n
 fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t nslen,
                             uint64_t ns_hash, const void *payload, uint32_t len, uint32_t count);
 /* Grows the entry at loc to hold at least need payload bytes (doubling), keeping its
- * contents. Returns the (possibly moved) entry. */
+ * contents, and makes it writable (a copy when a view shares it). Returns the
+ * (possibly moved) entry. */
 fl__entry *fl__kstate_reserve(fl_kstate *s, fl__loc *loc, uint32_t need);
-/* Removes and frees the entry at loc (whatever its kind). */
+/* Makes the entry at loc writable: a copy replaces it when a view shares it. */
+static inline fl__entry *fl__kstate_own(fl_kstate *s, fl__loc *loc) {
+    return fl__kstate_reserve(s, loc, 0);
+}
+/* Removes and drops the entry at loc (whatever its kind). */
 void fl__kstate_remove(fl_kstate *s, fl__loc *loc);
-/* Frees an entry of state s (arg), nested map entries included, and keeps
- * the backend's counters right. */
-void fl__kstate_free_entry(void *arg, fl__entry *e);
+/* Drops an entry of state s (arg) that is out of its table, nested map
+ * entries included (freed, or left to the views that share it), and keeps
+ * the backend's counters right. Never writes to the entry. */
+void fl__kstate_drop_entry(void *arg, fl__entry *e);
+/* A new entry of version b->version (not counted anywhere yet) with key,
+ * namespace, vcap payload bytes of which len are copied from payload. */
+fl__entry *fl__entry_new(const fl_keyed_backend *b, const void *key, uint32_t klen, const void *ns,
+                         uint32_t nslen, const void *payload, uint32_t len, uint32_t vcap);
+/* "VALUE (BIGINT)", "MAP (STRING -> BIGINT)", ... into buf; returns buf. */
+char *fl__state_describe(char *buf, size_t size, fl_state_kind kind, const fl_schema *value,
+                         const fl_schema *map_key, const fl_schema *acc, const fl_schema *result);
+/* A state of that name and kind with empty tables, appended to the backend
+ * (descriptor fields are left to the caller). */
+fl_kstate *fl__kstate_new(fl_keyed_backend *b, const char *name, fl_state_kind kind);
 /* Scratch of at least n bytes (grow-only). */
 uint8_t *fl__kstate_scratch(fl_kstate *s, size_t n);
 /* Pointer arrays of at least n elements (grow-only). */
@@ -276,8 +331,18 @@ int fl__list_merge(fl_kstate *s, const void *target, uint32_t target_len,
                    const void *const *sources, const uint32_t *source_lens, size_t n_sources);
 int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len, const void *const *sources,
                   const uint32_t *source_lens, size_t n_sources);
-/* Frees a map container's nested entries and slot array. */
-void fl__map_free_nested(fl_kstate *s, fl__entry *container);
+/* Drops a map container's nested entries and slot array without writing to
+ * the container. */
+void fl__map_drop_nested(fl_kstate *s, fl__entry *container);
+/* A new map entry (version b->version, not counted yet). */
+fl__entry *fl__map_entry_new(const fl_keyed_backend *b, const fl_row *map_key, uint32_t klen,
+                             const fl_row *value, uint32_t vlen, int64_t deadline);
+/* The hash a map key is found by in a container's nested table. */
+uint64_t fl__map_key_hash(const void *map_key, uint32_t klen);
+/* The nested table in a container's payload. */
+static inline fl__table *fl__map_nested(fl__entry *container) {
+    return (fl__table *)fl__entry_payload(container);
+}
 /* Does the map container hold a live entry at now? */
 bool fl__map_has_live(const fl__entry *container, int64_t now);
 /* Removes the expired entries of a container (and the container when that
@@ -288,5 +353,68 @@ void fl__map_purge(fl_kstate *s, fl__loc *loc, int64_t now);
  */
 
 void fl__timers_fini(fl_keyed_backend *b);
+/* Registers a timer for an explicit key (a restore): deduplicated as usual. */
+void fl__timer_add(fl_keyed_backend *b, fl_time_domain d, int64_t time, const void *key,
+                   uint32_t klen, uint64_t key_hash, int key_group, const void *ns, uint32_t nslen);
+
+/* ---- kstate_cow.c: copy-on-write and views --------------------------------------------------- */
+
+/* An object dropped from the backend's structures while a live view may
+ * still reach it: it is freed once no live view's version lies in
+ * [created, dropped). */
+typedef struct fl__deferred {
+    void *p;
+    size_t bytes; /* what it counts in b->bytes until freed */
+    uint32_t created, dropped;
+} fl__deferred;
+
+/* A view's copy of one state: its descriptor (schemas referenced) and its
+ * tables' headers, whose slot arrays and entries it shares with the backend. */
+typedef struct fl__view_state {
+    const char *name; /* the state's (it lives as long as the backend) */
+    fl_state_kind kind;
+    fl_schema *value_schema, *map_key_schema, *acc_schema, *result_schema;
+    int64_t ttl_ms;
+    fl_ttl_update ttl_update;
+    fl__table *groups; /* copies of the headers, first..last */
+} fl__view_state;
+
+struct fl_keyed_snapshot {
+    fl_keyed_backend *b;
+    pthread_t owner;     /* the thread that took it: a release there reclaims at once */
+    atomic_int released; /* set by fl_keyed_snapshot_release, in any thread */
+    uint32_t version;    /* objects of a version <= this one may be in the view */
+    int first_key_group, last_key_group, max_parallelism;
+    int64_t now; /* the clock when taken: entries expired then are not written */
+    size_t n_states;
+    fl__view_state *states;
+    struct {
+        fl__timer **heap; /* shared heap array (not in heap order once written: any order) */
+        uint32_t count;
+    } timers[2];
+};
+
+/* Is an object of this version possibly reachable from a live view? */
+static inline bool fl__shared(const fl_keyed_backend *b, uint32_t version) {
+    return version <= b->cow_floor;
+}
+/* Gives up an object that no longer is in the backend's structures: frees it
+ * (and takes bytes off b->bytes) when no live view can reach it, else defers
+ * that to the views' release. */
+void fl__drop(fl_keyed_backend *b, void *p, uint32_t version, size_t bytes);
+/* A copy of e of version b->version with payload capacity vcap (the payload
+ * copied when copy_payload, up to vcap bytes), counted in b->bytes. */
+fl__entry *fl__entry_clone(fl_keyed_backend *b, const fl__entry *e, uint32_t vcap,
+                           bool copy_payload);
+/* Frees what released views kept, when a release happened since the last
+ * look. The hot path's only cost with live views: an atomic load. */
+void fl__views_reclaim(fl_keyed_backend *b);
+static inline void fl__views_poll(fl_keyed_backend *b) {
+    if (b->n_views && atomic_load_explicit(&b->release_pending, memory_order_acquire))
+        fl__views_reclaim(b);
+}
+/* Destroying the backend: frees every view (released or not) and every
+ * deferred object; no view may be used afterwards. */
+void fl__views_fini(fl_keyed_backend *b);
 
 #endif

@@ -9,6 +9,10 @@
  *
  * A popped node is handed out (key and namespace point into it) until the
  * next pop call on that domain, which frees it.
+ *
+ * Copy-on-write: a view shares the heap array (copied before its first
+ * change after the view) and the nodes (which it reads but for heap_pos);
+ * a deleted or popped node a view may reach is left to the views.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -69,19 +73,43 @@ static void sift_down(fl__timer_queue *q, uint32_t i) {
     heap_place(q, i, t);
 }
 
+static void drop_node(fl_keyed_backend *b, fl__timer *t) {
+    fl__drop(b, t, t->version, node_bytes(t));
+}
+
+/* Resizes the heap array to cap (0 frees it). A shared array is copied, not
+ * reallocated, and left to the views. */
 static void heap_resize(fl_keyed_backend *b, fl__timer_queue *q, uint32_t cap) {
-    b->bytes -= (size_t)q->cap * sizeof *q->heap;
-    if (cap == 0) {
-        free(q->heap);
+    size_t old_bytes = (size_t)q->cap * sizeof *q->heap;
+    if (q->heap && fl__shared(b, q->heap_version)) {
+        fl__timer **old = q->heap;
         q->heap = NULL;
+        if (cap) {
+            q->heap = fl_xmalloc((size_t)cap * sizeof *q->heap);
+            memcpy(q->heap, old, (size_t)(q->count < cap ? q->count : cap) * sizeof *q->heap);
+        }
+        fl__drop(b, old, q->heap_version, old_bytes);
     } else {
-        q->heap = fl_xrealloc(q->heap, (size_t)cap * sizeof *q->heap);
+        b->bytes -= old_bytes;
+        if (cap == 0) {
+            free(q->heap);
+            q->heap = NULL;
+        } else {
+            q->heap = fl_xrealloc(q->heap, (size_t)cap * sizeof *q->heap);
+        }
     }
     q->cap = cap;
+    q->heap_version = b->version;
     b->bytes += (size_t)cap * sizeof *q->heap;
 }
 
+/* Makes the heap array the queue's own before it changes. */
+static void heap_own(fl_keyed_backend *b, fl__timer_queue *q) {
+    if (q->heap && fl__shared(b, q->heap_version)) heap_resize(b, q, q->cap);
+}
+
 static void heap_push(fl_keyed_backend *b, fl__timer_queue *q, fl__timer *t) {
+    heap_own(b, q);
     if (q->count == q->cap) heap_resize(b, q, q->cap ? q->cap * 2 : MIN_HEAP_CAPACITY);
     q->heap[q->count] = t;
     t->heap_pos = q->count++;
@@ -89,6 +117,7 @@ static void heap_push(fl_keyed_backend *b, fl__timer_queue *q, fl__timer *t) {
 }
 
 static void heap_remove(fl_keyed_backend *b, fl__timer_queue *q, fl__timer *t) {
+    heap_own(b, q);
     uint32_t i = t->heap_pos;
     assert(i < q->count && q->heap[i] == t);
     q->count--;
@@ -209,8 +238,7 @@ static void set_remove(fl_keyed_backend *b, fl__timer_queue *q, const fl__timer 
 
 static void free_popped(fl_keyed_backend *b, fl__timer_queue *q) {
     if (!q->popped) return;
-    b->bytes -= node_bytes(q->popped);
-    free(q->popped);
+    drop_node(b, q->popped);
     q->popped = NULL;
 }
 
@@ -218,10 +246,7 @@ void fl__timers_fini(fl_keyed_backend *b) {
     for (int d = 0; d < 2; d++) {
         fl__timer_queue *q = &b->timers[d];
         free_popped(b, q);
-        for (uint32_t i = 0; i < q->count; i++) {
-            b->bytes -= node_bytes(q->heap[i]);
-            free(q->heap[i]);
-        }
+        for (uint32_t i = 0; i < q->count; i++) drop_node(b, q->heap[i]);
         q->count = 0;
         heap_resize(b, q, 0);
         set_rehash(b, q, 0);
@@ -233,27 +258,34 @@ static fl__timer_queue *queue(fl_keyed_backend *b, fl_time_domain d) {
     return &b->timers[d == FL_PROCESSING_TIME ? 1 : 0];
 }
 
-void fl_timer_register(fl_keyed_backend *b, fl_time_domain d, int64_t time, const void *ns,
-                       uint32_t len) {
-    if (b->key_group < 0) return; /* no valid current key: see fl_keyed_backend_set_key */
+void fl__timer_add(fl_keyed_backend *b, fl_time_domain d, int64_t time, const void *key,
+                   uint32_t klen, uint64_t key_hash, int key_group, const void *ns,
+                   uint32_t nslen) {
     fl__timer_queue *q = queue(b, d);
-    uint64_t h = timer_hash(b->key_hash, ns, len, time);
+    uint64_t h = timer_hash(key_hash, ns, nslen, time);
     bool found;
-    uint32_t slot = set_find(q, h, b->key, b->key_len, ns, len, time, &found);
+    uint32_t slot = set_find(q, h, key, klen, ns, nslen, time, &found);
     if (found) return;
-    fl__timer *t = fl_xmalloc(sizeof *t + b->key_len + len);
+    fl__timer *t = fl_xmalloc(sizeof *t + klen + nslen);
     t->time = time;
     t->seq = q->next_seq++;
     t->hash = h;
-    t->key_hash = b->key_hash;
-    t->key_group = b->key_group;
-    t->klen = b->key_len;
-    t->nslen = len;
-    memcpy(t->data, b->key, b->key_len);
-    if (len) memcpy(t->data + b->key_len, ns, len);
+    t->key_hash = key_hash;
+    t->key_group = key_group;
+    t->klen = klen;
+    t->nslen = nslen;
+    t->version = b->version;
+    if (klen) memcpy(t->data, key, klen);
+    if (nslen) memcpy(t->data + klen, ns, nslen);
     b->bytes += node_bytes(t);
     set_insert(b, q, slot, t, q->count);
     heap_push(b, q, t);
+}
+
+void fl_timer_register(fl_keyed_backend *b, fl_time_domain d, int64_t time, const void *ns,
+                       uint32_t len) {
+    if (b->key_group < 0) return; /* no valid current key: see fl_keyed_backend_set_key */
+    fl__timer_add(b, d, time, b->key, b->key_len, b->key_hash, b->key_group, ns, len);
 }
 
 void fl_timer_delete(fl_keyed_backend *b, fl_time_domain d, int64_t time, const void *ns,
@@ -267,8 +299,7 @@ void fl_timer_delete(fl_keyed_backend *b, fl_time_domain d, int64_t time, const 
     fl__timer *t = q->set[slot].t;
     set_remove(b, q, t, q->count - 1);
     heap_remove(b, q, t);
-    b->bytes -= node_bytes(t);
-    free(t);
+    drop_node(b, t);
 }
 
 int64_t fl_timer_next(const fl_keyed_backend *b, fl_time_domain d) {

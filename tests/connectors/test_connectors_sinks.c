@@ -442,6 +442,17 @@ static void registry_and_description(void **unused) {
         for (const fl_option_def *d = sink->options; d->key; d++)
             assert_non_null(strstr(text, d->key));
     }
+    /* The two-phase-commit sink, with its rolling options. */
+    const fl_sink_connector *eo = fl_sink_connector_find("filesystem-exactly-once");
+    assert_non_null(eo);
+    assert_non_null(eo->pre_commit);
+    assert_non_null(eo->commit);
+    assert_non_null(eo->abort);
+    assert_non_null(eo->recover);
+    assert_non_null(strstr(text, "\n  filesystem-exactly-once - "));
+    for (const fl_option_def *d = eo->options; d->key; d++)
+        assert_non_null(strstr(text, d->key));
+    assert_null(fl_sink_connector_find("print")->pre_commit);
     assert_non_null(strstr(text, "rows-per-second"));
     assert_non_null(strstr(text, "(default: 10000)"));
     assert_null(fl_source_connector_find("kafka"));

@@ -46,13 +46,11 @@ static void set_add(row_set *s, const fl_row *r) {
 
 /* Rows [from, to) that ctx received. */
 static void set_add_ctx(row_set *s, const fl_source_ctx *ctx, size_t from, size_t to) {
-    for (size_t i = from; i < to && i < ctx->n_rows; i++)
-        set_add(s, ctx->rows[i]);
+    for (size_t i = from; i < to && i < ctx->n_rows; i++) set_add(s, ctx->rows[i]);
 }
 
 static void set_free(row_set *s) {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->rows[i]);
+    for (size_t i = 0; i < s->n; i++) free(s->rows[i]);
     free(s->rows);
     memset(s, 0, sizeof *s);
 }
@@ -68,8 +66,7 @@ static int row_cmp(const void *a, const void *b) {
 static void assert_same_multiset(row_set *got, row_set *expect) {
     qsort(got->rows, got->n, sizeof *got->rows, row_cmp);
     qsort(expect->rows, expect->n, sizeof *expect->rows, row_cmp);
-    if (got->n != expect->n)
-        fail_msg("got %zu rows, expected %zu", got->n, expect->n);
+    if (got->n != expect->n) fail_msg("got %zu rows, expected %zu", got->n, expect->n);
     for (size_t i = 0; i < got->n; i++)
         if (row_cmp(&got->rows[i], &expect->rows[i]) != 0)
             fail_msg("row %zu of the sorted rows differs", i);
@@ -90,11 +87,9 @@ static void sut_init(sut *t, const char *name, const fl_schema *declared, const 
     char what[64];
     snprintf(what, sizeof what, "connector \"%s\"", name);
     t->o = fake_options(t->c->options, what, kv, &err);
-    if (t->o == NULL)
-        fail_msg("%s", err.message);
+    if (t->o == NULL) fail_msg("%s", err.message);
     t->s = t->c->schema(t->o, declared, &err);
-    if (t->s == NULL)
-        fail_msg("%s", err.message);
+    if (t->s == NULL) fail_msg("%s", err.message);
 }
 
 static void sut_fini(sut *t) {
@@ -111,16 +106,14 @@ typedef struct reader {
 static reader reader_open(const sut *t, int index, int p) {
     fl_error err = {0};
     reader r = {fake_source_create(t->s, index, p), NULL};
-    if (t->c->open(r.ctx, t->o, &r.state, &err) < 0)
-        fail_msg("%s", err.message);
+    if (t->c->open(r.ctx, t->o, &r.state, &err) < 0) fail_msg("%s", err.message);
     return r;
 }
 
 static int reader_read(const sut *t, reader *r, size_t limit) {
     fl_error err = {0};
     int rc = fake_source_read_until(t->c, r->state, r->ctx, limit, &err);
-    if (rc < 0)
-        fail_msg("%s", err.message);
+    if (rc < 0) fail_msg("%s", err.message);
     return rc;
 }
 
@@ -167,8 +160,7 @@ static void run_with_failures(const sut *t, const int *ps, int phases, size_t cu
             } else {
                 reader_read(t, &r, cut);
                 set_add_ctx(out, r.ctx, 0, SIZE_MAX);
-                if (t->c->snapshot(r.state, next, &err) < 0)
-                    fail_msg("%s", err.message);
+                if (t->c->snapshot(r.state, next, &err) < 0) fail_msg("%s", err.message);
                 reader_read(t, &r, 2 * cut);
             }
             reader_close(t, &r);
@@ -181,8 +173,7 @@ static void run_with_failures(const sut *t, const int *ps, int phases, size_t cu
 
 /* Runs with failures over ps must give the rows of an uninterrupted run of
  * parallelism ps[0], and the independent oracle when one is given. */
-static void check_restores(const sut *t, const int *ps, int phases, size_t cut,
-                           row_set *oracle) {
+static void check_restores(const sut *t, const int *ps, int phases, size_t cut, row_set *oracle) {
     row_set got = {0}, expect = {0};
     run_with_failures(t, ps, phases, cut, SIZE_MAX, &got);
     uninterrupted(t, ps[0], SIZE_MAX, &expect);
@@ -222,7 +213,7 @@ static void sequence_restores(void **unused) {
     check_restores(&t, up, 2, 1500, &oracle);
     check_restores(&t, chain, 3, 1000, &oracle);
     check_restores(&t, wide, 3, 333, &oracle);
-    check_restores(&t, many, 2, 0, &oracle); /* snapshot before the first row */
+    check_restores(&t, many, 2, 0, &oracle);  /* snapshot before the first row */
     check_restores(&t, up, 2, 6000, &oracle); /* snapshot after the end: no splits */
     set_free(&oracle);
     sut_fini(&t);
@@ -289,8 +280,7 @@ static void collection_restores(void **unused) {
         char word[32];
         snprintf(word, sizeof word, "w%d", i % 100); /* repeated rows */
         fl_row_builder_set_cstring(b, 0, word);
-        if (i % 7 != 0)
-            fl_row_builder_set_bigint(b, 1, i / 3);
+        if (i % 7 != 0) fl_row_builder_set_bigint(b, 1, i / 3);
         const fl_row *row = fl_row_builder_finish(b);
         set_add(&oracle, row);
         fl__conn_buf_append(&bytes, row, fl_row_size(row));
@@ -306,8 +296,7 @@ static void collection_restores(void **unused) {
     row_set got = {0};
     run_with_failures(&t, twice, 3, 1100, SIZE_MAX, &got);
     assert_int_equal(got.n, N);
-    for (size_t i = 0; i < got.n; i++)
-        assert_true(fl_row_equals(got.rows[i], oracle.rows[i]));
+    for (size_t i = 0; i < got.n; i++) assert_true(fl_row_equals(got.rows[i], oracle.rows[i]));
     set_free(&got);
     check_restores(&t, once, 2, 1, &oracle);
     check_restores(&t, once, 2, N, &oracle);
@@ -377,7 +366,8 @@ static void datagen_restores(void **unused) {
     /* Unbounded: 2 subtasks read 1500 rows, snapshot, and are restored into
      * 3; the third gets no split and ends at once. The restored two continue
      * exactly where the uninterrupted subtasks would. */
-    const char *endless[] = {"seed=3", "rows-per-second=0", "fields.s.length=4", NULL};
+    const char *endless[] = {"seed=3",         "rows-per-second=0", "fields.s.length=4",
+                             "fields.t.min=0", "fields.t.max=1000", NULL};
     sut_init(&t, "datagen", s, endless);
     assert_false(t.c->bounded(t.o));
     row_set got = {0}, expect = {0};
@@ -412,8 +402,7 @@ static void datagen_default_timestamps_survive_restore(void **unused) {
     assert_int_equal(reader_read(&t, &first, SIZE_MAX), FL_SOURCE_END);
     /* Wait for the wall clock to move on (an event, not a fixed sleep). */
     int64_t opened = fl_clock_wall_ms();
-    while (fl_clock_wall_ms() <= opened + 2)
-        fl_sleep_ns(200000);
+    while (fl_clock_wall_ms() <= opened + 2) fl_sleep_ns(200000);
     reader again = reader_open(&t, 0, 1);
     assert_int_equal(t.c->restore(again.state, fl_split_list_items(splits), 1, &err), 0);
     assert_int_equal(reader_read(&t, &again, SIZE_MAX), FL_SOURCE_END);
@@ -454,13 +443,10 @@ static void write_file(const char *dir, const char *name, const char *data, size
     free(path);
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
-        if (i < len && data[i] != '\n')
-            continue;
-        if (i == len && start == len)
-            break; /* no line after the last newline */
+        if (i < len && data[i] != '\n') continue;
+        if (i == len && start == len) break; /* no line after the last newline */
         size_t n = i - start;
-        if (n > 0 && data[start + n - 1] == '\r')
-            n--;
+        if (n > 0 && data[start + n - 1] == '\r') n--;
         fl_row_builder_reset(b);
         fl_row_builder_set_string(b, 0, data + start, (uint32_t)n);
         set_add(oracle, fl_row_builder_finish(b));
@@ -489,8 +475,7 @@ static void filesystem_restores(void **unused) {
     for (int i = 0; i < 4; i++) {
         size_t n = i == 2 ? ((size_t)1 << 20) + 77 : 70000 + (size_t)i;
         char *line = fl__conn_buf_reserve(&text, n);
-        for (size_t k = 0; k < n; k++)
-            line[k] = (char)('a' + (k + (size_t)i) % 26);
+        for (size_t k = 0; k < n; k++) line[k] = (char)('a' + (k + (size_t)i) % 26);
         text.len += n;
         fl__conn_buf_putc(&text, '\n');
     }
@@ -547,8 +532,7 @@ static void split_list_and_bad_splits(void **unused) {
     fl_split_list *l = fl_split_list_create();
     assert_int_equal(fl_split_list_count(l), 0);
     assert_null(fl_split_list_items(l));
-    for (int i = 0; i < 20; i++)
-        fl_split_list_add(l, "abcdefghijklmnopqrstuvwxyz", (size_t)i);
+    for (int i = 0; i < 20; i++) fl_split_list_add(l, "abcdefghijklmnopqrstuvwxyz", (size_t)i);
     assert_int_equal(fl_split_list_count(l), 20);
     for (size_t i = 0; i < 20; i++) {
         fl_split sp = fl_split_list_get(l, i);
@@ -595,8 +579,7 @@ static void split_list_and_bad_splits(void **unused) {
         /* A sequence split, truncated by a byte (for the sequence itself) or
          * whole (for the others, whose tags differ). */
         fl_split sp = fl_split_list_get(seq_splits, 0);
-        if (strcmp(sources[k].name, "sequence") == 0)
-            sp.len--;
+        if (strcmp(sources[k].name, "sequence") == 0) sp.len--;
         reader r = reader_open(&t, 0, 1);
         fl_error_clear(&err);
         assert_int_equal(t.c->restore(r.state, &sp, 1, &err), FL_EFORMAT);

@@ -522,6 +522,10 @@ static void expect_build_error(int which, const char *text) {
                                         (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 0}),
                       "k");
         break;
+    case 10:
+        fl_window_sum(fl_keyed_window(k, fl_sliding_event_time_windows(INT64_C(1) << 40, 1, 0)),
+                      "k");
+        break;
     case 9:
         fl_window_sum(fl_window_allowed_lateness(
                           fl_keyed_window(k, fl_tumbling_event_time_windows(10, 0)), -1),
@@ -550,6 +554,7 @@ static void test_building_errors(void **state) {
     expect_build_error(7, "positive gap");
     expect_build_error(8, "positive count");
     expect_build_error(9, "allowed lateness");
+    expect_build_error(10, "use a larger slide");
 }
 
 /* Event-time windows on rows without timestamps fail the job with advice. */

@@ -277,9 +277,13 @@ static void test_count_trigger_time_windows(void **state) {
 
 /* Rows per key 0-70 ms apart with jitter, so that sessions (gap 50) form,
  * and out-of-order rows bridge two sessions into one. */
-static int64_t cs_ts(int i) {
+static int64_t cs_base(int i) {
     return 1000 + (int64_t)i * 12 + (int64_t)(mix((uint32_t)i + 9) % 60) + (i % 29 == 0 ? 150 : 0);
 }
+
+/* Every 7th row repeats the time of the key's row before (a window equal to
+ * an existing one). */
+static int64_t cs_ts(int i) { return i % 7 == 0 && i >= N_KEYS ? cs_base(i - N_KEYS) : cs_base(i); }
 
 static void test_count_trigger_sessions(void **state) {
     enum { N = 2500 };

@@ -84,6 +84,7 @@ static inline void write_text(const char *path, const char *text) {
 }
 
 static inline char *read_text(const char *path, size_t *len) {
+    if (len) *len = 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL) return NULL;
     fseek(f, 0, SEEK_END);
@@ -114,7 +115,7 @@ static inline long file_size(const char *path) {
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-/* ---- configuration ------------------------------------------------------------------------ */
+/* ---- configuration --------------------------------------------------------------------------- */
 
 static inline fl_config *test_config(test_dir *t, int num_retained, const char *retention) {
     fl_config *c = fl_config_create();
@@ -131,7 +132,7 @@ static inline fl_config *test_config(test_dir *t, int num_retained, const char *
     return c;
 }
 
-/* ---- state file contents -------------------------------------------------------------------- */
+/* ---- state file contents --------------------------------------------------------------------- */
 
 /* xorshift64*: the same bytes for the same seed everywhere. */
 static inline uint64_t rng_step(uint64_t *s) {
@@ -174,7 +175,7 @@ static inline int write_state(fl_checkpoint_writer *w, const char *uid, int subt
     return fl_state_file_writer_close(f, out, err);
 }
 
-/* ---- log capture ------------------------------------------------------------------------------- */
+/* ---- log capture ----------------------------------------------------------------------------- */
 
 static inline void log_to(test_dir *t) {
     char p[600];

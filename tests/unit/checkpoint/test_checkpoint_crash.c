@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "ckpt_fixtures.h"
 
@@ -30,8 +31,8 @@ static void complete_one(fl_checkpoint_storage *s, int64_t id) {
     assert_int_equal(fl_state_file_writer_write(f, bytes, sizeof bytes), 0);
     fl_state_file h;
     assert_int_equal(fl_state_file_writer_close(f, &h, &err), 0);
-    fl_checkpoint_metadata *md = fl_checkpoint_metadata_create(id, FL_CHECKPOINT, TEST_JOB_ID,
-                                                               "crash", id);
+    fl_checkpoint_metadata *md =
+        fl_checkpoint_metadata_create(id, FL_CHECKPOINT, TEST_JOB_ID, "crash", id);
     fl_checkpoint_operator *op = fl_checkpoint_metadata_add_operator(md, "op", NULL, 1, 128, &err);
     fl_checkpoint_subtask_add_file(&op->subtasks[0], &h);
     if (fl_checkpoint_writer_complete(w, md, &err) != 0) fail_msg("complete: %s", err.message);
@@ -204,6 +205,73 @@ static void test_open_after_abort_is_canceled(void **state) {
     (void)t;
 }
 
+/* Subtasks racing an abort: each opens a file, writes, meets the others
+ * (and the coordinator) at a barrier, then keeps writing while the
+ * coordinator aborts. Every subtask ends with success or FL_ECANCELED, and
+ * the directory is gone once the last one is done, whoever that is. */
+#define RACERS 8
+
+typedef struct racer {
+    fl_checkpoint_writer *w;
+    pthread_barrier_t *barrier;
+    int index;
+    int write_rc, close_rc;
+} racer;
+
+static void *race(void *arg) {
+    racer *r = arg;
+    char chunk[4096];
+    memset(chunk, r->index, sizeof chunk);
+    fl_error err = {0};
+    fl_state_file_writer *f =
+        fl_checkpoint_writer_open_file(r->w, "racer", r->index, "keyed", &err);
+    if (f != NULL) r->write_rc = fl_state_file_writer_write(f, chunk, sizeof chunk);
+    pthread_barrier_wait(r->barrier);
+    for (int i = 0; f != NULL && i < 200 && r->write_rc == 0; i++)
+        r->write_rc = fl_state_file_writer_write(f, chunk, sizeof chunk);
+    if (f != NULL) {
+        fl_state_file h;
+        r->close_rc = fl_state_file_writer_close(f, &h, &err);
+        fl_state_file_fini(&h);
+    } else {
+        r->close_rc = err.code;
+    }
+    return NULL;
+}
+
+static void test_abort_while_subtasks_write(void **state) {
+    test_dir *t = *state;
+    fl_checkpoint_storage *s = storage(t, 1);
+    for (int64_t id = 1; id <= 20; id++) {
+        fl_error err = {0};
+        fl_checkpoint_writer *w = fl_checkpoint_storage_begin(s, id, FL_CHECKPOINT, NULL, &err);
+        assert_non_null(w);
+        char *dir = strdup(fl_checkpoint_writer_dir(w));
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, RACERS + 1);
+        racer racers[RACERS];
+        pthread_t threads[RACERS];
+        for (int i = 0; i < RACERS; i++) {
+            racers[i] = (racer){.w = w, .barrier = &barrier, .index = i};
+            pthread_create(&threads[i], NULL, race, &racers[i]);
+        }
+        pthread_barrier_wait(&barrier);
+        fl_checkpoint_writer_abort(w);
+        for (int i = 0; i < RACERS; i++) {
+            pthread_join(threads[i], NULL);
+            assert_true(racers[i].write_rc == 0 || racers[i].write_rc == FL_ECANCELED);
+            assert_true(racers[i].close_rc == 0 || racers[i].close_rc == FL_ECANCELED);
+            if (racers[i].write_rc == FL_ECANCELED)
+                assert_int_equal(racers[i].close_rc, FL_ECANCELED);
+        }
+        pthread_barrier_destroy(&barrier);
+        assert_false(path_exists(dir));
+        free(dir);
+    }
+    assert_int_equal(count_entries(fl_checkpoint_storage_job_dir(s)), 0);
+    fl_checkpoint_storage_destroy(s);
+}
+
 static void test_complete_with_open_file_fails(void **state) {
     test_dir *t = *state;
     fl_checkpoint_storage *s = storage(t, 1);
@@ -212,8 +280,8 @@ static void test_complete_with_open_file_fails(void **state) {
     fl_checkpoint_writer *w = fl_checkpoint_storage_begin(s, 2, FL_CHECKPOINT, NULL, &err);
     char *dir = strdup(fl_checkpoint_writer_dir(w));
     fl_state_file_writer *f = fl_checkpoint_writer_open_file(w, "op", 0, "keyed", &err);
-    fl_checkpoint_metadata *md = fl_checkpoint_metadata_create(2, FL_CHECKPOINT, TEST_JOB_ID,
-                                                               NULL, 0);
+    fl_checkpoint_metadata *md =
+        fl_checkpoint_metadata_create(2, FL_CHECKPOINT, TEST_JOB_ID, NULL, 0);
     assert_int_equal(fl_checkpoint_writer_complete(w, md, &err), FL_ESTATE);
     assert_non_null(strstr(err.message, "still open"));
     /* Later opens are refused; the late file's close fails and removes the dir. */
@@ -235,8 +303,8 @@ static void test_complete_checks_files(void **state) {
     /* A file the writer did not write. */
     fl_checkpoint_writer *w = fl_checkpoint_storage_begin(s, 1, FL_CHECKPOINT, NULL, &err);
     char *dir = strdup(fl_checkpoint_writer_dir(w));
-    fl_checkpoint_metadata *md = fl_checkpoint_metadata_create(1, FL_CHECKPOINT, TEST_JOB_ID,
-                                                               NULL, 0);
+    fl_checkpoint_metadata *md =
+        fl_checkpoint_metadata_create(1, FL_CHECKPOINT, TEST_JOB_ID, NULL, 0);
     fl_checkpoint_operator *op = fl_checkpoint_metadata_add_operator(md, "op", NULL, 1, 1, &err);
     fl_state_file ghost = {.path = "op-ghost", .role = "keyed", .size = 1, .checksum = 2};
     fl_checkpoint_subtask_add_file(&op->subtasks[0], &ghost);
@@ -326,6 +394,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_abort_removes_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_with_open_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_after_abort_is_canceled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort_while_subtasks_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_with_open_file_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_checks_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_begin_reuses_incomplete_refuses_complete, setup,

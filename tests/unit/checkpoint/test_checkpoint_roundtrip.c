@@ -32,9 +32,9 @@ static const op_spec OPS[] = {
     {"counts", "Keyed Aggregation", 4, 128, 2, {FL_STATE_ROLE_KEYED, FL_STATE_ROLE_OPERATOR}},
     {"sink/€ odd uid", NULL, 3, 10, 1, {FL_STATE_ROLE_SINK_TXN}},
 };
-#define N_OPS ((int)(sizeof OPS / sizeof OPS[0]))
+#define N_OPS        ((int)(sizeof OPS / sizeof OPS[0]))
 #define MAX_SUBTASKS 4
-#define MAX_FILES 2
+#define MAX_FILES    2
 
 static uint64_t seed_of(int64_t ckpt, int op, int subtask, int file) {
     return (uint64_t)ckpt * 1000003u + (uint64_t)op * 10007u + (uint64_t)subtask * 101u +
@@ -286,8 +286,8 @@ static void test_snapshot_sink(void **state) {
     assert_int_equal(h.size, 11);
     assert_int_equal(h.checksum, fl_hash_bytes("hello world", 11)); /* XXH64 seed 0 */
 
-    fl_checkpoint_metadata *md = fl_checkpoint_metadata_create(1, FL_CHECKPOINT, TEST_JOB_ID,
-                                                               NULL, 0);
+    fl_checkpoint_metadata *md =
+        fl_checkpoint_metadata_create(1, FL_CHECKPOINT, TEST_JOB_ID, NULL, 0);
     fl_checkpoint_operator *op = fl_checkpoint_metadata_add_operator(md, "op", NULL, 1, 1, &err);
     fl_checkpoint_subtask_add_file(&op->subtasks[0], &h);
     assert_int_equal(fl_checkpoint_writer_complete(w, md, &err), 0);
@@ -304,9 +304,9 @@ static void test_snapshot_sink(void **state) {
     assert_null(got->job_name);
     void *data;
     size_t len;
-    assert_int_equal(fl_checkpoint_reader_read(r, &got->operators[0]->subtasks[0].files[0], &data,
-                                               &len, &err),
-                     0);
+    assert_int_equal(
+        fl_checkpoint_reader_read(r, &got->operators[0]->subtasks[0].files[0], &data, &len, &err),
+        0);
     assert_int_equal(len, 11);
     assert_memory_equal(data, "hello world", 11);
     free(data);

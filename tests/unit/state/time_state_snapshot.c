@@ -1,0 +1,219 @@
+/*
+ * time_state_snapshot.c - a timing program for keyed state snapshots of the
+ * heap backend (not a ctest test: its name does not match test_*.c, and
+ * tests do not time things). Build it by hand against a release build:
+ *
+ *   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=Release
+ *   cmake --build build/rel --target flinc_state
+ *   cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/state \
+ *      tests/unit/state/time_state_snapshot.c build/rel/libflinc_state.a \
+ *      build/rel/libflinc_core.a -lxxhash -lyaml -lpthread -lm -o /tmp/time_state_snapshot
+ *   /tmp/time_state_snapshot [keys]
+ *
+ * With one value state of [keys] keys (24-byte key and value rows) and one
+ * event-time timer per key, it prints: the synchronous step (taking a view),
+ * writing the view (MB/s, to memory), restoring it, and the owner's hot path
+ * (set_key + value get + update) without a view, with a live view while
+ * every key is touched once (each touch copies its entry), with a live view
+ * afterwards, and while another thread writes the view.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hash.h"
+#include "keyed_state.h"
+#include "row_int.h"
+
+typedef struct key {
+    uint8_t bytes[24];
+    uint64_t hash;
+} key;
+
+static void bigint_row(uint8_t out[24], int64_t v) {
+    memset(out, 0, 24);
+    uint32_t len = 24;
+    uint16_t n = 1;
+    memcpy(out, &len, 4);
+    memcpy(out + 6, &n, 2);
+    memcpy(out + 16, &v, 8);
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+typedef struct buffer {
+    uint8_t *p;
+    size_t len, cap;
+} buffer;
+
+static int to_buffer(void *arg, const void *p, size_t n) {
+    buffer *b = arg;
+    if (b->len + n > b->cap) {
+        while (b->len + n > b->cap) b->cap = b->cap ? b->cap * 2 : 1 << 20;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static int64_t fake_clock(void *arg) {
+    (void)arg;
+    return 0;
+}
+
+/* set_key + value get + update over ops keys in order[] */
+static double hot_path(fl_keyed_backend *b, fl_kstate *vs, const key *keys, const uint32_t *order,
+                       int ops) {
+    uint8_t row[24];
+    int64_t check = 0;
+    double t0 = now_ns();
+    for (int i = 0; i < ops; i++) {
+        const key *k = &keys[order[i]];
+        fl_keyed_backend_set_key(b, k->bytes, 24, k->hash);
+        const fl_row *v = fl_kstate_value_get(vs);
+        int64_t x = fl_row_get_bigint(v, 0) + 1;
+        check += x;
+        bigint_row(row, x);
+        fl_kstate_value_update(vs, (const fl_row *)row);
+    }
+    double t = (now_ns() - t0) / ops;
+    if (check == 42) printf("!");
+    return t;
+}
+
+typedef struct job {
+    fl_keyed_snapshot *v;
+    buffer out;
+    double ns;
+} job;
+
+static void *write_job(void *arg) {
+    job *j = arg;
+    double t0 = now_ns();
+    fl_keyed_snapshot_write(j->v, to_buffer, &j->out, NULL);
+    j->ns = now_ns() - t0;
+    fl_keyed_snapshot_release(j->v);
+    return NULL;
+}
+
+static void run(int nkeys) {
+    key *keys = malloc((size_t)nkeys * sizeof *keys);
+    for (int i = 0; i < nkeys; i++) {
+        bigint_row(keys[i].bytes, (int64_t)next());
+        keys[i].hash = fl_hash_bytes(keys[i].bytes + 8, 16);
+    }
+    const int ops = 10000000;
+    uint32_t *order = malloc((size_t)ops * sizeof *order);
+    for (int i = 0; i < ops; i++) order[i] = (uint32_t)(next() % (uint64_t)nkeys);
+    uint32_t *seq = malloc((size_t)nkeys * sizeof *seq);
+    for (int i = 0; i < nkeys; i++) seq[i] = (uint32_t)i;
+
+    fl_keyed_backend *b = fl_keyed_backend_create(0, 127, 128, fake_clock, NULL);
+    fl_schema *one = fl_schema_of(1, "n", FL_BIGINT);
+    fl_state_desc vd = {.name = "v", .kind = FL_STATE_VALUE, .value_schema = one};
+    fl_kstate *vs = fl_keyed_backend_state(b, &vd, NULL);
+    uint8_t row[24];
+    for (int i = 0; i < nkeys; i++) {
+        fl_keyed_backend_set_key(b, keys[i].bytes, 24, keys[i].hash);
+        bigint_row(row, i);
+        fl_kstate_value_update(vs, (const fl_row *)row);
+        fl_timer_register(b, FL_EVENT_TIME, 1000 + i % 1000, NULL, 0);
+    }
+    size_t base_bytes = fl_keyed_backend_bytes(b);
+    printf("%d keys, %d timers: %.1f MB of state\n", nkeys, nkeys, base_bytes / 1e6);
+
+    /* the synchronous step */
+    double best = 1e18, sum = 0;
+    for (int i = 0; i < 20; i++) {
+        double t0 = now_ns();
+        fl_keyed_snapshot *v = fl_keyed_backend_snapshot(b);
+        double t = now_ns() - t0;
+        fl_keyed_snapshot_release(v);
+        best = t < best ? t : best;
+        sum += t;
+    }
+    printf("  sync step (take a view)             %8.1f us (best %.1f us)\n", sum / 20 / 1e3,
+           best / 1e3);
+
+    /* writing (twice; the second, with a warm buffer, is reported) */
+    buffer out = {0};
+    double wns = 0;
+    for (int i = 0; i < 2; i++) {
+        out.len = 0;
+        fl_keyed_snapshot *v = fl_keyed_backend_snapshot(b);
+        double t0 = now_ns();
+        fl_keyed_snapshot_write(v, to_buffer, &out, NULL);
+        wns = now_ns() - t0;
+        fl_keyed_snapshot_release(v);
+    }
+    printf("  write                               %8.1f ms, %zu bytes, %.0f MB/s\n", wns / 1e6,
+           out.len, out.len / (wns / 1e9) / 1e6);
+
+    /* restoring */
+    fl_keyed_backend *r = fl_keyed_backend_create(0, 127, 128, fake_clock, NULL);
+    double t0 = now_ns();
+    int rc = fl_keyed_backend_restore(r, out.p, out.len, NULL);
+    double rns = now_ns() - t0;
+    printf("  restore (rc %d)                      %8.1f ms, %.0f MB/s, %.0f ns per key\n", rc,
+           rns / 1e6, out.len / (rns / 1e9) / 1e6, rns / nkeys);
+    fl_keyed_backend_destroy(r);
+
+    /* the hot path */
+    double no_view = hot_path(b, vs, keys, order, ops);
+    printf("  get + update, no view               %8.1f ns/op\n", no_view);
+    fl_keyed_snapshot *v = fl_keyed_backend_snapshot(b);
+    double first = hot_path(b, vs, keys, seq, nkeys);
+    printf("  get + update, live view, 1st touch  %8.1f ns/op (each copies its entry; %.1f MB "
+           "more)\n",
+           first, (fl_keyed_backend_bytes(b) - base_bytes) / 1e6);
+    double later = hot_path(b, vs, keys, order, ops);
+    printf("  get + update, live view, after      %8.1f ns/op\n", later);
+    t0 = now_ns();
+    fl_keyed_snapshot_release(v);
+    printf("  release (frees the old entries)     %8.1f ms\n", (now_ns() - t0) / 1e6);
+    double again = hot_path(b, vs, keys, seq, nkeys);
+    printf("  get + update, view released         %8.1f ns/op (same order as 1st touch)\n",
+           again);
+
+    /* while another thread writes */
+    job j = {.v = fl_keyed_backend_snapshot(b)};
+    pthread_t th;
+    pthread_create(&th, NULL, write_job, &j);
+    double during = hot_path(b, vs, keys, order, ops / 4);
+    pthread_join(th, NULL);
+    fl_keyed_backend_set_key(b, keys[0].bytes, 24, keys[0].hash); /* reclaims */
+    printf("  get + update, view written by another thread %6.1f ns/op (write took %.1f ms, %.0f "
+           "MB/s)\n",
+           during, j.ns / 1e6, j.out.len / (j.ns / 1e9) / 1e6);
+    printf("  bytes after release: %zu, before the views %zu\n", fl_keyed_backend_bytes(b),
+           base_bytes);
+
+    free(j.out.p);
+    free(out.p);
+    fl_schema_unref(one);
+    fl_keyed_backend_destroy(b);
+    free(order);
+    free(seq);
+    free(keys);
+}
+
+int main(int argc, char **argv) {
+    run(argc > 1 ? atoi(argv[1]) : 1000000);
+    return 0;
+}
