@@ -4,42 +4,23 @@
  * groups a subtask owns, and so which state it restores after rescaling).
  *
  * Both directions use integer arithmetic only, and fl_key_group_range is the
- * exact inverse of fl_key_group_to_subtask: key group g belongs to subtask
- * floor(g * p / maxP), and subtask s owns [ceil(s * maxP / p),
+ * exact inverse of fl_key_group_to_subtask (hash.h): key group g belongs to
+ * subtask floor(g * p / maxP), and subtask s owns [ceil(s * maxP / p),
  * ceil((s + 1) * maxP / p) - 1], which is the set of g with that floor.
+ *
+ * XXH64 is compiled into this file (XXH_INLINE_ALL) rather than called in
+ * the shared libxxhash: keys are a few tens of bytes, where the call into the
+ * library and its out-of-line tail handling cost more than the hashing. The
+ * values are XXH64's, seed 0, whatever the build.
  */
 #include "hash.h"
 
 #include <assert.h>
+
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 uint64_t fl_hash_bytes(const void *p, size_t len) { return XXH64(p, len, 0); }
-
-/* Final avalanche step so that the low bits (which the modulo keeps) depend
- * on every bit of the hash. */
-static uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
-
-int fl_key_group_of_hash(uint64_t hash, int max_parallelism) {
-    assert(max_parallelism > 0);
-    uint64_t m = (uint64_t)max_parallelism;
-    /* The same value as the modulo, without a division for powers of two
-     * (the default 128 is one). */
-    if ((m & (m - 1)) == 0) return (int)(mix64(hash) & (m - 1));
-    return (int)(mix64(hash) % m);
-}
-
-int fl_key_group_to_subtask(int key_group, int max_parallelism, int parallelism) {
-    assert(max_parallelism > 0 && parallelism > 0);
-    assert(key_group >= 0 && key_group < max_parallelism);
-    return (int)((int64_t)key_group * parallelism / max_parallelism);
-}
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
