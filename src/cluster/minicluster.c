@@ -6,7 +6,11 @@
  */
 #include "minicluster.h"
 
+#include <ftw.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "restart.h"
+#include "storage.h"
 #include "mem.h"
 
 #define MAX_RUNNING 64
@@ -50,7 +55,14 @@ static void unregister_run(int slot) {
 }
 
 static fl_checkpoint_stats last_stats;
-static int last_attempts;
+static int last_attempts, last_restores;
+
+int fl_minicluster_last_restores(void) {
+    pthread_mutex_lock(&running_mu);
+    int n = last_restores;
+    pthread_mutex_unlock(&running_mu);
+    return n;
+}
 
 int fl_minicluster_last_restarts(void) {
     pthread_mutex_lock(&running_mu);
@@ -97,12 +109,16 @@ static bool restart_delay(int64_t delay_ms) {
     return !canceled;
 }
 
-static int read_restart(const fl_job_graph *job, fl_restart_strategy *rs, int64_t *inject_budget,
-                        fl_failure_injection *inject, fl_error *err) {
+static fl_config *job_config(const fl_job_graph *job) {
     fl_config *c = fl_config_create();
     const fl_kv *kv = job->stream->config;
     for (size_t i = 0; i < fl_kv_count(kv); i++)
         fl_config_set(c, fl_kv_key(kv, i), fl_kv_value(kv, i));
+    return c;
+}
+
+static int read_restart(const fl_config *c, fl_restart_strategy *rs, int64_t *inject_budget,
+                        fl_failure_injection *inject, fl_error *err) {
     int64_t interval = 0, seed = 0;
     double probability = 0;
     int rc = fl_config_get_duration_ms(c, "execution.checkpointing.interval", 0, &interval, err);
@@ -122,8 +138,127 @@ static int read_restart(const fl_job_graph *job, fl_restart_strategy *rs, int64_
         if (!points || strstr(points, "snapshot")) inject->points |= FL_INJECT_SNAPSHOT;
         if (!points || strstr(points, "commit")) inject->points |= FL_INJECT_COMMIT;
     }
-    fl_config_destroy(c);
     return rc;
+}
+
+/* ---- checkpoints of one execution ------------------------------------------------------------ */
+
+typedef struct ckpt_ctx {
+    fl_checkpoint_storage *storage;
+    char *temp_dir;                     /* made here when none was configured */
+    fl_checkpoint_reader *initial;      /* execution.state-recovery.path */
+    char job_id[33];
+} ckpt_ctx;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    return remove(path);
+}
+
+static void make_job_id(char out[33]) {
+    uint64_t a = (uint64_t)fl_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32);
+    uint64_t b = (uint64_t)fl_clock_wall_ms() * 0x9E3779B97F4A7C15ULL;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&a, sizeof a, 1, f) != 1) a ^= 0x5bd1e995;
+        if (fread(&b, sizeof b, 1, f) != 1) b ^= 0x27d4eb2f;
+        fclose(f);
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* Every operator state in the restored checkpoint must belong to an
+ * operator of the job, unless the user allows dropping it. */
+static int check_claimed(const fl_checkpoint_reader *rd, const fl_job_graph *job,
+                         const fl_config *c, fl_error *err) {
+    bool allow = false;
+    const char *v = fl_config_get(c, "execution.state-recovery.ignore-unclaimed-state");
+    if (!v) v = fl_config_get(c, "execution.savepoint.ignore-unclaimed-state");
+    if (v) fl_parse_bool(v, &allow);
+    const fl_checkpoint_metadata *md = fl_checkpoint_reader_metadata(rd);
+    for (int i = 0; i < md->n_operators; i++) {
+        const char *uid = md->operators[i]->uid;
+        bool found = false;
+        for (int n = 0; n < job->stream->n_nodes && !found; n++) {
+            const fl_stream_node *node = job->stream->nodes[n];
+            char gen[32];
+            snprintf(gen, sizeof gen, "node-%d", node->id);
+            found = node->uid ? !strcmp(node->uid, uid) : !strcmp(gen, uid);
+        }
+        bool has_state = false;
+        for (int s = 0; s < md->operators[i]->parallelism; s++)
+            has_state |= md->operators[i]->subtasks[s].n_files > 0;
+        if (!found && has_state && !allow)
+            return fl_error_set(err, FL_ESTATE,
+                                "the state of operator \"%s\" in \"%s\" matches no operator of the "
+                                "job (by uid); set uids to match, or allow dropping it with "
+                                "--allow-non-restored-state",
+                                uid, fl_checkpoint_reader_dir(rd));
+    }
+    return 0;
+}
+
+static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job, fl_error *err) {
+    memset(k, 0, sizeof *k);
+    make_job_id(k->job_id);
+    const char *path = fl_config_get(cfg, "execution.state-recovery.path");
+    if (!path) path = fl_config_get(cfg, "execution.savepoint.path");
+    if (path) {
+        k->initial = fl_checkpoint_reader_open(path, 0, err);
+        if (!k->initial) {
+            fl_error_prefix(err, "could not restore from \"%s\"", path);
+            return err->code;
+        }
+        int rc = check_claimed(k->initial, job, cfg, err);
+        if (rc < 0) return rc;
+        fl_info("minicluster", "restoring from %s", fl_checkpoint_reader_dir(k->initial));
+    }
+    int64_t interval = 0;
+    fl_config_get_duration_ms(cfg, "execution.checkpointing.interval", 0, &interval, NULL);
+    if (interval <= 0) return 0;
+    fl_config *c = fl_config_clone(cfg);
+    if (!fl_config_get(c, "execution.checkpointing.dir") &&
+        !fl_config_get(c, "state.checkpoints.dir")) {
+        /* Flink keeps checkpoints in the JobManager's memory by default; the
+         * embedded cluster keeps them in a private directory for the run. */
+        char tmpl[] = "/tmp/flinc-checkpoints-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        if (!d) {
+            fl_config_destroy(c);
+            return fl_error_set(err, FL_EIO, "could not create a checkpoint directory in /tmp");
+        }
+        k->temp_dir = fl_xstrdup(d);
+        fl_config_set(c, "execution.checkpointing.dir", d);
+    }
+    k->storage = fl_checkpoint_storage_create(c, k->job_id, err);
+    fl_config_destroy(c);
+    return k->storage ? 0 : err->code;
+}
+
+static void ckpt_close(ckpt_ctx *k, fl_job_end how) {
+    if (k->storage) {
+        fl_error e = {0};
+        fl_checkpoint_storage_job_ended(k->storage, how, &e);
+        fl_checkpoint_storage_destroy(k->storage);
+    }
+    fl_checkpoint_reader_close(k->initial);
+    if (k->temp_dir) {
+        nftw(k->temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(k->temp_dir);
+    }
+}
+
+/* What attempt `attempt` restores: the latest completed checkpoint of this
+ * execution, else the initial one (-s). *owned is the reader to close. */
+static const fl_checkpoint_reader *restore_point(ckpt_ctx *k, int attempt,
+                                                 fl_checkpoint_reader **owned) {
+    *owned = NULL;
+    if (attempt > 0 && k->storage && fl_checkpoint_storage_retained(k->storage, NULL, 0) > 0) {
+        fl_error e = {0};
+        *owned = fl_checkpoint_reader_open_latest(fl_checkpoint_storage_job_dir(k->storage), 0, &e);
+        if (*owned) return *owned;
+        fl_warn("minicluster", "no usable checkpoint to restore: %s", e.message);
+    }
+    return k->initial;
 }
 
 int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, fl_error *err) {
@@ -132,20 +267,40 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
     fl_restart_strategy rs;
     int64_t inject_budget = 0;
     fl_job_run_options run_opts = o->run;
-    if (read_restart(job, &rs, &inject_budget, &run_opts.inject, err) < 0) {
+    fl_config *cfg = job_config(job);
+    ckpt_ctx ck;
+    if (read_restart(cfg, &rs, &inject_budget, &run_opts.inject, err) < 0) {
+        fl_config_destroy(cfg);
         fl_job_graph_destroy(job);
         return err->code;
     }
+    if (ckpt_open(&ck, cfg, job, err) < 0) {
+        fl_config_destroy(cfg);
+        ckpt_close(&ck, FL_JOB_END_FAILED);
+        fl_restart_strategy_fini(&rs);
+        fl_job_graph_destroy(job);
+        return err->code;
+    }
+    fl_config_destroy(cfg);
+    run_opts.storage = ck.storage;
+    run_opts.job_id = ck.job_id;
+    fl_job_end how = FL_JOB_END_FAILED;
     fl_execution_graph *eg = fl_execution_graph_create(job, slots, err);
     if (!eg) {
+        ckpt_close(&ck, how);
         fl_restart_strategy_fini(&rs);
         return err->code;
     }
-    int rc = 0;
+    int rc = 0, restores = 0;
     for (int attempt = 0;; attempt++) {
         eg->attempt = attempt;
+        fl_checkpoint_reader *owned_reader;
+        run_opts.restore = restore_point(&ck, attempt, &owned_reader);
+        run_opts.restarted = attempt > 0;
+        if (run_opts.restore) restores++;
         fl_job_run *r = fl_job_run_create(eg, &run_opts, err);
         if (!r) {
+            fl_checkpoint_reader_close(owned_reader);
             fl_error_prefix(err, "job \"%s\" could not start", name);
             rc = err->code;
             break;
@@ -162,14 +317,18 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
         pthread_mutex_lock(&running_mu);
         last_stats = cs;
         last_attempts = attempt;
+        last_restores = restores;
         pthread_mutex_unlock(&running_mu);
         fl_job_run_destroy(r);
+        fl_checkpoint_reader_close(owned_reader);
         fl_info("minicluster", "Job \"%s\" switched from RUNNING to %s", name,
                 fl_job_status_name(st));
         if (st == FL_JOB_FINISHED) {
+            how = FL_JOB_END_FINISHED;
             rc = 0;
             break;
         }
+        if (st == FL_JOB_CANCELED) how = FL_JOB_END_CANCELED;
         int64_t delay = 0;
         if (st == FL_JOB_FAILED && fl_restart_strategy_on_failure(&rs, fl_clock_wall_ms(), &delay)) {
             char how[128];
@@ -193,6 +352,7 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
         rc = err->code;
         break;
     }
+    ckpt_close(&ck, how);
     fl_restart_strategy_fini(&rs);
     fl_execution_graph_destroy(eg);
     return rc;

@@ -25,6 +25,8 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
 
 /* How many times the job that ended last in this process was restarted. */
 int fl_minicluster_last_restarts(void);
+/* How many of its attempts started from a checkpoint or savepoint. */
+int fl_minicluster_last_restores(void);
 /* Checkpoint figures of the job that ended last in this process. */
 fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
 

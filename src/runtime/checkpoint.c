@@ -6,6 +6,8 @@
  * barrier on every output and acknowledges to the coordinator. Barriers
  * travel in-band: everything before them is in the snapshot, nothing after.
  */
+#include <stdlib.h>
+
 #include "element.h"
 #include "log.h"
 #include "runtime_int.h"
@@ -22,19 +24,20 @@ static int snapshot_chain(fl_task *t, int64_t id) {
     return 0;
 }
 
-void fl__task_checkpoint_complete(fl_task *t, int64_t id) {
-    for (int i = 0; i < t->n_ops; i++) {
-        fl_operator *op = &t->ops[i];
-        fl_checkpoint_complete_fn fn = (fl_checkpoint_complete_fn)fl__op_fn(op, "checkpoint_complete");
-        if (fn) fn(&op->ctx, id);
-    }
-}
-
 int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
     t->last_checkpoint = id;
     int src = snapshot_chain(t, id);
     if (src == 0) src = fl__task_maybe_fail(t, FL_INJECT_SNAPSHOT);
     if (src < 0) return src;
+    /* The synchronous part: views of the state, serialized small parts;
+     * the writer thread writes them out and acknowledges. */
+    fl_task_snapshot *snap = NULL;
+    fl_snapshot_writer *sw = fl__job_run_snapshot_writer(t->run);
+    if (sw) {
+        snap = fl__task_snapshot_take(t, id, false, &t->error);
+        if (!snap) return t->error.code ? t->error.code : FL_ESTATE;
+        fl__task_snapshot_set_align(snap, align_ns);
+    }
     for (int w = 0; w < t->n_writers; w++) {
         int rc = fl__writer_broadcast_control(&t->writers[w], FL_EL_BARRIER, id, &t->error);
         if (rc == 0) rc = fl__writer_flush(&t->writers[w], &t->error);
@@ -43,6 +46,72 @@ int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
     if (align_ns > 0)
         fl_debug("checkpoint", "%s aligned checkpoint %lld in %.3f ms", t->name, (long long)id,
                  (double)align_ns / 1e6);
-    fl__job_run_ack(t->run, t, id, align_ns);
+    if (snap)
+        fl__snapshot_writer_submit(sw, snap);
+    else
+        fl__job_run_ack(t->run, t, id, align_ns);
     return 0;
+}
+
+void fl__task_checkpoint_complete(fl_task *t, int64_t id) {
+    for (int i = 0; i < t->n_ops; i++) {
+        fl_operator *op = &t->ops[i];
+        if (fl__sink_is_transactional(op) && fl__sink_commit(op, id, &t->error) < 0)
+            fl_errlog("checkpoint", "%s could not commit checkpoint %lld: %s", t->name,
+                      (long long)id, t->error.message);
+        fl_checkpoint_complete_fn fn =
+            (fl_checkpoint_complete_fn)fl__op_fn(op, "checkpoint_complete");
+        if (fn) fn(&op->ctx, id);
+    }
+}
+
+bool fl__task_has_transactional_sink(const fl_task *t) {
+    for (int i = 0; i < t->n_ops; i++)
+        if (fl__sink_is_transactional(&t->ops[i])) return true;
+    return false;
+}
+
+/* The end of a task's input: its final state joins every later checkpoint;
+ * a two-phase-commit sink then waits for one to complete before committing
+ * its last transaction (without checkpointing it commits at once). */
+int fl__task_finish(fl_task *t) {
+    bool txn = fl__task_has_transactional_sink(t);
+    fl_coordinator *c = fl__job_run_coordinator(t->run);
+    if (!t->settings->checkpoint_mode || !c) {
+        for (int i = 0; txn && i < t->n_ops; i++) {
+            fl_operator *op = &t->ops[i];
+            if (!fl__sink_is_transactional(op)) continue;
+            fl_split_list *l = fl_split_list_create();
+            int rc = fl__sink_pre_commit(op, FL_CHECKPOINT_ID_FINAL, l, &t->error);
+            fl_split_list_destroy(l);
+            if (rc == 0) rc = fl__sink_commit(op, FL_CHECKPOINT_ID_FINAL, &t->error);
+            if (rc < 0) return rc;
+        }
+        return 0;
+    }
+    fl_task_snapshot *final = fl__task_snapshot_take(t, FL_CHECKPOINT_ID_FINAL, true, &t->error);
+    if (!final) return t->error.code ? t->error.code : FL_ESTATE;
+    fl__coordinator_task_final(c, t, final, txn);
+    if (!txn) return 0;
+    /* Wait for a completed checkpoint that holds the final state. */
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->mail_head && !fl__task_canceled(t)) pthread_cond_wait(&t->cv, &t->mu);
+        fl_mail *m = t->mail_head;
+        t->mail_head = t->mail_tail = NULL;
+        atomic_store(&t->has_mail, false);
+        pthread_mutex_unlock(&t->mu);
+        bool done = false;
+        while (m) {
+            fl_mail *next = m->next;
+            if (m->kind == FL_MAIL_CHECKPOINT_COMPLETE) done = true;
+            free(m);
+            m = next;
+        }
+        if (fl__task_canceled(t)) return FL_ECANCELED;
+        if (done) {
+            fl__task_checkpoint_complete(t, FL_CHECKPOINT_ID_FINAL);
+            return t->error.code ? t->error.code : 0;
+        }
+    }
 }

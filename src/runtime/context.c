@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "row_int.h"
 #include "runtime_int.h"
 
 int fl_context_subtask_index(const fl_context *ctx) { return ctx->task->subtask; }
@@ -106,15 +107,29 @@ fl_row_builder *fl_collector_builder(fl_collector *out) {
     return out->builder;
 }
 
+/* The row is laid out straight into the output batch when it has room (what
+ * fl__output_emit would otherwise copy out of the builder's buffer); a full
+ * batch goes the usual way, which flushes it first. */
 int fl_collector_emit(fl_collector *out) {
     if (out->rc < 0) return out->rc;
-    const fl_row *row = fl_row_builder_finish(out->builder);
-    if (!row) {
+    fl_row_builder *b = out->builder;
+    uint32_t len = fl__row_builder_size(b);
+    if (len == 0) {
         fl_context_fail(&out->op->ctx, "%s: invalid output row: %s", out->op->node->name,
-                        fl_row_builder_error(out->builder));
+                        fl_row_builder_error(b));
         return out->rc = FL_EUSER;
     }
-    int rc = fl__output_emit(&out->op->out, row, out->ts);
+    fl_batch *batch = &out->op->out.batch;
+    if (batch->n < batch->cap && batch->used + len <= batch->bytes_cap) {
+        uint8_t *at = batch->bytes + batch->used;
+        fl__row_builder_write(b, at, len);
+        batch->used += len;
+        batch->rows[batch->n] = (const fl_row *)at;
+        batch->ts[batch->n] = out->ts;
+        batch->n++;
+        return 0;
+    }
+    int rc = fl__output_emit(&out->op->out, fl_row_builder_finish(b), out->ts);
     if (rc < 0) out->rc = rc;
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mem.h"
 #include "runtime_int.h"
+#include "storage.h"
 
 typedef struct pending {
     int64_t id;
@@ -24,6 +25,8 @@ typedef struct pending {
     int64_t max_align_ns;
     bool *acked; /* per task */
     int n_acked;
+    fl_checkpoint_writer *writer;  /* NULL without checkpoint storage */
+    fl_checkpoint_metadata *md;
 } pending;
 
 struct fl_coordinator {
@@ -39,6 +42,10 @@ struct fl_coordinator {
     bool stopping;
     bool *finished; /* per task */
     int n_finished;
+    fl_task_snapshot **final; /* per task: its state when it ended */
+    bool *waiting;            /* per task: waits for a checkpoint with its final state */
+    fl_checkpoint_storage *storage;
+    const char *job_id, *job_name;
     pending *pend;
     int n_pend, cap_pend;
     int64_t next_id;
@@ -55,6 +62,12 @@ fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_task
     c->n_tasks = n_tasks;
     c->settings = *s;
     c->finished = fl_xcalloc((size_t)n_tasks + 1, sizeof *c->finished);
+    c->final = fl_xcalloc((size_t)n_tasks + 1, sizeof *c->final);
+    c->waiting = fl_xcalloc((size_t)n_tasks + 1, sizeof *c->waiting);
+    c->storage = s->storage;
+    c->job_id = s->job_id ? s->job_id : "job";
+    c->job_name = s->job_name;
+    if (c->storage) c->next_id = fl_checkpoint_storage_max_id(c->storage);
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -64,15 +77,65 @@ fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_task
     return c;
 }
 
+/* Forgets pending checkpoint i; an unfinished one is abandoned on disk. */
 static void drop_pending(fl_coordinator *c, int i) {
+    if (c->pend[i].writer) fl_checkpoint_writer_abort(c->pend[i].writer);
+    fl_checkpoint_metadata_destroy(c->pend[i].md);
     free(c->pend[i].acked);
     c->pend[i] = c->pend[--c->n_pend];
+}
+
+static fl_checkpoint_operator *md_operator(fl_checkpoint_metadata *md, const char *uid) {
+    for (int i = 0; i < md->n_operators; i++)
+        if (!strcmp(md->operators[i]->uid, uid)) return md->operators[i];
+    return NULL;
+}
+
+static void add_files(pending *p, const fl_ckpt_files *files) {
+    for (int i = 0; i < files->n; i++) {
+        const struct fl_ckpt_file *f = &files->items[i];
+        fl_checkpoint_operator *op = md_operator(p->md, f->uid);
+        if (!op || f->subtask >= op->parallelism) continue;
+        fl_state_file sf = {.path = f->path, .role = f->role, .size = f->size,
+                            .checksum = f->checksum};
+        fl_checkpoint_subtask_add_file(&op->subtasks[f->subtask], &sf);
+    }
+}
+
+/* Finished tasks' final states go into checkpoint p. Called with mu held. */
+static int write_finals(fl_coordinator *c, pending *p, fl_error *err) {
+    if (!p->writer) return 0;
+    for (int t = 0; t < c->n_tasks; t++) {
+        if (!c->final[t]) continue;
+        fl_ckpt_files files = {0};
+        int rc = fl__task_snapshot_write(c->final[t], p->writer, &files, err);
+        if (rc == 0) add_files(p, &files);
+        fl__ckpt_files_fini(&files);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 /* Called with c->mu held. */
 static void complete(fl_coordinator *c, int i) {
     pending *p = &c->pend[i];
     int64_t id = p->id;
+    if (p->writer) {
+        fl_error err = {0};
+        int rc = write_finals(c, p, &err);
+        fl_checkpoint_writer *w = p->writer;
+        p->writer = NULL; /* complete takes it, also on failure */
+        if (rc == 0) rc = fl_checkpoint_writer_complete(w, p->md, &err);
+        else fl_checkpoint_writer_abort(w);
+        if (rc < 0) {
+            fl_warn("checkpoint", "checkpoint %lld could not be completed: %s", (long long)id,
+                    err.message);
+            c->stats.aborted++;
+            c->failures_in_row++;
+            drop_pending(c, i);
+            return;
+        }
+    }
     int64_t took_ms = (fl_clock_monotonic_ns() - p->started_ns) / 1000000;
     c->stats.completed++;
     c->stats.last_completed_id = id;
@@ -89,7 +152,10 @@ static void complete(fl_coordinator *c, int i) {
             drop_pending(c, k);
         }
     for (int t = 0; t < c->n_tasks; t++)
-        if (!c->finished[t]) fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
+        if (!c->finished[t] || c->waiting[t]) {
+            fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
+            c->waiting[t] = false;
+        }
 }
 
 /* Completes every pending checkpoint all live tasks have acknowledged.
@@ -122,6 +188,42 @@ void fl__coordinator_ack(fl_coordinator *c, fl_task *t, int64_t id, int64_t alig
     pthread_mutex_unlock(&c->mu);
 }
 
+void fl__coordinator_write_snapshot(fl_coordinator *c, fl_task_snapshot *s) {
+    int64_t id = fl__task_snapshot_id(s);
+    fl_task *t = fl__task_snapshot_task(s);
+    /* Written under the lock: a checkpoint cannot be abandoned (its writer
+     * freed) while one of its task snapshots is half written. Only this
+     * thread writes; the others wait briefly on acknowledgements. */
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->n_pend; i++) {
+        pending *p = &c->pend[i];
+        if (p->id != id || !p->writer) continue;
+        fl_ckpt_files files = {0};
+        fl_error err = {0};
+        int rc = fl__task_snapshot_write(s, p->writer, &files, &err);
+        if (rc < 0) {
+            fl_warn("checkpoint", "%s could not write checkpoint %lld: %s", t->name,
+                    (long long)id, err.message);
+            c->stats.aborted++;
+            c->failures_in_row++;
+            drop_pending(c, i);
+        } else {
+            add_files(p, &files);
+            int ti = (int)(t - c->tasks);
+            if (!p->acked[ti]) {
+                p->acked[ti] = true;
+                p->n_acked++;
+                int64_t align = fl__task_snapshot_align(s);
+                if (align > p->max_align_ns) p->max_align_ns = align;
+                check_complete(c);
+            }
+        }
+        fl__ckpt_files_fini(&files);
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t) {
     int ti = (int)(t - c->tasks);
     pthread_mutex_lock(&c->mu);
@@ -147,6 +249,32 @@ static void trigger(fl_coordinator *c) {
     p->id = id;
     p->started_ns = fl_clock_monotonic_ns();
     p->acked = fl_xcalloc((size_t)c->n_tasks + 1, sizeof *p->acked);
+    if (c->storage) {
+        fl_error err = {0};
+        p->writer = fl_checkpoint_storage_begin(c->storage, id, FL_CHECKPOINT, NULL, &err);
+        if (!p->writer) {
+            fl_warn("checkpoint", "could not start checkpoint %lld: %s", (long long)id,
+                    err.message);
+            c->n_pend--;
+            free(p->acked);
+            c->failures_in_row++;
+            c->stats.aborted++;
+            return;
+        }
+        p->md = fl_checkpoint_metadata_create(id, FL_CHECKPOINT, c->job_id, c->job_name,
+                                              fl_clock_wall_ms());
+        for (int t = 0; t < c->n_tasks; t++) {
+            const fl_task *task = &c->tasks[t];
+            for (int k = 0; k < task->n_ops; k++) {
+                char *uid = fl__op_uid(&task->ops[k]);
+                if (!md_operator(p->md, uid))
+                    fl_checkpoint_metadata_add_operator(p->md, uid, task->ops[k].node->name,
+                                                        task->parallelism,
+                                                        task->ops[k].node->max_parallelism, &err);
+                free(uid);
+            }
+        }
+    }
     c->stats.triggered++;
     fl_debug("checkpoint", "triggering checkpoint %lld", (long long)id);
     for (int t = 0; t < c->n_tasks; t++)
@@ -216,6 +344,29 @@ void fl__coordinator_stop(fl_coordinator *c) {
     c->started = false;
 }
 
+void fl__coordinator_task_final(fl_coordinator *c, fl_task *t, fl_task_snapshot *final,
+                                bool waits) {
+    int ti = (int)(t - c->tasks);
+    pthread_mutex_lock(&c->mu);
+    fl__task_snapshot_free(c->final[ti]);
+    c->final[ti] = final;
+    c->waiting[ti] = waits;
+    if (!c->finished[ti]) {
+        c->finished[ti] = true;
+        c->n_finished++;
+    }
+    check_complete(c);
+    /* Everything ended and a sink waits for its final commit: one last
+     * checkpoint of the final states, complete at once. */
+    bool any_waiting = false;
+    for (int k = 0; k < c->n_tasks; k++) any_waiting |= c->waiting[k];
+    if (c->n_finished == c->n_tasks && any_waiting) {
+        trigger(c);
+        check_complete(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 void fl__coordinator_trigger_now(fl_coordinator *c) {
     pthread_mutex_lock(&c->mu);
     if (c->n_finished < c->n_tasks) trigger(c);
@@ -232,9 +383,12 @@ fl_checkpoint_stats fl__coordinator_stats(fl_coordinator *c) {
 void fl__coordinator_destroy(fl_coordinator *c) {
     if (!c) return;
     fl__coordinator_stop(c);
-    for (int i = 0; i < c->n_pend; i++) free(c->pend[i].acked);
+    while (c->n_pend > 0) drop_pending(c, c->n_pend - 1);
     free(c->pend);
     free(c->finished);
+    for (int t = 0; t < c->n_tasks; t++) fl__task_snapshot_free(c->final[t]);
+    free(c->final);
+    free(c->waiting);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

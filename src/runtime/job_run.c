@@ -30,6 +30,7 @@ struct fl_job_run {
 
     fl_checkpoint_settings ckpt;
     fl_coordinator *coordinator;
+    fl_snapshot_writer *snapshot_writer;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -374,6 +375,13 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
     int rc = read_settings(eg->job->stream, &r->settings, &r->ckpt, err);
     r->settings.clock = o->clock;
     r->settings.inject = o->inject;
+    r->settings.restore = o->restore;
+    r->settings.restarted = o->restarted;
+    r->settings.job_id = o->job_id;
+    if (r->settings.checkpoint_mode) r->settings.storage = o->storage;
+    r->ckpt.storage = r->settings.storage;
+    r->ckpt.job_id = o->job_id;
+    r->ckpt.job_name = eg->job->stream->job_name;
     for (int i = 0; rc == 0 && i < r->n_tasks; i++) {
         fl_task *t = &r->tasks[i];
         const fl_execution_vertex *ev = &eg->subtasks[i];
@@ -402,6 +410,9 @@ fl_job_run *fl_job_run_create(const fl_execution_graph *eg, const fl_job_run_opt
 }
 
 int fl_job_run_start(fl_job_run *r, fl_error *err) {
+    /* Before any task runs: tasks reach both at their first barrier or end. */
+    r->coordinator = fl__coordinator_create(r, r->tasks, r->n_tasks, &r->ckpt);
+    if (r->settings.storage) r->snapshot_writer = fl__snapshot_writer_start(r);
     pthread_mutex_lock(&r->mu);
     r->status = FL_JOB_RUNNING;
     r->started = true;
@@ -427,10 +438,12 @@ int fl_job_run_start(fl_job_run *r, fl_error *err) {
         }
         t->started = true;
     }
-    r->coordinator = fl__coordinator_create(r, r->tasks, r->n_tasks, &r->ckpt);
     fl__coordinator_start(r->coordinator);
     return 0;
 }
+
+fl_snapshot_writer *fl__job_run_snapshot_writer(fl_job_run *r) { return r->snapshot_writer; }
+fl_coordinator *fl__job_run_coordinator(fl_job_run *r) { return r->coordinator; }
 
 void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns) {
     if (r->coordinator) fl__coordinator_ack(r->coordinator, t, id, align_ns);
@@ -500,6 +513,8 @@ fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err) {
     pthread_mutex_lock(&r->mu);
     while (r->n_running > 0) pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
+    fl__snapshot_writer_stop(r->snapshot_writer);
+    r->snapshot_writer = NULL;
     fl__coordinator_stop(r->coordinator);
     for (int i = 0; i < r->n_tasks; i++) {
         if (r->tasks[i].started) pthread_join(r->tasks[i].thread, NULL);

@@ -11,6 +11,7 @@
 #include "mem.h"
 #include "row_int.h"
 #include "runtime_int.h"
+#include "schema_int.h"
 
 int fl__key_extractor_init(fl_key_extractor *kx, const fl_key_spec *spec, void *selector,
                            fl_context *ctx) {
@@ -30,53 +31,92 @@ void fl__key_extractor_fini(fl_key_extractor *kx) {
     kx->cap = 0;
 }
 
+static void reserve(fl_key_extractor *kx, uint32_t total) {
+    if (total <= kx->cap) return;
+    free(kx->buf);
+    kx->cap = total < 64 ? 128 : total * 2;
+    kx->buf = fl_xmalloc(kx->cap);
+}
+
+/* Writes the header of a key row of n fields and total bytes at out. */
+static inline void put_header(uint8_t *out, uint32_t total, uint32_t n) {
+    uint64_t header = (uint64_t)total | (uint64_t)n << 48; /* kind +I */
+    memcpy(out, &header, 8);
+}
+
+/* A variable-length value at out + var: len bytes of src, zero padded to 8. */
+static inline void put_var(uint8_t *out, uint32_t var, const uint8_t *src, uint32_t len) {
+    uint32_t padded = fl__align8(len);
+    if (padded > len) memset(out + var + padded - 8, 0, 8);
+    fl__copy_short(out + var, src, len);
+}
+
+/* The key row of one field (the usual key_by("word")): header, one bitmap
+ * word, one slot, and the value's bytes when it has variable length. */
+static const fl_row *project_one(fl_key_extractor *kx, const fl_row *row) {
+    uint32_t f = (uint32_t)kx->spec->fields[0];
+    fl_type t = fl__schema_type(kx->spec->key_schema, 0);
+    const uint32_t fixed = FL_ROW_HEADER + 8u + 8u;
+    bool null = fl__row_null(row, f);
+    if (null || (t != FL_STRING && t != FL_BYTES)) {
+        reserve(kx, fixed);
+        uint8_t *out = kx->buf;
+        uint64_t bitmap = null ? 1u : 0u, slot = null ? 0 : fl__row_slot_u64(row, f);
+        put_header(out, fixed, 1);
+        memcpy(out + 8, &bitmap, 8);
+        memcpy(out + 16, &slot, 8);
+        return (const fl_row *)out;
+    }
+    uint32_t len;
+    const uint8_t *src = fl__row_var(row, f, &len);
+    uint32_t total = fixed + fl__align8(len);
+    reserve(kx, total);
+    uint8_t *out = kx->buf;
+    uint64_t bitmap = 0, slot = (uint64_t)fixed | (uint64_t)len << 32;
+    put_header(out, total, 1);
+    memcpy(out + 8, &bitmap, 8);
+    memcpy(out + 16, &slot, 8);
+    put_var(out, fixed, src, len);
+    return (const fl_row *)out;
+}
+
 /* The key row of the fields in spec, laid out directly from the input row's
  * slots (the same bytes a builder would produce: slots are copied verbatim,
  * variable-length values are re-packed after the key's own slots). */
 static const fl_row *project(fl_key_extractor *kx, const fl_row *row) {
     const fl_key_spec *spec = kx->spec;
     uint32_t n = (uint32_t)spec->n_fields;
+    if (n == 1) return project_one(kx, row);
+    const fl_schema *ks = spec->key_schema;
     uint32_t fixed = fl__row_fixed_bytes(n), total = fixed;
     for (uint32_t i = 0; i < n; i++) {
-        fl_type t = fl_schema_field_type(spec->key_schema, (int)i);
-        if ((t == FL_STRING || t == FL_BYTES) && !fl_row_is_null(row, spec->fields[i])) {
-            uint32_t len;
-            memcpy(&len, fl__row_slot(row, (uint32_t)spec->fields[i]) + 4, 4);
-            total += fl__align8(len);
-        }
+        fl_type t = fl__schema_type(ks, (int)i);
+        uint32_t f = (uint32_t)spec->fields[i];
+        if ((t == FL_STRING || t == FL_BYTES) && !fl__row_null(row, f))
+            total += fl__align8((uint32_t)(fl__row_slot_u64(row, f) >> 32));
     }
-    if (total > kx->cap) {
-        free(kx->buf);
-        kx->cap = total * 2;
-        kx->buf = fl_xmalloc(kx->cap);
-    }
+    reserve(kx, total);
     uint8_t *out = kx->buf;
-    memset(out, 0, fixed);
-    uint16_t n16 = (uint16_t)n;
-    memcpy(out, &total, 4);
-    memcpy(out + 6, &n16, 2);
+    put_header(out, total, n);
     uint8_t *bitmap = out + FL_ROW_HEADER, *slots = bitmap + fl__row_bitmap_bytes(n);
+    memset(bitmap, 0, fl__row_bitmap_bytes(n));
     uint32_t var = fixed;
     for (uint32_t i = 0; i < n; i++) {
-        int f = spec->fields[i];
-        if (fl_row_is_null(row, f)) {
+        uint32_t f = (uint32_t)spec->fields[i];
+        uint64_t slot = 0;
+        if (fl__row_null(row, f)) {
             bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
-            continue;
-        }
-        const uint8_t *src = fl__row_slot(row, (uint32_t)f);
-        fl_type t = fl_schema_field_type(spec->key_schema, (int)i);
-        if (t == FL_STRING || t == FL_BYTES) {
-            uint32_t off, len;
-            memcpy(&off, src, 4);
-            memcpy(&len, src + 4, 4);
-            memcpy(slots + 8 * i, &var, 4);
-            memcpy(slots + 8 * i + 4, &len, 4);
-            memcpy(out + var, (const uint8_t *)row + off, len);
-            memset(out + var + len, 0, fl__align8(len) - len);
+        } else if (fl__schema_type(ks, (int)i) == FL_STRING ||
+                   fl__schema_type(ks, (int)i) == FL_BYTES) {
+            uint32_t len;
+            const uint8_t *src = fl__row_var(row, f, &len);
+            slot = (uint64_t)var | (uint64_t)len << 32;
+            put_var(out, var, src, len);
             var += fl__align8(len);
         } else {
-            memcpy(slots + 8 * i, src, 8);
+            slot = fl__row_slot_u64(row, f);
         }
+        memcpy(slots + 8 * i, &slot, 8);
     }
     return (const fl_row *)out;
 }

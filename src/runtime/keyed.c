@@ -38,7 +38,7 @@ int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     int first, last;
     fl_key_group_range(op->task->subtask, n->max_parallelism, op->task->parallelism, &first, &last);
     k->backend = fl_keyed_backend_create(first, last, n->max_parallelism, state_clock, op->task);
-    return 0;
+    return fl__restore_keyed(op, k->backend, err);
 }
 
 /* The gauge behind fl__keyed_state_bytes_at_close: a small table by

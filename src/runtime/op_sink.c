@@ -67,6 +67,35 @@ static int sink_end_input(fl_operator *op, fl_error *err) {
     return rc < 0 ? sink_failed(op, rc, err) : 0;
 }
 
+bool fl__sink_is_transactional(const fl_operator *op) {
+    const sink_state *st = op->impl;
+    return op->ops == &fl__op_sink && st && st->conn->pre_commit && st->conn->commit &&
+           st->conn->recover;
+}
+
+int fl__sink_pre_commit(fl_operator *op, int64_t id, fl_split_list *out, fl_error *err) {
+    sink_state *st = op->impl;
+    int rc = st->conn->pre_commit(st->state, id, out, err);
+    return rc < 0 ? sink_failed(op, rc, err) : 0;
+}
+
+int fl__sink_commit(fl_operator *op, int64_t id, fl_error *err) {
+    sink_state *st = op->impl;
+    int rc = st->conn->commit(st->state, id, err);
+    return rc < 0 ? sink_failed(op, rc, err) : 0;
+}
+
+int fl__sink_recover(fl_operator *op, const fl_split *handles, size_t n, fl_error *err) {
+    sink_state *st = op->impl;
+    int rc = st->conn->recover(st->state, handles, n, err);
+    return rc < 0 ? sink_failed(op, rc, err) : 0;
+}
+
+void fl__sink_abort(fl_operator *op) {
+    sink_state *st = op->impl;
+    if (st && st->opened && st->conn->abort) st->conn->abort(st->state);
+}
+
 static void sink_close(fl_operator *op) {
     sink_state *st = op->impl;
     if (!st) return;

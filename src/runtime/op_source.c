@@ -78,6 +78,22 @@ int fl__source_read(fl_operator *op, int64_t *idle_until_ns, fl_error *err) {
     return rc;
 }
 
+bool fl__source_can_rewind(const fl_operator *op) {
+    const source_state *st = op->impl;
+    return st && st->conn->snapshot && st->conn->restore;
+}
+
+int fl__source_snapshot(fl_operator *op, fl_split_list *out, fl_error *err) {
+    source_state *st = op->impl;
+    return st->conn->snapshot ? st->conn->snapshot(st->state, out, err) : 0;
+}
+
+int fl__source_restore(fl_operator *op, const fl_split *splits, size_t n, fl_error *err) {
+    source_state *st = op->impl;
+    if (!st->conn->restore) return 0; /* at-most-once (socket): starts afresh */
+    return st->conn->restore(st->state, splits, n, err);
+}
+
 static void source_close(fl_operator *op) {
     source_state *st = op->impl;
     if (!st) return;

@@ -57,6 +57,12 @@ typedef struct fl_job_run_options {
     const char *job_file; /* named in resolution errors ("wordcount.so") */
     fl_manual_clock *clock; /* processing time for tests; NULL: the wall clock */
     fl_failure_injection inject;
+    /* Checkpoints: where they go (NULL: no state is kept), the checkpoint to
+     * restore (NULL: none), whether this is a restart of the job. */
+    struct fl_checkpoint_storage *storage;
+    const struct fl_checkpoint_reader *restore;
+    bool restarted;
+    const char *job_id;
 } fl_job_run_options;
 
 /* Checks the plan and resolves its functions; creates the tasks without

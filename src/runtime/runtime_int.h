@@ -45,6 +45,10 @@ typedef struct fl_run_settings {
     int checkpoint_mode;           /* 0: checkpoints off; FL_CKPT_EXACTLY_ONCE / AT_LEAST_ONCE */
     fl_manual_clock *clock;        /* processing time; NULL: the wall clock */
     fl_failure_injection inject;
+    struct fl_checkpoint_storage *storage;       /* where checkpoints go, or NULL */
+    const struct fl_checkpoint_reader *restore;  /* the checkpoint to restore, or NULL */
+    bool restarted;                              /* not the job's first start */
+    const char *job_id;
 } fl_run_settings;
 
 /* ---- batches ----------------------------------------------------------------------- */
@@ -161,6 +165,7 @@ struct fl_operator {
     } *fns;
     struct fl_keyed_op *keyed;       /* keyed operators: key, state and timers; else NULL */
     struct fl_user_state *op_states; /* operator (non-keyed) states */
+    struct fl_user_state *restored_states; /* restored, not declared again yet */
     void *key_selector; /* resolved key selector of node->key, or NULL */
     fl_open_fn open_hook;
     fl_close_fn close_hook;
@@ -204,6 +209,16 @@ fl_collector *fl__collector_create(fl_operator *op, const fl_schema *schema);
 void fl__collector_destroy(fl_collector *c);
 void fl__collector_begin(fl_collector *c, int64_t ts);
 int fl__collector_status(const fl_collector *c);
+
+/* Checkpointing of connector-backed operators (see connector.h). */
+bool fl__source_can_rewind(const fl_operator *op);
+int fl__source_snapshot(fl_operator *op, fl_split_list *out, fl_error *err);
+int fl__source_restore(fl_operator *op, const fl_split *splits, size_t n, fl_error *err);
+bool fl__sink_is_transactional(const fl_operator *op);
+int fl__sink_pre_commit(fl_operator *op, int64_t id, fl_split_list *out, fl_error *err);
+int fl__sink_commit(fl_operator *op, int64_t id, fl_error *err);
+int fl__sink_recover(fl_operator *op, const fl_split *handles, size_t n, fl_error *err);
+void fl__sink_abort(fl_operator *op);
 
 /* Sources: the task loop calls read repeatedly (see connector.h). */
 int fl__source_read(fl_operator *op, int64_t *idle_until_ns, fl_error *err);
@@ -360,6 +375,7 @@ struct fl_task {
     int64_t last_checkpoint; /* highest checkpoint this task took */
     int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
     uint64_t inject_rng;    /* failure injection draws */
+    int snapshots_in_flight; /* queued to the snapshot writer (guarded by mu) */
 
     /* inputs */
     int n_channels;
@@ -405,6 +421,8 @@ typedef struct fl_checkpoint_settings {
     int64_t min_pause_ms;   /* execution.checkpointing.min-pause */
     int max_concurrent;     /* execution.checkpointing.max-concurrent-checkpoints */
     int tolerable_failures; /* execution.checkpointing.tolerable-failed-checkpoints */
+    struct fl_checkpoint_storage *storage; /* NULL: checkpoints carry no state */
+    const char *job_id, *job_name;
 } fl_checkpoint_settings;
 
 typedef struct fl_coordinator fl_coordinator;
@@ -425,13 +443,71 @@ void fl__job_run_fail(fl_job_run *r, int code, const char *fmt, ...)
  * returns FL_EUSER with "injected failure ..." in the task's error, else 0. */
 int fl__task_maybe_fail(fl_task *t, unsigned point);
 
+/* ---- snapshots and restore (snapshot.c) ---- */
+
+typedef struct fl_task_snapshot fl_task_snapshot;
+typedef struct fl_snapshot_writer fl_snapshot_writer;
+struct fl_checkpoint_writer;
+
+/* State files a task wrote for a checkpoint, by operator uid. */
+typedef struct fl_ckpt_files {
+    int n, cap;
+    struct fl_ckpt_file {
+        char *uid;
+        int subtask;
+        char *path, *role;
+        uint64_t size, checksum;
+    } *items;
+} fl_ckpt_files;
+void fl__ckpt_files_fini(fl_ckpt_files *f);
+
+/* The uid state is stored under: the node's uid, else "node-<id>" (new). */
+char *fl__op_uid(const fl_operator *op);
+/* The chain's state parts at checkpoint id (task thread); sync: serialize
+ * keyed state at once (final states). NULL with err on failure. */
+fl_task_snapshot *fl__task_snapshot_take(fl_task *t, int64_t id, bool sync, fl_error *err);
+int64_t fl__task_snapshot_id(const fl_task_snapshot *s);
+fl_task *fl__task_snapshot_task(const fl_task_snapshot *s);
+void fl__task_snapshot_set_align(fl_task_snapshot *s, int64_t align_ns);
+int64_t fl__task_snapshot_align(const fl_task_snapshot *s);
+/* Writes the parts into a checkpoint, adding the files to `files`. */
+int fl__task_snapshot_write(fl_task_snapshot *s, struct fl_checkpoint_writer *w,
+                            fl_ckpt_files *files, fl_error *err);
+void fl__task_snapshot_free(fl_task_snapshot *s);
+fl_snapshot_writer *fl__snapshot_writer_start(fl_job_run *r);
+void fl__snapshot_writer_submit(fl_snapshot_writer *sw, fl_task_snapshot *s);
+void fl__snapshot_writer_stop(fl_snapshot_writer *sw);
+fl_snapshot_writer *fl__job_run_snapshot_writer(fl_job_run *r);
+fl_coordinator *fl__job_run_coordinator(fl_job_run *r);
+/* Writes a task's snapshot into its checkpoint and acknowledges it
+ * (snapshot writer thread); drops it when the checkpoint was abandoned. */
+void fl__coordinator_write_snapshot(fl_coordinator *c, fl_task_snapshot *s);
+/* A task ended; its final state (taken, may be NULL) goes into every later
+ * checkpoint. waits: the task waits for the next completed checkpoint. */
+void fl__coordinator_task_final(fl_coordinator *c, fl_task *t, fl_task_snapshot *final,
+                                bool waits);
+
+/* Restore: keyed state of the key groups of this subtask (in keyed open),
+ * and the rest of an operator's state after its open (task thread). */
+int fl__restore_keyed(fl_operator *op, struct fl_keyed_backend *b, fl_error *err);
+int fl__restore_operator(fl_operator *op, fl_error *err);
+/* Operator list states (state_api.c). */
+void fl__op_states_encode(const fl_operator *op, uint8_t **out, size_t *len);
+struct fl_user_state *fl__restored_list(fl_operator *op, const char *name, bool union_lists);
+void fl__user_list_append(struct fl_user_state *u, const fl_row *row);
+void fl__restored_lists_cut(fl_operator *op, int subtask, int parallelism);
+
 /* Posts mail to a task (any thread). */
 void fl__task_post(fl_task *t, int kind, int64_t id);
 /* Takes a checkpoint in the task's thread: snapshots the chain, forwards
  * the barrier downstream and acknowledges to the coordinator. */
 int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns);
-/* Checkpoint `id` completed: the chain's completion hooks (task thread). */
+/* Checkpoint `id` completed: sinks commit, completion hooks run (task thread). */
 void fl__task_checkpoint_complete(fl_task *t, int64_t id);
+bool fl__task_has_transactional_sink(const fl_task *t);
+/* After the end of input, before close (task thread): final state, and the
+ * final commit of two-phase-commit sinks. */
+int fl__task_finish(fl_task *t);
 /* The coordinator's side of a task's acknowledgement (any thread). */
 void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns);
 

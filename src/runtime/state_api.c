@@ -323,6 +323,16 @@ fl_list_state *fl_context_operator_list_state(fl_context *ctx, const char *name,
         fl_context_fail(ctx, "operator state \"%s\" needs a schema", name);
         return NULL;
     }
+    /* Restored from a checkpoint: the declaration takes the restored rows. */
+    for (fl_user_state **p = &op->restored_states; *p; p = &(*p)->next) {
+        fl_user_state *r = *p;
+        if (strcmp(r->name, name) != 0) continue;
+        *p = r->next;
+        r->union_redistribution = union_redistribution;
+        r->next = op->op_states;
+        op->op_states = r;
+        return (fl_list_state *)r;
+    }
     fl_user_state *u = fl_xcalloc(1, sizeof *u);
     u->op = op;
     u->name = fl_xstrdup(name);
@@ -347,6 +357,65 @@ fl_user_state *fl__broadcast_state_create(fl_operator *op, fl_kstate *ks, const 
 }
 
 void fl__broadcast_state_set_writable(fl_user_state *u, bool writable) { u->writable = writable; }
+
+/* ---- operator state in checkpoints ------------------------------------------------------------ */
+
+void fl__op_states_encode(const fl_operator *op, uint8_t **out, size_t *len) {
+    size_t cap = 64, n = 0;
+    uint8_t *b = fl_xmalloc(cap);
+#define PUT(p, l)                                                                                  \
+    do {                                                                                           \
+        size_t l_ = (l);                                                                           \
+        while (n + l_ > cap) b = fl_xrealloc(b, cap *= 2);                                         \
+        memcpy(b + n, (p), l_);                                                                    \
+        n += l_;                                                                                   \
+    } while (0)
+    uint32_t count = 0;
+    for (const fl_user_state *u = op->op_states; u; u = u->next) count++;
+    PUT(&count, 4);
+    for (const fl_user_state *u = op->op_states; u; u = u->next) {
+        uint32_t nl = (uint32_t)strlen(u->name), rows = (uint32_t)u->n_rows;
+        uint8_t un = u->union_redistribution;
+        PUT(&nl, 4);
+        PUT(u->name, nl);
+        PUT(&un, 1);
+        PUT(&rows, 4);
+        for (size_t i = 0; i < u->n_rows; i++) PUT(u->rows[i], fl_row_size(u->rows[i]));
+    }
+#undef PUT
+    *out = b;
+    *len = n;
+}
+
+fl_user_state *fl__restored_list(fl_operator *op, const char *name, bool union_lists) {
+    for (fl_user_state *u = op->restored_states; u; u = u->next)
+        if (!strcmp(u->name, name)) return u;
+    fl_user_state *u = fl_xcalloc(1, sizeof *u);
+    u->op = op;
+    u->name = fl_xstrdup(name);
+    u->union_redistribution = union_lists;
+    u->next = op->restored_states;
+    op->restored_states = u;
+    return u;
+}
+
+void fl__user_list_append(fl_user_state *u, const fl_row *row) {
+    fl_list_state_add((fl_list_state *)u, row);
+}
+
+void fl__restored_lists_cut(fl_operator *op, int subtask, int parallelism) {
+    for (fl_user_state *u = op->restored_states; u; u = u->next) {
+        if (u->union_redistribution) continue; /* union: every instance gets all */
+        /* Even split: this subtask's contiguous share of all elements. */
+        size_t from = u->n_rows * (size_t)subtask / (size_t)parallelism;
+        size_t to = u->n_rows * (size_t)(subtask + 1) / (size_t)parallelism;
+        for (size_t i = 0; i < from; i++) free(u->rows[i]);
+        for (size_t i = to; i < u->n_rows; i++) free(u->rows[i]);
+        memmove(u->rows, u->rows + from, (to - from) * sizeof *u->rows);
+        for (size_t i = 0; i < to - from; i++) u->view[i] = u->rows[i];
+        u->n_rows = to - from;
+    }
+}
 
 /* ---- keys and timers ------------------------------------------------------------------------ */
 

@@ -217,6 +217,8 @@ static int open_chain(fl_task *t) {
             int rc = op->ops->open(op, &t->error);
             if (rc < 0) return rc;
         }
+        int rrc = fl__restore_operator(op, &t->error);
+        if (rrc < 0) return rrc;
         if (op->open_hook) {
             op->hooks_opened = true;
             int rc = op->open_hook(&op->ctx);
@@ -227,12 +229,14 @@ static int open_chain(fl_task *t) {
     return 0;
 }
 
-static void close_chain(fl_task *t) {
+static void close_chain(fl_task *t, bool failed) {
     for (int i = 0; i < t->n_ops; i++) {
         fl_operator *op = &t->ops[i];
+        if (failed && fl__sink_is_transactional(op)) fl__sink_abort(op);
         if (op->hooks_opened && op->close_hook) op->close_hook(&op->ctx);
         if (op->ops->close) op->ops->close(op);
         fl__user_states_free(&op->op_states);
+        fl__user_states_free(&op->restored_states);
         free(op->ctx.failure);
         op->ctx.failure = NULL;
     }
@@ -529,7 +533,12 @@ void *fl__task_thread_main(void *arg) {
     fl_debug("task", "%s started", t->name);
     int rc = open_chain(t);
     if (rc == 0) rc = t->ops[0].ops == &fl__op_source ? run_source(t) : run_inputs(t);
-    close_chain(t);
+    if (rc == 0) rc = fl__task_finish(t);
+    /* Snapshots being written still read this task's state. */
+    pthread_mutex_lock(&t->mu);
+    while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+    close_chain(t, rc < 0);
     if (rc < 0 && !t->error.code) fl_error_set(&t->error, rc, "%s", fl_strerror(rc));
     if (rc < 0 && !(rc == FL_ECANCELED && fl__task_canceled(t)))
         fl__job_run_task_failed(t->run, t, &t->error);
