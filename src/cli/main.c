@@ -1,7 +1,7 @@
 /*
  * main.c - the flinc command.
  *
- *   flinc run  [-p N] [-D key=value]... job.so [job arguments]
+ *   flinc run  [-p N] [-D key=value]... [-s PATH [-n]] job.so [job arguments]
  *   flinc info [-p N] [-D key=value]... job.so [job arguments]
  *
  * run loads the configuration (conf/flink-conf.yaml, then -D), dlopens the
@@ -51,6 +51,10 @@ static void usage(FILE *out) {
             "options:\n"
             "  -p, --parallelism N     default parallelism of the job (parallelism.default)\n"
             "  -D key=value            set a configuration key (Flink's names), repeatable\n"
+            "  -s, --fromSavepoint PATH  start from a savepoint or retained checkpoint (a chk-N\n"
+            "                          or savepoint directory, its _metadata, or a job's\n"
+            "                          checkpoint directory: its latest complete checkpoint)\n"
+            "  -n, --allow-non-restored-state  drop restored state no operator claims\n"
             "\n"
             "The configuration is read from $FLINC_CONF_DIR, $FLINK_CONF_DIR or <install>/conf,\n"
             "file flink-conf.yaml. Job arguments are --key value pairs (fl_env_param).\n"
@@ -187,6 +191,15 @@ static int run_job(bool plan_only, int argc, char **argv) {
                 fl_config_destroy(cfg);
                 return EXIT_USAGE;
             }
+        } else if (!strcmp(a, "-s") || !strcmp(a, "--fromSavepoint")) {
+            if (i + 1 >= argc) {
+                fl_config_destroy(cfg);
+                return fail_usage("option %s needs a checkpoint or savepoint path", a);
+            }
+            fl_config_set(cfg, "execution.state-recovery.path", argv[++i]);
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--allow-non-restored-state") ||
+                   !strcmp(a, "--allowNonRestoredState")) {
+            fl_config_set(cfg, "execution.state-recovery.ignore-unclaimed-state", "true");
         } else if (!strcmp(a, "-m") || !strcmp(a, "--jobmanager")) {
             fprintf(stderr, "flinc: submitting to a cluster (-m) is not available yet: the "
                             "standalone cluster is not built; run without -m to use the embedded "
