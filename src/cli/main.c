@@ -55,6 +55,11 @@ static void usage(FILE *out) {
             "                          or savepoint directory, its _metadata, or a job's\n"
             "                          checkpoint directory: its latest complete checkpoint)\n"
             "  -n, --allow-non-restored-state  drop restored state no operator claims\n"
+            "  --savepoint-at N|TIME   stop the job with a savepoint once the sources read N\n"
+            "                          rows, or after TIME (e.g. \"10 s\")\n"
+            "  --savepoint-on-interrupt  Ctrl-C stops the job with a savepoint instead of\n"
+            "                          canceling it\n"
+            "  --savepoint-dir DIR     where savepoints go (execution.checkpointing.savepoint-dir)\n"
             "\n"
             "The configuration is read from $FLINC_CONF_DIR, $FLINK_CONF_DIR or <install>/conf,\n"
             "file flink-conf.yaml. Job arguments are --key value pairs (fl_env_param).\n"
@@ -135,6 +140,7 @@ static int apply_logging(const fl_config *cfg, fl_error *err) {
 
 static pthread_t signal_thread;
 static volatile int canceled_by_signal;
+static volatile int savepoint_on_interrupt;
 
 static void *signal_main(void *arg) {
     sigset_t *set = arg;
@@ -146,6 +152,11 @@ static void *signal_main(void *arg) {
         if (++interrupts > 1) {
             fprintf(stderr, "flinc: interrupted again, exiting without waiting\n");
             _exit(EXIT_CANCELED);
+        }
+        if (savepoint_on_interrupt && sig == SIGINT) {
+            fl_info("cli", "received SIGINT, stopping the job with a savepoint");
+            fl_minicluster_stop_with_savepoint_all();
+            continue;
         }
         canceled_by_signal = 1;
         fl_info("cli", "received %s, canceling the job", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -197,6 +208,18 @@ static int run_job(bool plan_only, int argc, char **argv) {
                 return fail_usage("option %s needs a checkpoint or savepoint path", a);
             }
             fl_config_set(cfg, "execution.state-recovery.path", argv[++i]);
+        } else if (!strcmp(a, "--savepoint-at") || !strcmp(a, "--savepoint-dir")) {
+            if (i + 1 >= argc) {
+                fl_config_destroy(cfg);
+                return fail_usage("option %s needs a value", a);
+            }
+            fl_config_set(cfg,
+                          !strcmp(a, "--savepoint-at") ? "flinc.savepoint-at"
+                                                       : "execution.checkpointing.savepoint-dir",
+                          argv[++i]);
+        } else if (!strcmp(a, "--savepoint-on-interrupt")) {
+            fl_config_set(cfg, "flinc.savepoint-on-interrupt", "true");
+            savepoint_on_interrupt = 1;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--allow-non-restored-state") ||
                    !strcmp(a, "--allowNonRestoredState")) {
             fl_config_set(cfg, "execution.state-recovery.ignore-unclaimed-state", "true");
@@ -297,6 +320,9 @@ static int run_job(bool plan_only, int argc, char **argv) {
             status = EXIT_JOB_FAILED;
         }
     }
+    fl_checkpoint_stats cs = fl_minicluster_last_checkpoint_stats();
+    if (status == 0 && cs.stopped && cs.savepoint[0])
+        printf("Job stopped with a savepoint. Path: %s\n", cs.savepoint);
     fflush(stdout);
     fl_env_destroy(env);
     dlclose(lib);

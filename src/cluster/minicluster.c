@@ -78,6 +78,19 @@ fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void) {
     return s;
 }
 
+int fl_minicluster_stop_with_savepoint_all(void) {
+    int n = 0;
+    pthread_mutex_lock(&running_mu);
+    for (int i = 0; i < MAX_RUNNING; i++) {
+        if (running[i]) {
+            fl_job_run_savepoint(running[i], NULL, true);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&running_mu);
+    return n;
+}
+
 int fl_minicluster_cancel_all(void) {
     int n = 0;
     pthread_mutex_lock(&running_mu);
@@ -214,7 +227,16 @@ static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job,
     }
     int64_t interval = 0;
     fl_config_get_duration_ms(cfg, "execution.checkpointing.interval", 0, &interval, NULL);
-    if (interval <= 0) return 0;
+    bool on_interrupt = false;
+    const char *oi = fl_config_get(cfg, "flinc.savepoint-on-interrupt");
+    if (oi) fl_parse_bool(oi, &on_interrupt);
+    bool savepoints = fl_config_get(cfg, "flinc.savepoint-at") || on_interrupt;
+    if (savepoints && !fl_config_get(cfg, "execution.checkpointing.savepoint-dir") &&
+        !fl_config_get(cfg, "state.savepoints.dir"))
+        return fl_error_set(err, FL_ECONFIG,
+                            "a savepoint needs a directory: set "
+                            "execution.checkpointing.savepoint-dir (or --savepoint-dir DIR)");
+    if (interval <= 0 && !savepoints) return 0;
     fl_config *c = fl_config_clone(cfg);
     if (!fl_config_get(c, "execution.checkpointing.dir") &&
         !fl_config_get(c, "state.checkpoints.dir")) {

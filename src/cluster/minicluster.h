@@ -30,6 +30,10 @@ int fl_minicluster_last_restores(void);
 /* Checkpoint figures of the job that ended last in this process. */
 fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
 
+/* Stops every job running in this process with a savepoint in the
+ * configured savepoint directory; returns how many. Thread-safe. */
+int fl_minicluster_stop_with_savepoint_all(void);
+
 /* Cancels every job running in this process; returns how many. Thread-safe. */
 int fl_minicluster_cancel_all(void);
 

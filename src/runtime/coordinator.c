@@ -9,6 +9,7 @@
  * its state no longer changes. Too many failed checkpoints in a row
  * (execution.checkpointing.tolerable-failed-checkpoints) fail the job.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,7 @@ typedef struct pending {
     int n_acked;
     fl_checkpoint_writer *writer;  /* NULL without checkpoint storage */
     fl_checkpoint_metadata *md;
+    bool savepoint, stop;
 } pending;
 
 struct fl_coordinator {
@@ -52,6 +54,8 @@ struct fl_coordinator {
     int64_t last_completed_ns;
     int failures_in_row;
     fl_checkpoint_stats stats;
+    int64_t started_ns;
+    bool savepoint_at_done;
 };
 
 fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_tasks,
@@ -120,6 +124,10 @@ static int write_finals(fl_coordinator *c, pending *p, fl_error *err) {
 static void complete(fl_coordinator *c, int i) {
     pending *p = &c->pend[i];
     int64_t id = p->id;
+    char sp_dir[1024] = "";
+    bool stop = p->stop;
+    if (p->writer && p->savepoint)
+        snprintf(sp_dir, sizeof sp_dir, "%s", fl_checkpoint_writer_dir(p->writer));
     if (p->writer) {
         fl_error err = {0};
         int rc = write_finals(c, p, &err);
@@ -142,8 +150,13 @@ static void complete(fl_coordinator *c, int i) {
     if (p->max_align_ns > c->stats.max_alignment_ns) c->stats.max_alignment_ns = p->max_align_ns;
     c->last_completed_ns = fl_clock_monotonic_ns();
     c->failures_in_row = 0;
-    fl_info("checkpoint", "completed checkpoint %lld (%lld ms, alignment up to %.3f ms)",
-            (long long)id, (long long)took_ms, (double)p->max_align_ns / 1e6);
+    fl_info("checkpoint", "completed %s %lld (%lld ms, alignment up to %.3f ms)",
+            p->savepoint ? "savepoint" : "checkpoint", (long long)id, (long long)took_ms,
+            (double)p->max_align_ns / 1e6);
+    if (sp_dir[0]) {
+        snprintf(c->stats.savepoint, sizeof c->stats.savepoint, "%s", sp_dir);
+        fl_info("checkpoint", "Savepoint completed. Path: %s", sp_dir);
+    }
     drop_pending(c, i);
     /* Older pending checkpoints are subsumed. */
     for (int k = c->n_pend - 1; k >= 0; k--)
@@ -156,6 +169,12 @@ static void complete(fl_coordinator *c, int i) {
             fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
             c->waiting[t] = false;
         }
+    if (stop && sp_dir[0]) {
+        c->stats.stopped = true;
+        /* The sinks' transactions are in the savepoint: a restore commits
+         * what the stopping tasks did not get to. */
+        fl__job_run_stop(c->run);
+    }
 }
 
 /* Completes every pending checkpoint all live tasks have acknowledged.
@@ -238,7 +257,7 @@ void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t) {
 static bool is_source_task(const fl_task *t) { return t->ops[0].ops == &fl__op_source; }
 
 /* Called with c->mu held. */
-static void trigger(fl_coordinator *c) {
+static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, bool stop) {
     int64_t id = ++c->next_id;
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? c->cap_pend * 2 : 4;
@@ -251,7 +270,10 @@ static void trigger(fl_coordinator *c) {
     p->acked = fl_xcalloc((size_t)c->n_tasks + 1, sizeof *p->acked);
     if (c->storage) {
         fl_error err = {0};
-        p->writer = fl_checkpoint_storage_begin(c->storage, id, FL_CHECKPOINT, NULL, &err);
+        p->savepoint = savepoint;
+        p->stop = stop;
+        p->writer = fl_checkpoint_storage_begin(c->storage, id, savepoint ? FL_SAVEPOINT : FL_CHECKPOINT,
+                                                savepoint ? dir : NULL, &err);
         if (!p->writer) {
             fl_warn("checkpoint", "could not start checkpoint %lld: %s", (long long)id,
                     err.message);
@@ -261,8 +283,8 @@ static void trigger(fl_coordinator *c) {
             c->stats.aborted++;
             return;
         }
-        p->md = fl_checkpoint_metadata_create(id, FL_CHECKPOINT, c->job_id, c->job_name,
-                                              fl_clock_wall_ms());
+        p->md = fl_checkpoint_metadata_create(id, savepoint ? FL_SAVEPOINT : FL_CHECKPOINT,
+                                              c->job_id, c->job_name, fl_clock_wall_ms());
         for (int t = 0; t < c->n_tasks; t++) {
             const fl_task *task = &c->tasks[t];
             for (int k = 0; k < task->n_ops; k++) {
@@ -280,6 +302,31 @@ static void trigger(fl_coordinator *c) {
     for (int t = 0; t < c->n_tasks; t++)
         if (!c->finished[t] && is_source_task(&c->tasks[t]))
             fl__task_post(&c->tasks[t], FL_MAIL_TRIGGER_CHECKPOINT, id);
+}
+
+static void trigger(fl_coordinator *c) { trigger_kind(c, false, NULL, false); }
+
+void fl__coordinator_savepoint(fl_coordinator *c, const char *dir, bool stop) {
+    pthread_mutex_lock(&c->mu);
+    if (!c->storage) {
+        fl_warn("checkpoint", "no savepoint: the job keeps no state (no checkpoint storage)");
+    } else if (c->n_finished < c->n_tasks) {
+        trigger_kind(c, true, dir, stop);
+        check_complete(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* --savepoint-at: rows read by all sources, or time since the start. */
+static bool savepoint_due(fl_coordinator *c, int64_t now) {
+    if (c->savepoint_at_done) return false;
+    if (c->settings.savepoint_at_ms > 0)
+        return now - c->started_ns >= c->settings.savepoint_at_ms * 1000000LL;
+    if (c->settings.savepoint_at_rows <= 0) return false;
+    int64_t rows = 0;
+    for (int t = 0; t < c->n_tasks; t++)
+        rows += atomic_load_explicit(&c->tasks[t].records_emitted, memory_order_relaxed);
+    return rows >= c->settings.savepoint_at_rows;
 }
 
 /* Aborts checkpoints older than the timeout; returns false when too many
@@ -301,14 +348,26 @@ static bool expire(fl_coordinator *c, int64_t now) {
 
 static void *coordinator_main(void *arg) {
     fl_coordinator *c = arg;
-    int64_t interval_ns = c->settings.interval_ms * 1000000LL;
+    bool periodic = c->settings.interval_ms > 0;
+    bool watch = c->settings.savepoint_at_rows > 0 || c->settings.savepoint_at_ms > 0;
+    int64_t interval_ns = periodic ? c->settings.interval_ms * 1000000LL : INT64_MAX / 4;
     int64_t next = fl_clock_monotonic_ns() + interval_ns;
     pthread_mutex_lock(&c->mu);
     while (!c->stopping) {
-        struct timespec ts = {.tv_sec = next / 1000000000, .tv_nsec = next % 1000000000};
+        int64_t wake = next;
+        if (watch && !c->savepoint_at_done) {
+            int64_t poll = fl_clock_monotonic_ns() + 5000000LL;
+            if (poll < wake) wake = poll;
+        }
+        struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         if (c->stopping) break;
         int64_t now = fl_clock_monotonic_ns();
+        if (watch && savepoint_due(c, now) && c->n_finished < c->n_tasks) {
+            c->savepoint_at_done = true;
+            fl_info("checkpoint", "stopping the job with a savepoint (--savepoint-at)");
+            trigger_kind(c, true, c->settings.savepoint_dir, true);
+        }
         if (!expire(c, now)) {
             pthread_mutex_unlock(&c->mu);
             fl__job_run_fail(c->run, FL_ESTATE,
@@ -317,7 +376,7 @@ static void *coordinator_main(void *arg) {
             pthread_mutex_lock(&c->mu);
             break;
         }
-        if (now < next) continue;
+        if (!periodic || now < next) continue;
         next = now + interval_ns;
         bool paused = c->last_completed_ns &&
                       now - c->last_completed_ns < c->settings.min_pause_ms * 1000000LL;
@@ -330,7 +389,10 @@ static void *coordinator_main(void *arg) {
 }
 
 void fl__coordinator_start(fl_coordinator *c) {
-    if (c->settings.interval_ms <= 0) return;
+    c->started_ns = fl_clock_monotonic_ns();
+    if (c->settings.interval_ms <= 0 && c->settings.savepoint_at_rows <= 0 &&
+        c->settings.savepoint_at_ms <= 0)
+        return;
     c->started = pthread_create(&c->thread, NULL, coordinator_main, c) == 0;
 }
 

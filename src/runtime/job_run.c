@@ -37,6 +37,7 @@ struct fl_job_run {
     int n_running;
     bool started;
     bool cancel_requested;
+    bool stopped; /* stop-with-savepoint */
     fl_job_status status;
     fl_error failure;
 };
@@ -114,7 +115,23 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
             (mode && strcasecmp(mode, "BATCH") == 0) ? FL_RUNTIME_BATCH : FL_RUNTIME_STREAMING;
     }
     if (rc == 0) rc = read_checkpoint_settings(c, ckpt, err);
-    if (rc == 0) s->checkpoint_mode = ckpt->interval_ms > 0 ? ckpt->mode : 0;
+    if (rc == 0) {
+        int64_t rows = 0, at_ms = 0;
+        const char *at = fl_config_get(c, "flinc.savepoint-at");
+        if (at && fl_parse_int(at, &rows) < 0 && fl_parse_duration_ms(at, &at_ms) < 0)
+            rc = fl_error_set(err, FL_ECONFIG,
+                              "invalid value \"%s\" for \"flinc.savepoint-at\": expected a row "
+                              "count such as 100000 or a duration such as \"10 s\"",
+                              at);
+        ckpt->savepoint_at_rows = rows;
+        ckpt->savepoint_at_ms = at_ms;
+        bool on_interrupt = false;
+        const char *oi = fl_config_get(c, "flinc.savepoint-on-interrupt");
+        if (oi) fl_parse_bool(oi, &on_interrupt);
+        /* Tasks take snapshots when checkpoints or savepoints can happen. */
+        bool savepoints = rows > 0 || at_ms > 0 || on_interrupt;
+        s->checkpoint_mode = ckpt->interval_ms > 0 || savepoints ? ckpt->mode : 0;
+    }
     fl_config_destroy(c);
     return rc;
 }
@@ -445,6 +462,17 @@ int fl_job_run_start(fl_job_run *r, fl_error *err) {
 fl_snapshot_writer *fl__job_run_snapshot_writer(fl_job_run *r) { return r->snapshot_writer; }
 fl_coordinator *fl__job_run_coordinator(fl_job_run *r) { return r->coordinator; }
 
+void fl__job_run_stop(fl_job_run *r) {
+    pthread_mutex_lock(&r->mu);
+    r->stopped = true;
+    pthread_mutex_unlock(&r->mu);
+    fl_job_run_cancel(r);
+}
+
+void fl_job_run_savepoint(fl_job_run *r, const char *dir, bool stop) {
+    if (r->coordinator) fl__coordinator_savepoint(r->coordinator, dir, stop);
+}
+
 void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns) {
     if (r->coordinator) fl__coordinator_ack(r->coordinator, t, id, align_ns);
 }
@@ -528,6 +556,8 @@ fl_job_status fl_job_run_wait(fl_job_run *r, fl_error *err) {
     if (r->failure.code) {
         r->status = FL_JOB_FAILED;
         fl_error_set(err, r->failure.code, "%s", r->failure.message);
+    } else if (r->stopped) {
+        r->status = FL_JOB_FINISHED; /* stopped with a savepoint */
     } else if (r->cancel_requested) {
         r->status = FL_JOB_CANCELED;
         fl_error_set(err, FL_ECANCELED, "the job was canceled");

@@ -17,6 +17,7 @@ struct fl_source_ctx {
 };
 
 typedef struct source_state {
+    int64_t emitted; /* rows emitted (published to the task after each read) */
     const fl_source_connector *conn;
     fl_options *opts;
     void *state;
@@ -36,6 +37,7 @@ fl_row_builder *fl_source_builder(fl_source_ctx *ctx) {
 
 int fl_source_emit_row(fl_source_ctx *ctx, const fl_row *row, int64_t timestamp) {
     if (fl__task_canceled(ctx->op->task)) return FL_ECANCELED;
+    ((source_state *)ctx->op->impl)->emitted++;
     return fl__output_emit(&ctx->op->out, row, timestamp);
 }
 
@@ -75,6 +77,7 @@ int fl__source_read(fl_operator *op, int64_t *idle_until_ns, fl_error *err) {
         if (frc < 0) return frc;
     }
     *idle_until_ns = st->ctx.idle_until_ns;
+    atomic_store_explicit(&op->task->records_emitted, st->emitted, memory_order_relaxed);
     return rc;
 }
 

@@ -278,16 +278,67 @@ static size_t assign(fl_win_op *w, int64_t t) {
     return n;
 }
 
+/* Projects and hashes the keys of every row of the batch, before any state
+ * access: the rows' hashing chains are independent of each other and of the
+ * state lookups, so the processor overlaps them, where one row at a time it
+ * waits for each hash and then for each lookup. Keys of fields only (a key
+ * selector is user code, called row by row as before). */
+static void project_keys(fl_win_op *w, fl_key_extractor *kx, const fl_batch *in) {
+    if (in->n > w->keys_cap) {
+        w->keys_cap = in->n;
+        w->key_off = fl_xrealloc(w->key_off, w->keys_cap * sizeof *w->key_off);
+        w->key_len = fl_xrealloc(w->key_len, w->keys_cap * sizeof *w->key_len);
+        w->key_hash = fl_xrealloc(w->key_hash, w->keys_cap * sizeof *w->key_hash);
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; i < in->n; i++) {
+        const fl_row *key = fl__key_extract(kx, in->rows[i], &w->key_hash[i], NULL, NULL);
+        uint32_t len = fl__row_len(key);
+        if (used + len > w->key_bytes_cap) {
+            w->key_bytes_cap = (used + len) * 2 + 4096;
+            w->key_bytes = fl_xrealloc(w->key_bytes, w->key_bytes_cap);
+        }
+        memcpy(w->key_bytes + used, key, len);
+        w->key_off[i] = (uint32_t)used;
+        w->key_len[i] = len;
+        used += len;
+    }
+}
+
+/* The backend's current key: row i's projected key, else the row's key. */
+static int set_key(fl_win_op *w, int input, const fl_row *row, uint32_t i, bool projected,
+                   fl_error *err) {
+    fl_operator *op = w->op;
+    if (!projected) return fl__keyed_set_key(op, input, row, err);
+    fl_keyed_backend *b = w->keyed.backend;
+    fl_keyed_backend_set_key(b, w->key_bytes + w->key_off[i], w->key_len[i], w->key_hash[i]);
+    if (fl_keyed_backend_key_group(b) < 0)
+        return fl_error_set(err, FL_ESTATE,
+                            "\"%s\": a row's key belongs to another subtask's key groups; is the "
+                            "key selector deterministic?",
+                            op->node->name);
+    return 0;
+}
+
 static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     fl_win_op *w = op->impl;
     w->err = err;
     bool keyed = op->node->key != NULL;
     bool by_clock = !w->event_time;
+    bool projected = false;
+    if (keyed) {
+        fl_keyed_op *k = &w->keyed;
+        fl_key_extractor *kx = &k->key[input == 1 && k->key[1].builder ? 1 : 0];
+        if (kx->spec->n_fields > 0) {
+            project_keys(w, kx, in);
+            projected = true;
+        }
+    }
     for (uint32_t i = 0; i < in->n; i++) {
         const fl_row *row = in->rows[i];
         int64_t ts = in->ts[i];
         if (keyed) {
-            int rc = fl__keyed_set_key(op, input, row, err);
+            int rc = set_key(w, input, row, i, projected, err);
             if (rc < 0) return rc;
         }
         if (!by_clock && ts == FL_NO_TIMESTAMP)
@@ -555,6 +606,10 @@ static void win_close(fl_operator *op) {
     free(w->merge_ns);
     free(w->merge_src);
     free(w->merge_lens);
+    free(w->key_bytes);
+    free(w->key_off);
+    free(w->key_len);
+    free(w->key_hash);
     for (size_t i = 0; i < w->n_trigger_states; i++) free(w->trigger_states[i].name);
     free(w->trigger_states);
     free(w);

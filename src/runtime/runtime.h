@@ -87,8 +87,13 @@ typedef struct fl_checkpoint_stats {
     int64_t aborted;
     int64_t last_completed_id;
     int64_t max_alignment_ns; /* longest barrier alignment of a completed checkpoint */
+    char savepoint[1024];     /* directory of the last completed savepoint, or "" */
+    bool stopped;             /* the job stopped with that savepoint */
 } fl_checkpoint_stats;
 fl_checkpoint_stats fl_job_run_checkpoint_stats(fl_job_run *r);
+/* Takes a savepoint under dir (NULL: the configured savepoint directory) and,
+ * with stop, stops the job when it completed (any thread). */
+void fl_job_run_savepoint(fl_job_run *r, const char *dir, bool stop);
 void fl_job_run_destroy(fl_job_run *r);
 
 #endif

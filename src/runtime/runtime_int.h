@@ -376,6 +376,7 @@ struct fl_task {
     int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
     uint64_t inject_rng;    /* failure injection draws */
     int snapshots_in_flight; /* queued to the snapshot writer (guarded by mu) */
+    atomic_llong records_emitted; /* source tasks: rows read so far */
 
     /* inputs */
     int n_channels;
@@ -423,6 +424,11 @@ typedef struct fl_checkpoint_settings {
     int tolerable_failures; /* execution.checkpointing.tolerable-failed-checkpoints */
     struct fl_checkpoint_storage *storage; /* NULL: checkpoints carry no state */
     const char *job_id, *job_name;
+    /* stop-with-savepoint once the sources read this many rows / after this
+     * long (flinc run --savepoint-at); 0: never */
+    int64_t savepoint_at_rows;
+    int64_t savepoint_at_ms;
+    const char *savepoint_dir; /* NULL: the configured savepoint directory */
 } fl_checkpoint_settings;
 
 typedef struct fl_coordinator fl_coordinator;
@@ -434,6 +440,11 @@ void fl__coordinator_destroy(fl_coordinator *c);
 void fl__coordinator_ack(fl_coordinator *c, fl_task *t, int64_t id, int64_t align_ns);
 void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t);
 void fl__coordinator_trigger_now(fl_coordinator *c);
+/* Triggers a savepoint under dir (NULL: the configured one); with stop the
+ * job stops once it completed (stop-with-savepoint). */
+void fl__coordinator_savepoint(fl_coordinator *c, const char *dir, bool stop);
+/* Ends the job as stopped (FINISHED) after a stop-with-savepoint. */
+void fl__job_run_stop(fl_job_run *r);
 fl_checkpoint_stats fl__coordinator_stats(fl_coordinator *c);
 /* Fails the whole job (any thread), e.g. too many failed checkpoints. */
 void fl__job_run_fail(fl_job_run *r, int code, const char *fmt, ...)

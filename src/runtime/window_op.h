@@ -97,6 +97,15 @@ struct fl_win_op {
     size_t n_trigger_states;
     fl_error *err; /* where callbacks report (the task's error) */
     int64_t late_dropped;
+
+    /* The keys of the batch being processed (keys of fields only), projected
+     * and hashed before the first state access: key i is key_len[i] bytes at
+     * key_bytes + key_off[i], its hash key_hash[i]. */
+    uint8_t *key_bytes;
+    size_t key_bytes_cap;
+    uint32_t *key_off, *key_len;
+    uint64_t *key_hash;
+    uint32_t keys_cap;
 };
 
 /* ---- window_trigger.c ---------------------------------------------------------------------- */
