@@ -77,4 +77,32 @@ if [ -n "$(find "$OUT" -maxdepth 1 -name '.*' -type f)" ]; then
     fail "hidden (uncommitted) files left after the final run"
 fi
 
+begin "a corrupted checkpoint is detected and the previous retained one is restored"
+# The final run's own retained checkpoints: damage the newest one's state.
+JD=$(latest_job_dir)
+NEWEST=$(ls -d "$JD"/chk-* | sort -t- -k2 -n | tail -n 1)
+COUNT=$(ls -d "$JD"/chk-* | wc -l)
+VICTIM=$(find "$NEWEST" -type f ! -name '_*' | head -n 1)
+if [ "$COUNT" -lt 2 ] || [ -z "$VICTIM" ]; then
+    fail "expected at least two retained checkpoints with state in $JD"
+else
+    printf 'garbage' | dd of="$VICTIM" bs=1 seek=3 conv=notrunc 2>/dev/null
+    run_flinc corrupt run -p 2 -s "$JD" -D execution.checkpointing.interval=1h \
+        -D "execution.checkpointing.dir=$WORK/other" -D restart-strategy.type=none \
+        "$JOB" --rows "$ROWS" --out "$OUT"
+    expect_rc corrupt 0
+    expect_text "$WORK/corrupt.err" "${NEWEST##*/}"
+    grep "restoring from" "$WORK/corrupt.err" | grep -q "${NEWEST##*/}\$" &&
+        fail "restored the corrupted checkpoint ${NEWEST##*/}"
+    grep -q "restoring from" "$WORK/corrupt.err" || fail "nothing was restored"
+fi
+
+begin "with every retained checkpoint broken the restore fails with a clear message"
+for chk in "$JD"/chk-*; do
+    f=$(find "$chk" -type f ! -name '_*' | head -n 1)
+    [ -n "$f" ] && printf 'garbage' | dd of="$f" bs=1 seek=3 conv=notrunc 2>/dev/null
+done
+run_flinc broken run -p 2 -s "$JD" -D restart-strategy.type=none "$JOB" --rows "$ROWS" --out "$OUT"
+expect_error broken 1 "could not restore" "${JD##*/}"
+
 finish
