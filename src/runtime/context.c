@@ -146,3 +146,40 @@ int fl_collector_emit_row(fl_collector *out, const fl_row *row) {
     if (rc < 0) out->rc = rc;
     return rc;
 }
+
+/* ---- calling collector-style user functions ---------------------------------------------- */
+
+/* The outcome of one call that emitted through c: 0, FL_ECANCELED, or
+ * FL_EUSER with the function's message. */
+static int collector_outcome(fl_operator *op, fl_collector *c, int rc, const char *what,
+                             fl_error *err) {
+    int crc = fl__collector_status(c);
+    if (crc == FL_ECANCELED) return crc;
+    if (rc < 0 || crc < 0 || op->ctx.failure)
+        return fl__user_failure(op, what, rc < 0 ? rc : crc, err);
+    return 0;
+}
+
+int fl__collector_run_row(fl_operator *op, fl_collector *c, fl_process_fn fn, const fl_row *row,
+                          int64_t ts, const char *what, fl_error *err) {
+    op->ctx.timestamp = ts;
+    fl__collector_begin(c, ts);
+    return collector_outcome(op, c, fn(&op->ctx, row, c), what, err);
+}
+
+int fl__collector_run_batch(fl_operator *op, fl_collector *c, fl_process_fn fn,
+                            const fl_batch *in, const char *what, fl_error *err) {
+    for (uint32_t i = 0; i < in->n; i++) {
+        int rc = fl__collector_run_row(op, c, fn, in->rows[i], in->ts[i], what, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int fl__collector_run_timer(fl_operator *op, fl_collector *c, fl_on_timer_fn fn, int64_t time,
+                            fl_error *err) {
+    if (!fn) return 0;
+    op->ctx.timestamp = time;
+    fl__collector_begin(c, time);
+    return collector_outcome(op, c, fn(&op->ctx, time, c), "on_timer function", err);
+}

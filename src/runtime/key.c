@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "key.h"
 #include "mem.h"
 #include "row_int.h"
 #include "runtime_int.h"
@@ -83,7 +84,7 @@ static const fl_row *project_one(fl_key_extractor *kx, const fl_row *row) {
 /* The key row of the fields in spec, laid out directly from the input row's
  * slots (the same bytes a builder would produce: slots are copied verbatim,
  * variable-length values are re-packed after the key's own slots). */
-static const fl_row *project(fl_key_extractor *kx, const fl_row *row) {
+const fl_row *fl__key_project(fl_key_extractor *kx, const fl_row *row) {
     const fl_key_spec *spec = kx->spec;
     uint32_t n = (uint32_t)spec->n_fields;
     if (n == 1) return project_one(kx, row);
@@ -125,7 +126,7 @@ const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t 
                               fl_operator *op, fl_error *err) {
     const fl_row *key;
     if (kx->spec->n_fields > 0) {
-        key = project(kx, row);
+        key = fl__key_project(kx, row);
     } else {
         fl_row_builder *b = kx->builder;
         fl_row_builder_reset(b);

@@ -32,15 +32,7 @@ typedef struct co_state {
 static int co_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
                        fl_error *err) {
     co_state *st = op->impl;
-    if (!st->on_timer) return 0;
-    op->ctx.timestamp = time;
-    fl__collector_begin(st->out, time);
-    int rc = st->on_timer(&op->ctx, time, st->out);
-    int crc = fl__collector_status(st->out);
-    if (crc == FL_ECANCELED) return crc;
-    if (rc < 0 || crc < 0 || op->ctx.failure)
-        return fl__user_failure(op, "on_timer function", rc < 0 ? rc : crc, err);
-    return 0;
+    return fl__collector_run_timer(op, st->out, st->on_timer, time, err);
 }
 
 static int co_open(fl_operator *op, fl_error *err) {
@@ -76,13 +68,7 @@ static int map_row(fl_operator *op, co_state *st, fl_map_fn fn, const fl_row *ro
 
 static int collect_row(fl_operator *op, co_state *st, fl_process_fn fn, const fl_row *row,
                        int64_t ts, fl_error *err) {
-    fl__collector_begin(st->out, ts);
-    int rc = fn(&op->ctx, row, st->out);
-    int crc = fl__collector_status(st->out);
-    if (crc == FL_ECANCELED) return crc;
-    if (rc < 0 || crc < 0 || op->ctx.failure)
-        return fl__user_failure(op, "process function", rc < 0 ? rc : crc, err);
-    return 0;
+    return fl__collector_run_row(op, st->out, fn, row, ts, "process function", err);
 }
 
 static int co_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {

@@ -18,15 +18,7 @@ typedef struct kp_state {
 static int kp_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
                        fl_error *err) {
     kp_state *st = op->impl;
-    if (!st->on_timer) return 0;
-    op->ctx.timestamp = time;
-    fl__collector_begin(st->out, time);
-    int rc = st->on_timer(&op->ctx, time, st->out);
-    int crc = fl__collector_status(st->out);
-    if (crc == FL_ECANCELED) return crc;
-    if (rc < 0 || crc < 0 || op->ctx.failure)
-        return fl__user_failure(op, "on_timer function", rc < 0 ? rc : crc, err);
-    return 0;
+    return fl__collector_run_timer(op, st->out, st->on_timer, time, err);
 }
 
 static int kp_open(fl_operator *op, fl_error *err) {
@@ -43,14 +35,10 @@ static int kp_process(fl_operator *op, int input, const fl_batch *in, fl_error *
     fl_process_fn fn = (fl_process_fn)op->fn;
     for (uint32_t i = 0; i < in->n; i++) {
         int rc = fl__keyed_set_key(op, input, in->rows[i], err);
+        if (rc == 0)
+            rc = fl__collector_run_row(op, st->out, fn, in->rows[i], in->ts[i], "process function",
+                                       err);
         if (rc < 0) return rc;
-        op->ctx.timestamp = in->ts[i];
-        fl__collector_begin(st->out, in->ts[i]);
-        rc = fn(&op->ctx, in->rows[i], st->out);
-        int crc = fl__collector_status(st->out);
-        if (crc == FL_ECANCELED) return crc;
-        if (rc < 0 || crc < 0 || op->ctx.failure)
-            return fl__user_failure(op, "process function", rc < 0 ? rc : crc, err);
     }
     return 0;
 }

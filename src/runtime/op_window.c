@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "key.h"
 #include "log.h"
 #include "mem.h"
 #include "row_int.h"
@@ -292,17 +293,21 @@ static void project_keys(fl_win_op *w, fl_key_extractor *kx, const fl_batch *in)
     }
     size_t used = 0;
     for (uint32_t i = 0; i < in->n; i++) {
-        const fl_row *key = fl__key_extract(kx, in->rows[i], &w->key_hash[i], NULL, NULL);
+        const fl_row *key = fl__key_project(kx, in->rows[i]);
         uint32_t len = fl__row_len(key);
         if (used + len > w->key_bytes_cap) {
             w->key_bytes_cap = (used + len) * 2 + 4096;
             w->key_bytes = fl_xrealloc(w->key_bytes, w->key_bytes_cap);
         }
-        memcpy(w->key_bytes + used, key, len);
+        fl__copy_words(w->key_bytes + used, key, len);
         w->key_off[i] = (uint32_t)used;
         w->key_len[i] = len;
         used += len;
     }
+    /* The row kind (header) is not part of the key. */
+    for (uint32_t i = 0; i < in->n; i++)
+        w->key_hash[i] = fl_hash_bytes(w->key_bytes + w->key_off[i] + FL_ROW_HEADER,
+                                       w->key_len[i] - FL_ROW_HEADER);
 }
 
 /* The backend's current key: row i's projected key, else the row's key. */

@@ -209,6 +209,16 @@ fl_collector *fl__collector_create(fl_operator *op, const fl_schema *schema);
 void fl__collector_destroy(fl_collector *c);
 void fl__collector_begin(fl_collector *c, int64_t ts);
 int fl__collector_status(const fl_collector *c);
+/* Runs fn (a flat_map or process function) on one row through collector c. */
+int fl__collector_run_row(fl_operator *op, fl_collector *c, fl_process_fn fn, const fl_row *row,
+                          int64_t ts, const char *what, fl_error *err);
+/* Runs fn (a flat_map or process function) on every row of a batch through
+ * collector c; a failure names `what`. */
+int fl__collector_run_batch(fl_operator *op, fl_collector *c, fl_process_fn fn,
+                            const fl_batch *in, const char *what, fl_error *err);
+/* Runs an on_timer function (NULL: nothing) for a timer at `time`. */
+int fl__collector_run_timer(fl_operator *op, fl_collector *c, fl_on_timer_fn fn, int64_t time,
+                            fl_error *err);
 
 /* Checkpointing of connector-backed operators (see connector.h). */
 bool fl__source_can_rewind(const fl_operator *op);

@@ -117,7 +117,7 @@ static const fl_row *combine(fl_win_op *w, const fl_row *acc, const fl_row *in) 
     uint8_t *out = w->scratch;
     if ((const uint8_t *)acc != out) {
         out = scratch(w, len);
-        memcpy(out, acc, len);
+        fl__copy_words(out, acc, len);
     }
     memcpy(slot_of(out, f), &value, 8);
     if (acc_null) clear_null(out, f);
