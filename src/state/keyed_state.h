@@ -16,10 +16,9 @@
  * schema. Rows returned are borrowed and valid until the next call that
  * changes the same state (or sets another key/namespace).
  *
- * Later (checkpoints, issue 4): snapshots must be consistent while processing
- * continues (copy-on-write or versioned entries), so keep every entry reachable
- * from the per-key-group tables and never hand out pointers that a snapshot
- * would need to stay valid.
+ * Snapshots (the last section) are consistent while processing continues:
+ * entries, slot arrays and timer heaps are copied on write while a view
+ * shares them (README.md, "Snapshots").
  */
 #ifndef FL_STATE_KEYED_STATE_H
 #define FL_STATE_KEYED_STATE_H
@@ -63,7 +62,9 @@ int fl_keyed_backend_key_group(const fl_keyed_backend *b);
  * when everything is cleared. Requested sizes (malloc's own overhead is not
  * counted), and not the fixed per-state cost (descriptor copies, builders,
  * one table header per key group) nor working buffers (list_get's pointer
- * array, the current key and namespace). */
+ * array, the current key and namespace). While snapshot views live, it also
+ * counts the copies they cause and what only they still reference; after
+ * they are released (and reclaimed) it is what it would have been without. */
 size_t fl_keyed_backend_bytes(const fl_keyed_backend *b);
 /* Entries of all states (each (key, namespace) value, list, map entry counts one). */
 size_t fl_keyed_backend_entries(const fl_keyed_backend *b);
@@ -119,7 +120,12 @@ typedef struct fl_state_desc {
 /* Re-declaring also needs the same TTL (ms and update type) and the same
  * reduce / aggregate functions and args, else FL_ESTATE. An incomplete
  * descriptor (no name, no schema, a missing function, ttl_ms <= 0 with TTL)
- * is FL_EINVAL. The handle lives as long as the backend. */
+ * is FL_EINVAL. The handle lives as long as the backend.
+ * A state created by fl_keyed_backend_restore is declared by its first
+ * declaration: kind and schemas must be the snapshot's and TTL must stay on
+ * or off (FL_ESTATE otherwise, as Flink's StateMigrationException); the
+ * declaration attaches the functions and sets the TTL's duration and update
+ * type (restored deadlines are kept). */
 fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, fl_error *err);
 
 /* The namespace following accesses of this state are in (copied). The empty
@@ -224,13 +230,21 @@ typedef struct fl_keyed_snapshot fl_keyed_snapshot;
 /* Bytes out: returns 0 or a negative code (the write failed). */
 typedef int (*fl_snapshot_write_fn)(void *arg, const void *p, size_t n);
 
+/* Returns a new view (owned by the caller until released). The cost is
+ * O(states x key groups), never per entry. */
 fl_keyed_snapshot *fl_keyed_backend_snapshot(fl_keyed_backend *b);
 /* Writes the view, self-describing: state descriptors (name, kind, schemas,
  * TTL), then entries and timers grouped by key group with an index, so a
- * restore reads only the key groups it owns. Any one thread. */
+ * restore reads only the key groups it owns. Any one thread, concurrently
+ * with the owner; entries already expired when the view was taken are left
+ * out. Returns 0, or the first negative code of write (err filled). */
 int fl_keyed_snapshot_write(fl_keyed_snapshot *s, fl_snapshot_write_fn write, void *arg,
                             fl_error *err);
-/* Gives the view up (any thread); the owner frees what only the view kept. */
+/* Gives the view up (any thread, once its writes are done; NULL is fine).
+ * In the thread that took it, what only the view kept is freed at once;
+ * from another thread, the owner frees it at its next set_key or snapshot.
+ * Views not released when the backend is destroyed are freed with it (none
+ * may be in use then). */
 void fl_keyed_snapshot_release(fl_keyed_snapshot *s);
 
 /* Restores from snapshot bytes written by any subtask of the same operator,
@@ -238,8 +252,14 @@ void fl_keyed_snapshot_release(fl_keyed_snapshot *s);
  * the key groups in this backend's range and ignores the rest; call once per
  * old subtask's bytes. States are re-created from their descriptors; the
  * operator declares them again as usual (reducing/aggregating functions are
- * attached then). TTL deadlines are kept. Corrupt or truncated bytes are
- * FL_EFORMAT, never a crash. */
+ * attached then). TTL deadlines are kept (as absolute times of the clock;
+ * entries expired by now are dropped); timers are deduplicated against
+ * those registered. Corrupt or truncated bytes are FL_EFORMAT, never a
+ * crash, and change nothing (only bytes crafted to pass the checksums can
+ * fail after part is restored). FL_ESTATE: another max parallelism, a state
+ * declared with another kind, schemas or TTL on/off (nothing restored), or
+ * an entry the backend has already (the same snapshot twice: part of it is
+ * restored then, and the backend should be discarded). */
 int fl_keyed_backend_restore(fl_keyed_backend *b, const void *data, size_t len, fl_error *err);
 
 #endif

@@ -12,6 +12,7 @@
  * through a buffer to the caller's write function; checksums are computed
  * over the buffer's spans, not per field.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,37 +266,65 @@ static void put_state_group(out *o, const fl__view_state *vs, int g, int64_t now
             if (t->slots[i].e && entry_written(vs, t->slots[i].e, now)) n++;
     }
     out_u32(o, n);
-    for (uint32_t i = 0; i < cap && o->rc == 0; i++)
+    for (uint32_t i = 0; i < cap && o->rc == 0; i++) {
+        /* entries lie anywhere in memory: ask for them a few slots ahead */
+        if (i + 8 < cap && t->slots[i + 8].e) __builtin_prefetch(t->slots[i + 8].e);
         if (t->slots[i].e && entry_written(vs, t->slots[i].e, now))
             put_entry(o, vs, &t->slots[i], now, memo);
+    }
 }
 
 /* ---- timers ---------------------------------------------------------------------------------- */
 
+/* A timer of the view with its sort keys copied out of the node, so that
+ * sorting does not chase pointers. */
 typedef struct tref {
+    int64_t time;
+    uint64_t seq;
     const fl__timer *t;
-    int domain;
+    int32_t key_group, domain;
 } tref;
 
 static int tref_cmp(const void *pa, const void *pb) {
     const tref *a = pa, *b = pb;
-    if (a->t->key_group != b->t->key_group) return a->t->key_group < b->t->key_group ? -1 : 1;
     if (a->domain != b->domain) return a->domain < b->domain ? -1 : 1;
-    if (a->t->time != b->t->time) return a->t->time < b->t->time ? -1 : 1;
-    return a->t->seq < b->t->seq ? -1 : a->t->seq > b->t->seq;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Every timer of the view, by key group, then domain, then firing order. */
-static tref *sorted_timers(const fl_keyed_snapshot *v, size_t *n) {
+/* Every timer of the view, by key group (a counting sort), then domain, then
+ * firing order; starts[g]..starts[g + 1] are key group first + g's. */
+static tref *sorted_timers(const fl_keyed_snapshot *v, size_t *starts) {
+    int groups = v->last_key_group - v->first_key_group + 1;
     size_t total = (size_t)v->timers[0].count + v->timers[1].count;
-    tref *refs = fl_xmalloc((total ? total : 1) * sizeof *refs);
+    tref *all = fl_xmalloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
-    for (int d = 0; d < 2; d++)
-        for (uint32_t i = 0; i < v->timers[d].count; i++)
-            refs[k++] = (tref){.t = v->timers[d].heap[i], .domain = d};
-    qsort(refs, total, sizeof *refs, tref_cmp);
-    *n = total;
-    return refs;
+    for (int d = 0; d < 2; d++) {
+        fl__timer *const *heap = v->timers[d].heap;
+        uint32_t n = v->timers[d].count;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i + 8 < n) __builtin_prefetch(heap[i + 8]);
+            const fl__timer *t = heap[i];
+            assert(t->key_group >= v->first_key_group && t->key_group <= v->last_key_group);
+            all[k++] = (tref){.time = t->time,
+                              .seq = t->seq,
+                              .t = t,
+                              .key_group = t->key_group - v->first_key_group,
+                              .domain = d};
+        }
+    }
+    memset(starts, 0, ((size_t)groups + 1) * sizeof *starts);
+    for (size_t i = 0; i < total; i++) starts[all[i].key_group + 1]++;
+    for (int g = 0; g < groups; g++) starts[g + 1] += starts[g];
+    tref *sorted = fl_xmalloc((total ? total : 1) * sizeof *sorted);
+    size_t *fill = fl_xmalloc(((size_t)groups + 1) * sizeof *fill);
+    memcpy(fill, starts, ((size_t)groups + 1) * sizeof *fill);
+    for (size_t i = 0; i < total; i++) sorted[fill[all[i].key_group]++] = all[i];
+    free(fill);
+    free(all);
+    for (int g = 0; g < groups; g++)
+        qsort(sorted + starts[g], starts[g + 1] - starts[g], sizeof *sorted, tref_cmp);
+    return sorted;
 }
 
 static void put_timer(out *o, const tref *r) {
@@ -325,28 +354,29 @@ int fl_keyed_snapshot_write(fl_keyed_snapshot *v, fl_snapshot_write_fn write, vo
 
     int groups = v->last_key_group - v->first_key_group + 1;
     uint8_t *index = fl_xmalloc((size_t)groups * FL__SNAP_INDEX_ITEM);
-    size_t n_timers, next_timer = 0;
-    tref *timers = sorted_timers(v, &n_timers);
+    size_t *starts = fl_xmalloc(((size_t)groups + 1) * sizeof *starts);
+    tref *timers = sorted_timers(v, starts);
     ns_memo memo = {0};
     for (int g = 0; g < groups && o.rc == 0; g++) {
-        int kg = v->first_key_group + g;
         XXH64_reset(&block, 0);
         out_hash_into(&o, &block);
         uint64_t start = out_offset(&o);
-        out_u32(&o, (uint32_t)kg);
+        out_u32(&o, (uint32_t)(v->first_key_group + g));
         out_u32(&o, (uint32_t)v->n_states);
         for (size_t i = 0; i < v->n_states; i++)
             put_state_group(&o, &v->states[i], g, v->now, &memo);
-        size_t first = next_timer;
-        while (next_timer < n_timers && timers[next_timer].t->key_group == kg) next_timer++;
-        out_u32(&o, (uint32_t)(next_timer - first));
-        for (size_t i = first; i < next_timer; i++) put_timer(&o, &timers[i]);
+        out_u32(&o, (uint32_t)(starts[g + 1] - starts[g]));
+        for (size_t i = starts[g]; i < starts[g + 1]; i++) {
+            if (i + 8 < starts[g + 1]) __builtin_prefetch(timers[i + 8].t);
+            put_timer(&o, &timers[i]);
+        }
         out_hash_into(&o, NULL);
         uint8_t *p = index + (size_t)g * FL__SNAP_INDEX_ITEM;
         p = put_u64(p, start);
         p = put_u64(p, out_offset(&o) - start);
         put_u64(p, XXH64_digest(&block));
     }
+    free(starts);
     free(timers);
     free(memo.bytes);
 

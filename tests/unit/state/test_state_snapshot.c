@@ -372,6 +372,77 @@ static void test_bytes_after_release(void **state) {
     fx_fini(&fx);
 }
 
+/* Payloads, keys and namespaces larger than the writer's buffer, a list of
+ * thousands of elements, and copies of such entries under a live view. */
+static void test_large_payloads(void **state) {
+    (void)state;
+    fixture fx;
+    fx_init(&fx, 1, FL_TTL_ON_CREATE_AND_WRITE);
+    int64_t now = 0;
+    fl_schema *bytes = fl_schema_of(1, "b", FL_BYTES);
+    fl_state_desc bd = {.name = "blob", .kind = FL_STATE_VALUE, .value_schema = bytes};
+    fl_state_desc ld = {.name = "big", .kind = FL_STATE_LIST, .value_schema = fx.elem};
+    fl_keyed_backend *a = fl_keyed_backend_create(0, FX_MAXP - 1, FX_MAXP, manual_now, &now);
+    fl_kstate *blob = fl_keyed_backend_state(a, &bd, NULL),
+              *big = fl_keyed_backend_state(a, &ld, NULL);
+    enum { BLOB = 300 * 1024, KEY = 300 * 1024, NS = 70 * 1024, ELEMS = 3000 };
+    uint8_t *payload = malloc(BLOB), *key = malloc(KEY), *ns = malloc(NS);
+    for (int i = 0; i < BLOB; i++) payload[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < KEY; i++) key[i] = (uint8_t)(i * 13);
+    for (int i = 0; i < NS; i++) ns[i] = (uint8_t)(i * 5);
+    uint64_t hash = fl_hash_bytes(key, KEY);
+    fl_row_builder *rb = fl_row_builder_create(bytes);
+    fl_row_builder_set_bytes(rb, 0, payload, BLOB);
+    fl_row *big_row = fl_row_copy(fl_row_builder_finish(rb));
+    fl_keyed_backend_set_key(a, key, KEY, hash);
+    fl_kstate_set_namespace(blob, ns, NS);
+    assert_int_equal(fl_kstate_value_update(blob, big_row), 0);
+    for (int i = 0; i < ELEMS; i++) assert_int_equal(fl_kstate_list_add(big, row_elem(&fx, i)), 0);
+    fl_timer_register(a, FL_EVENT_TIME, 5, ns, NS);
+
+    /* a view, then the entries change (copies of large entries) */
+    fl_keyed_snapshot *v = fl_keyed_backend_snapshot(a);
+    fl_keyed_backend_set_key(a, key, KEY, hash);
+    assert_int_equal(fl_kstate_list_add(big, row_elem(&fx, ELEMS)), 0);
+    fl_kstate_clear(blob);
+    sink out = snapshot_bytes(v);
+    fl_keyed_snapshot_release(v);
+    assert_true(out.len > BLOB + KEY + NS);
+
+    fl_keyed_backend *b = fl_keyed_backend_create(0, FX_MAXP - 1, FX_MAXP, manual_now, &now);
+    assert_int_equal(fl_keyed_backend_restore(b, out.p, out.len, NULL), 0);
+    fl_kstate *blob2 = fl_keyed_backend_state(b, &bd, NULL),
+              *big2 = fl_keyed_backend_state(b, &ld, NULL);
+    assert_non_null(blob2);
+    assert_non_null(big2);
+    fl_keyed_backend_set_key(b, key, KEY, hash);
+    fl_kstate_set_namespace(blob2, ns, NS);
+    const fl_row *got = fl_kstate_value_get(blob2);
+    assert_non_null(got);
+    assert_true(fl_row_equals(got, big_row));
+    size_t n;
+    const fl_row *const *els = fl_kstate_list_get(big2, &n);
+    assert_int_equal(n, ELEMS); /* as at the view, not after */
+    for (int i = 0; i < ELEMS; i++) assert_true(elem_is(els[i], i));
+    fl_timer t;
+    assert_int_equal(fl_timer_pop(b, FL_EVENT_TIME, 10, &t), 1);
+    assert_int_equal(t.key_len, KEY);
+    assert_memory_equal(t.key, key, KEY);
+    assert_int_equal(t.ns_len, NS);
+    assert_memory_equal(t.ns, ns, NS);
+
+    sink_free(&out);
+    fl_row_builder_destroy(rb);
+    free(big_row);
+    free(payload);
+    free(key);
+    free(ns);
+    fl_schema_unref(bytes);
+    fl_keyed_backend_destroy(a);
+    fl_keyed_backend_destroy(b);
+    fx_fini(&fx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -383,6 +454,7 @@ int main(void) {
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_timers_deduplicated),
         cmocka_unit_test(test_bytes_after_release),
+        cmocka_unit_test(test_large_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static void views_match_reference(fl_ttl_update ttl, uint64_t seed) {
     test_rng ra = {seed}, rr = {seed}, pick = {seed * 31 + 7};
     pending live[4];
     int n_live = 0, taken = 0;
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 100; round++) {
         int steps = rng_below(&pick, 5) == 0 ? 0 : (int)rng_below(&pick, 2000);
         for (int i = 0; i < steps; i++) {
             step(&fx, &a, 1, NULL, &ra, &now_a);
