@@ -95,8 +95,22 @@ void fl_buffer_make_jumbo(fl_buffer *b, uint32_t bytes) {
     b->capacity = cap;
 }
 
+fl_buffer *fl_buffer_standalone(uint32_t size) {
+    fl_buffer *b = fl_xcalloc(1, sizeof *b);
+    b->capacity = (size + 7u) & ~7u;
+    if (posix_memalign((void **)&b->data, 64, b->capacity ? b->capacity : 8) != 0)
+        b->data = fl_xmalloc(b->capacity ? b->capacity : 8);
+    b->channel = -1;
+    return b;
+}
+
 void fl_buffer_recycle(fl_buffer *b) {
     fl_buffer_pool *p = b->pool;
+    if (!p) {
+        free(b->data);
+        free(b);
+        return;
+    }
     if (b->own_data) {
         free(b->data);
         b->data = b->own_data;

@@ -52,8 +52,12 @@ int fl_buffer_pool_in_use(fl_buffer_pool *p);
 /* Makes b (empty, from a pool) able to hold `bytes` by attaching a larger
  * allocation until it is recycled. */
 void fl_buffer_make_jumbo(fl_buffer *b, uint32_t bytes);
-/* Gives b back to its pool (any thread). */
+/* Gives b back to its pool (any thread); a standalone buffer is freed. */
 void fl_buffer_recycle(fl_buffer *b);
+
+/* A standalone buffer of `size` bytes, outside every pool (priority events
+ * that must not wait for a pool buffer, replayed channel state). */
+fl_buffer *fl_buffer_standalone(uint32_t size);
 
 /* A FIFO of buffers linked through `next`; not locked (its owner locks). */
 typedef struct fl_buffer_queue {

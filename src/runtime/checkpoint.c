@@ -24,33 +24,50 @@ static int snapshot_chain(fl_task *t, int64_t id) {
     return 0;
 }
 
-int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
-    t->last_checkpoint = id;
-    int src = snapshot_chain(t, id);
-    if (src == 0) src = fl__task_maybe_fail(t, FL_INJECT_SNAPSHOT);
-    if (src < 0) return src;
+int fl__task_checkpoint_begin(fl_task *t, int64_t id, fl_task_snapshot **out) {
+    *out = NULL;
+    int rc = snapshot_chain(t, id);
+    if (rc == 0) rc = fl__task_maybe_fail(t, FL_INJECT_SNAPSHOT);
+    if (rc < 0) return rc;
     /* The synchronous part: views of the state, serialized small parts;
      * the writer thread writes them out and acknowledges. */
-    fl_task_snapshot *snap = NULL;
-    fl_snapshot_writer *sw = fl__job_run_snapshot_writer(t->run);
-    if (sw) {
-        snap = fl__task_snapshot_take(t, id, false, &t->error);
-        if (!snap) return t->error.code ? t->error.code : FL_ESTATE;
-        fl__task_snapshot_set_align(snap, align_ns);
+    if (fl__job_run_snapshot_writer(t->run)) {
+        *out = fl__task_snapshot_take(t, id, false, &t->error);
+        if (!*out) return t->error.code ? t->error.code : FL_ESTATE;
     }
-    for (int w = 0; w < t->n_writers; w++) {
-        int rc = fl__writer_broadcast_control(&t->writers[w], FL_EL_BARRIER, id, &t->error);
-        if (rc == 0) rc = fl__writer_flush(&t->writers[w], &t->error);
-        if (rc < 0) return rc;
-    }
+    return 0;
+}
+
+int fl__task_checkpoint_submit(fl_task *t, fl_task_snapshot *snap, int64_t id, int64_t align_ns) {
     if (align_ns > 0)
         fl_debug("checkpoint", "%s aligned checkpoint %lld in %.3f ms", t->name, (long long)id,
                  (double)align_ns / 1e6);
-    if (snap)
-        fl__snapshot_writer_submit(sw, snap);
-    else
+    if (snap) {
+        fl__task_snapshot_set_align(snap, align_ns);
+        fl__snapshot_writer_submit(fl__job_run_snapshot_writer(t->run), snap);
+    } else {
         fl__job_run_ack(t->run, t, id, align_ns);
+    }
     return 0;
+}
+
+int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
+    t->last_checkpoint = id;
+    fl_task_snapshot *snap = NULL;
+    int rc = fl__task_checkpoint_begin(t, id, &snap);
+    if (rc == 0 && t->settings->unaligned) {
+        rc = fl__unaligned_forward_barrier(t, id);
+    } else {
+        for (int w = 0; rc == 0 && w < t->n_writers; w++) {
+            rc = fl__writer_broadcast_control(&t->writers[w], FL_EL_BARRIER, id, &t->error);
+            if (rc == 0) rc = fl__writer_flush(&t->writers[w], &t->error);
+        }
+    }
+    if (rc < 0) {
+        fl__task_snapshot_free(snap);
+        return rc;
+    }
+    return fl__task_checkpoint_submit(t, snap, id, align_ns);
 }
 
 void fl__task_checkpoint_complete(fl_task *t, int64_t id) {

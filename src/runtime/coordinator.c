@@ -256,6 +256,21 @@ void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t) {
 
 static bool is_source_task(const fl_task *t) { return t->ops[0].ops == &fl__op_source; }
 
+/* Whether every task that feeds t has finished (sources: trivially). Such a
+ * task gets the trigger itself: no barrier can reach it any more. */
+static bool upstream_finished(const fl_coordinator *c, const fl_task *t) {
+    const fl_execution_graph *eg = t->eg;
+    const fl_job_graph *jg = eg->job;
+    for (int i = 0; i < t->vertex->n_inputs; i++) {
+        const fl_job_edge *e = &jg->edges[t->vertex->inputs[i]];
+        int P = jg->vertices[e->source_vertex].parallelism, first, count;
+        fl_edge_producers(e->partitioner, P, t->parallelism, t->subtask, &first, &count);
+        for (int k = first; k < first + count; k++)
+            if (!c->finished[eg->first_subtask[e->source_vertex] + k]) return false;
+    }
+    return true;
+}
+
 /* Called with c->mu held. */
 static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, bool stop) {
     int64_t id = ++c->next_id;
@@ -300,7 +315,7 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
     c->stats.triggered++;
     fl_debug("checkpoint", "triggering checkpoint %lld", (long long)id);
     for (int t = 0; t < c->n_tasks; t++)
-        if (!c->finished[t] && is_source_task(&c->tasks[t]))
+        if (!c->finished[t] && (is_source_task(&c->tasks[t]) || upstream_finished(c, &c->tasks[t])))
             fl__task_post(&c->tasks[t], FL_MAIL_TRIGGER_CHECKPOINT, id);
 }
 

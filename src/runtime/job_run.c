@@ -131,6 +131,16 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
         /* Tasks take snapshots when checkpoints or savepoints can happen. */
         bool savepoints = rows > 0 || at_ms > 0 || on_interrupt;
         s->checkpoint_mode = ckpt->interval_ms > 0 || savepoints ? ckpt->mode : 0;
+        bool unaligned = false;
+        const char *u = fl_config_get(c, "execution.checkpointing.unaligned");
+        if (!u) u = fl_config_get(c, "execution.checkpointing.unaligned.enabled");
+        if (u && fl_parse_bool(u, &unaligned) < 0)
+            rc = fl_error_set(err, FL_ECONFIG,
+                              "invalid value \"%s\" for \"execution.checkpointing.unaligned\": "
+                              "expected true or false",
+                              u);
+        /* Unaligned needs exactly-once; at-least-once has no alignment to skip. */
+        s->unaligned = unaligned && s->checkpoint_mode == FL_CKPT_EXACTLY_ONCE;
     }
     fl_config_destroy(c);
     return rc;

@@ -43,6 +43,7 @@ typedef struct fl_run_settings {
     int runtime_mode;
     int64_t watermark_interval_ms; /* pipeline.auto-watermark-interval; 0: every record */
     int checkpoint_mode;           /* 0: checkpoints off; FL_CKPT_EXACTLY_ONCE / AT_LEAST_ONCE */
+    bool unaligned;                /* execution.checkpointing.unaligned */
     fl_manual_clock *clock;        /* processing time; NULL: the wall clock */
     fl_failure_injection inject;
     struct fl_checkpoint_storage *storage;       /* where checkpoints go, or NULL */
@@ -344,6 +345,9 @@ typedef struct fl_input_channel {
     bool blocked;           /* exactly-once: waits for the other channels */
     fl_buffer_queue parked; /* buffers that arrived while blocked */
     uint32_t parked_offset; /* where processing resumes in the first one */
+    /* unaligned checkpoints: in-flight buffers to record as channel state */
+    bool capture_all;       /* every buffer until this channel's barrier */
+    int capture_remaining;  /* the next n buffers (they preceded the barrier) */
 } fl_input_channel;
 
 /* Control mail to a task, handled in its thread between records. */
@@ -384,9 +388,15 @@ struct fl_task {
     int barriers_missing;   /* live channels that have not delivered it yet */
     int64_t last_checkpoint; /* highest checkpoint this task took */
     int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
+    int64_t deferred_trigger; /* aligned: a trigger to take once the inputs drained */
     uint64_t inject_rng;    /* failure injection draws */
     int snapshots_in_flight; /* queued to the snapshot writer (guarded by mu) */
     atomic_llong records_emitted; /* source tasks: rows read so far */
+    atomic_bool has_priority;     /* a priority event waits at the inbox's front */
+    fl_buffer *local;             /* the rest of the inbox being processed */
+    struct fl_task_snapshot *unaligned_snap; /* operator state of `aligning` */
+    uint8_t *channel_state;       /* captured in-flight data: (u32 channel, u32 len, bytes)* */
+    size_t channel_state_len, channel_state_cap;
 
     /* inputs */
     int n_channels;
@@ -518,11 +528,44 @@ struct fl_user_state *fl__restored_list(fl_operator *op, const char *name, bool 
 void fl__user_list_append(struct fl_user_state *u, const fl_row *row);
 void fl__restored_lists_cut(fl_operator *op, int subtask, int parallelism);
 
+/* ---- unaligned checkpoints (unaligned.c) ---- */
+
+/* Delivers a barrier to consumer channel as a priority event: it goes to the
+ * front of the inbox and records how many buffers of that channel it
+ * overtook (any thread). */
+void fl__task_deliver_barrier_priority(fl_task *consumer, int channel, int64_t id);
+/* A barrier reached an input channel in unaligned mode (task thread). 0 or
+ * a negative error. */
+int fl__unaligned_on_barrier(fl_task *t, fl_input_channel *ch, int64_t id, int64_t overtaken,
+                             bool in_local);
+/* Before a buffer of ch is processed: records it when it is in-flight data. */
+void fl__unaligned_capture(fl_task *t, const fl_buffer *b);
+/* After a buffer (or end of partition): completes the checkpoint once all
+ * channel state is recorded. */
+int fl__unaligned_maybe_complete(fl_task *t);
+/* A source's or a task's barrier, forwarded on every output ahead of the
+ * queued data (flushes first). */
+int fl__unaligned_forward_barrier(fl_task *t, int64_t id);
+/* Replays restored channel state before new input (task thread). */
+int fl__unaligned_replay(fl_task *t, int (*dispatch)(fl_task *, fl_buffer *), fl_error *err);
+void fl__unaligned_fini(fl_task *t);
+/* Adds raw bytes as a part of the snapshot (uid of op, role). */
+void fl__task_snapshot_add_bytes(struct fl_task_snapshot *s, const fl_operator *op,
+                                 const char *role, const void *data, size_t len);
+/* Reads the restored parts of `role` of op's uid for this subtask index only. */
+int fl__restore_own_part(fl_operator *op, const char *role, void **data, size_t *len,
+                         fl_error *err);
+
 /* Posts mail to a task (any thread). */
 void fl__task_post(fl_task *t, int kind, int64_t id);
 /* Takes a checkpoint in the task's thread: snapshots the chain, forwards
  * the barrier downstream and acknowledges to the coordinator. */
 int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns);
+/* Its parts: user hooks and the synchronous snapshot (*out NULL without
+ * checkpoint storage), and handing the snapshot to the writer (or acking). */
+int fl__task_checkpoint_begin(fl_task *t, int64_t id, struct fl_task_snapshot **out);
+int fl__task_checkpoint_submit(fl_task *t, struct fl_task_snapshot *snap, int64_t id,
+                               int64_t align_ns);
 /* Checkpoint `id` completed: sinks commit, completion hooks run (task thread). */
 void fl__task_checkpoint_complete(fl_task *t, int64_t id);
 bool fl__task_has_transactional_sink(const fl_task *t);

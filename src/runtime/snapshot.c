@@ -166,6 +166,12 @@ static part *add_part(fl_task_snapshot *s, const fl_operator *op, const char *ro
     return p;
 }
 
+void fl__task_snapshot_add_bytes(fl_task_snapshot *s, const fl_operator *op, const char *role,
+                                 const void *data, size_t len) {
+    part *p = add_part(s, op, role);
+    put(&p->data, data, len);
+}
+
 void fl__task_snapshot_free(fl_task_snapshot *s) {
     if (!s) return;
     for (int i = 0; i < s->n_parts; i++) {
@@ -389,6 +395,30 @@ static int for_each_part(fl_operator *op, const char *role, int first, int last,
                                  op->node->name, st->files[f].path);
                 return rc;
             }
+        }
+    }
+    return 0;
+}
+
+int fl__restore_own_part(fl_operator *op, const char *role, void **data, size_t *len,
+                         fl_error *err) {
+    *data = NULL;
+    *len = 0;
+    const fl_checkpoint_operator *o = restored_operator(op);
+    if (!o) return 0;
+    for (int s = 0; s < o->parallelism; s++) {
+        const fl_checkpoint_subtask *st = &o->subtasks[s];
+        for (int f = 0; f < st->n_files; f++) {
+            if (strcmp(st->files[f].role, role) != 0) continue;
+            if (o->parallelism != op->task->parallelism)
+                return fl_error_set(err, FL_EUNSUPPORTED,
+                                    "\"%s\" has in-flight data from an unaligned checkpoint at "
+                                    "parallelism %d and cannot be restored at %d; take a "
+                                    "savepoint (always aligned) to rescale",
+                                    op->node->name, o->parallelism, op->task->parallelism);
+            if (s != op->task->subtask) continue;
+            return fl_checkpoint_reader_read(op->task->settings->restore, &st->files[f], data, len,
+                                             err);
         }
     }
     return 0;

@@ -64,6 +64,27 @@ int fl__task_maybe_fail(fl_task *t, unsigned point) {
                         names[point < 5 ? point : 0], t->eg->attempt);
 }
 
+/* A checkpoint triggered at this task itself: a source, or a task whose
+ * upstream tasks all finished (no barrier can come). Unaligned, it snapshots
+ * at once with everything still queued as channel state; aligned, it takes
+ * the checkpoint when its inputs have drained (end of partition on every
+ * channel), so nothing queued is left out. */
+static int trigger_here(fl_task *t, int64_t id) {
+    if (t->n_channels == 0) return fl__task_checkpoint(t, id, 0);
+    if (t->settings->unaligned) {
+        for (int c = 0; c < t->n_channels; c++) {
+            fl_input_channel *ch = &t->channels[c];
+            if (ch->ended) continue;
+            int rc = fl__unaligned_on_barrier(t, ch, id, INT64_MAX, false);
+            if (rc < 0) return rc;
+        }
+        return 0;
+    }
+    if (t->n_ended == t->n_channels) return fl__task_checkpoint(t, id, 0);
+    t->deferred_trigger = id; /* taken when the last channel ends */
+    return 0;
+}
+
 /* Runs the mail that arrived (in the task's thread). */
 static int handle_mail(fl_task *t) {
     pthread_mutex_lock(&t->mu);
@@ -75,7 +96,7 @@ static int handle_mail(fl_task *t) {
     while (m) {
         fl_mail *next = m->next;
         if (rc == 0 && m->kind == FL_MAIL_TRIGGER_CHECKPOINT && m->id > t->last_checkpoint)
-            rc = fl__task_checkpoint(t, m->id, 0);
+            rc = trigger_here(t, m->id);
         else if (rc == 0 && m->kind == FL_MAIL_CHECKPOINT_COMPLETE &&
                  (rc = fl__task_maybe_fail(t, FL_INJECT_COMMIT)) == 0)
             fl__task_checkpoint_complete(t, m->id);
@@ -367,6 +388,12 @@ static int process_buffer(fl_task *t, fl_buffer *buf, uint32_t offset, uint32_t 
                 }
                 break;
             case FL_EL_BARRIER:
+                if (t->settings->unaligned) {
+                    int64_t overtaken = 0;
+                    if (h.payload >= 8) memcpy(&overtaken, p + FL_EL_HEADER, 8);
+                    rc = fl__unaligned_on_barrier(t, ch, h.value, overtaken, true);
+                    break;
+                }
                 rc = on_barrier(t, ch, h.value);
                 if (rc == 1) {
                     *resume = (uint32_t)(next - buf->data);
@@ -392,6 +419,13 @@ static int dispatch(fl_task *t, fl_buffer *buf) {
     if (ch->blocked) {
         fl_buffer_queue_push(&ch->parked, buf);
         return 0;
+    }
+    if (t->settings->unaligned && buf->pool) {
+        fl__unaligned_capture(t, buf);
+        int rc = process_buffer(t, buf, 0, &(uint32_t){0});
+        fl_buffer_recycle(buf);
+        if (rc == 0) rc = fl__unaligned_maybe_complete(t);
+        return rc;
     }
     uint32_t resume = 0;
     int rc = process_buffer(t, buf, 0, &resume);
@@ -477,10 +511,47 @@ static int on_barrier(fl_task *t, fl_input_channel *ch, int64_t id) {
 
 static int on_channel_end(fl_task *t, fl_input_channel *ch) {
     if (!t->aligning || ch->barrier_seen) return 0;
+    if (t->settings->unaligned) {
+        /* Everything the channel sent is in (recorded already). */
+        ch->barrier_seen = true;
+        t->barriers_missing--;
+        ch->capture_all = false;
+        ch->capture_remaining = 0;
+        return fl__unaligned_maybe_complete(t);
+    }
     ch->barrier_seen = true;
     if (--t->barriers_missing > 0) return 0;
     int rc = finish_alignment(t);
     if (rc == 0) rc = unblock_all(t);
+    return rc;
+}
+
+/* Unaligned checkpoints: barriers waiting at the front of the inbox are
+ * handled now, ahead of the rest of the local list; buffers of their channel
+ * still in the local list were delivered before them and are in-flight data
+ * too. */
+static int take_priority(fl_task *t) {
+    pthread_mutex_lock(&t->mu);
+    fl_buffer *events = NULL, **tail = &events;
+    while (t->inbox.head && !t->inbox.head->pool) {
+        fl_buffer *b = fl_buffer_queue_pop(&t->inbox);
+        *tail = b;
+        tail = &b->next;
+    }
+    atomic_store(&t->has_priority, false);
+    pthread_mutex_unlock(&t->mu);
+    int rc = 0;
+    while (events) {
+        fl_buffer *b = events;
+        events = b->next;
+        if (rc == 0) {
+            fl_element_header h = fl_element_read_header(b->data);
+            int64_t overtaken = 0;
+            memcpy(&overtaken, b->data + FL_EL_HEADER, 8);
+            rc = fl__unaligned_on_barrier(t, &t->channels[b->channel], h.value, overtaken, false);
+        }
+        fl_buffer_recycle(b);
+    }
     return rc;
 }
 
@@ -511,19 +582,28 @@ static int run_inputs(fl_task *t) {
         }
         while (head) {
             fl_buffer *next = head->next;
+            t->local = next;
             int rc = dispatch(t, head);
             head = next;
+            if (rc == 0 && atomic_load(&t->has_priority)) rc = take_priority(t);
+            /* Unaligned: a trigger must not wait behind the backlog. */
+            if (rc == 0 && t->settings->unaligned && atomic_load(&t->has_mail)) rc = handle_mail(t);
             if (rc < 0) {
+                t->local = NULL;
                 recycle_all(head);
                 return rc;
             }
         }
+        t->local = NULL;
         int rc = atomic_load(&t->has_mail) ? handle_mail(t) : 0;
         if (rc == 0) rc = fire_processing_timers(t);
         if (rc < 0) return rc;
         flush_if_due(t);
     }
-    int rc = fl__op_end(&t->ops[0]);
+    int rc = 0;
+    if (t->deferred_trigger > t->last_checkpoint)
+        rc = fl__task_checkpoint(t, t->deferred_trigger, 0);
+    if (rc == 0) rc = fl__op_end(&t->ops[0]);
     if (rc == 0) rc = flush_writers(t);
     return rc;
 }
@@ -532,12 +612,14 @@ void *fl__task_thread_main(void *arg) {
     fl_task *t = arg;
     fl_debug("task", "%s started", t->name);
     int rc = open_chain(t);
+    if (rc == 0) rc = fl__unaligned_replay(t, dispatch, &t->error);
     if (rc == 0) rc = t->ops[0].ops == &fl__op_source ? run_source(t) : run_inputs(t);
     if (rc == 0) rc = fl__task_finish(t);
     /* Snapshots being written still read this task's state. */
     pthread_mutex_lock(&t->mu);
     while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);
     pthread_mutex_unlock(&t->mu);
+    fl__unaligned_fini(t); /* its view reads state the operators free */
     close_chain(t, rc < 0);
     if (rc < 0 && !t->error.code) fl_error_set(&t->error, rc, "%s", fl_strerror(rc));
     if (rc < 0 && !(rc == FL_ECANCELED && fl__task_canceled(t)))
