@@ -32,6 +32,9 @@ test: asan
 bench: build
 	bench/run.sh
 
+bench-nexmark: build
+	bench/nexmark/run.sh
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -26,6 +26,7 @@ extern const fl_source_connector fl__source_sequence;
 extern const fl_source_connector fl__source_datagen;
 extern const fl_source_connector fl__source_filesystem;
 extern const fl_source_connector fl__source_socket;
+extern const fl_source_connector fl__source_nexmark;
 
 extern const fl_sink_connector fl__sink_print;
 extern const fl_sink_connector fl__sink_filesystem;

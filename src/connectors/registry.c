@@ -11,7 +11,7 @@
 
 static const fl_source_connector *const sources[] = {
     &fl__source_collection, &fl__source_sequence, &fl__source_datagen,
-    &fl__source_filesystem, &fl__source_socket,
+    &fl__source_filesystem, &fl__source_socket, &fl__source_nexmark,
 };
 
 static const fl_sink_connector *const sinks[] = {
