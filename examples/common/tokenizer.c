@@ -2,63 +2,63 @@
  * tokenizer.c - the word splitter shared by the WordCount examples: lower-case
  * ASCII, split on every byte that is not an ASCII letter, digit or underscore
  * (the tokenization of Flink's WordCount example), one (word, 1) row per word.
+ *
+ * A word without upper-case letters (most of them) goes to the row builder
+ * straight from the line; only one with upper-case letters is lower-cased
+ * into a buffer first (on the stack up to WORD_INLINE bytes, else on the
+ * heap for the duration of one call).
  */
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "tokenizer.h"
 
-/* Words up to this length are lower-cased on the stack, longer ones in a
- * heap buffer for the duration of one call. */
 #define WORD_INLINE 256
 
-static bool is_word_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+/* Byte classes: not part of a word, part of a word, an upper-case letter. */
+enum { SEPARATOR = 0, WORD = 1, UPPER = 2 };
+
+static unsigned char byte_class(unsigned char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') return WORD;
+    if (c >= 'A' && c <= 'Z') return UPPER;
+    return SEPARATOR;
 }
 
-static unsigned char to_lower(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-/* Emits one (word, 1) row for the word of length n starting at p. */
-static int emit_word(fl_context *ctx, fl_collector *out, const unsigned char *p, uint32_t n) {
+/* Emits one (word, 1) row for the word of length n starting at p; upper
+ * tells whether it has upper-case letters. */
+static int emit_word(fl_context *ctx, fl_collector *out, const unsigned char *p, uint32_t n,
+                     bool upper) {
     char inline_buf[WORD_INLINE];
-    char *word = inline_buf;
-    if (n > sizeof inline_buf) {
-        word = malloc(n);
+    char *word = NULL;
+    if (upper) {
+        word = n <= sizeof inline_buf ? inline_buf : malloc(n);
         if (word == NULL)
             return fl_context_fail(ctx, "out of memory for a word of %u bytes", (unsigned)n);
+        for (uint32_t i = 0; i < n; i++)
+            word[i] = (char)(byte_class(p[i]) == UPPER ? p[i] - 'A' + 'a' : p[i]);
     }
-    for (uint32_t i = 0; i < n; i++)
-        word[i] = (char)to_lower(p[i]);
-
     fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_string(b, 0, word, n);
+    fl_row_builder_set_string(b, 0, word ? word : (const char *)p, n);
     fl_row_builder_set_bigint(b, 1, 1);
     int rc = fl_collector_emit(out);
-    if (word != inline_buf)
-        free(word);
+    if (word != NULL && word != inline_buf) free(word);
     return rc;
 }
 
 /* flat_map (line STRING) -> (word STRING, count BIGINT): one row per word. */
 int wordcount_tokenize(fl_context *ctx, const fl_row *in, fl_collector *out) {
-    if (fl_row_is_null(in, 0))
-        return 0;
+    if (fl_row_is_null(in, 0)) return 0;
     uint32_t len;
     const unsigned char *line = (const unsigned char *)fl_row_get_string(in, 0, &len);
     uint32_t i = 0;
     while (i < len) {
-        while (i < len && !is_word_byte(line[i]))
-            i++;
+        while (i < len && byte_class(line[i]) == SEPARATOR) i++;
         uint32_t start = i;
-        while (i < len && is_word_byte(line[i]))
-            i++;
+        unsigned char seen = 0;
+        for (unsigned char c; i < len && (c = byte_class(line[i])) != SEPARATOR; i++) seen |= c;
         if (i > start) {
-            int rc = emit_word(ctx, out, line + start, i - start);
-            if (rc < 0)
-                return rc;
+            int rc = emit_word(ctx, out, line + start, i - start, seen & UPPER);
+            if (rc < 0) return rc;
         }
     }
     return 0;

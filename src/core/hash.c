@@ -24,8 +24,7 @@ uint64_t fl_hash_bytes(const void *p, size_t len) { return XXH64(p, len, 0); }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-void fl_key_group_range(int subtask, int max_parallelism, int parallelism, int *first,
-                        int *last) {
+void fl_key_group_range(int subtask, int max_parallelism, int parallelism, int *first, int *last) {
     assert(max_parallelism > 0 && parallelism > 0);
     assert(subtask >= 0 && subtask < parallelism);
     *first = (int)ceil_div((int64_t)subtask * max_parallelism, parallelism);

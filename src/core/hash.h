@@ -48,7 +48,6 @@ static inline int fl_key_group_to_subtask(int key_group, int max_parallelism, in
 }
 
 /* First and last (inclusive) key group owned by a subtask. */
-void fl_key_group_range(int subtask, int max_parallelism, int parallelism, int *first,
-                        int *last);
+void fl_key_group_range(int subtask, int max_parallelism, int parallelism, int *first, int *last);
 
 #endif

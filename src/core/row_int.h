@@ -6,6 +6,8 @@
 #ifndef FL_CORE_ROW_INT_H
 #define FL_CORE_ROW_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -35,5 +37,87 @@ static inline const uint8_t *fl__row_slot(const void *row, uint32_t i) {
     uint32_t n = fl__row_nfields(row);
     return (const uint8_t *)row + FL_ROW_HEADER + fl__row_bitmap_bytes(n) + 8u * i;
 }
+
+/* Inline forms of the row.h accessors for the runtime's per-record paths
+ * (the exported ones are calls through the shared library's PLT). Same
+ * results; field indexes are not checked. */
+static inline bool fl__row_null(const void *row, uint32_t i) {
+    uint64_t word;
+    memcpy(&word, (const uint8_t *)row + FL_ROW_HEADER + 8u * (i / 64u), 8);
+    return (word >> (i % 64u)) & 1u;
+}
+static inline uint64_t fl__row_slot_u64(const void *row, uint32_t i) {
+    uint64_t v;
+    memcpy(&v, fl__row_slot(row, i), 8);
+    return v;
+}
+/* A STRING or BYTES field's bytes and length (NULL, 0 when null). */
+static inline const uint8_t *fl__row_var(const void *row, uint32_t i, uint32_t *len) {
+    if (fl__row_null(row, i)) {
+        *len = 0;
+        return NULL;
+    }
+    uint64_t slot = fl__row_slot_u64(row, i);
+    *len = (uint32_t)(slot >> 32);
+    return (const uint8_t *)row + (uint32_t)slot;
+}
+
+/* Copies len bytes from src to dst as whole 8-byte words, zero padded to
+ * fl__align8(len) (dst has room for that much); reads only the len bytes at
+ * src. A value of up to 16 bytes is assembled in registers and stored one
+ * word at a time, so that a following 8-byte load of a word (a key row's
+ * hash reading it) is forwarded from its one store: a word put together
+ * from overlapping smaller stores makes that load wait until they retire. */
+static inline void fl__copy_padded(void *dst, const void *src, uint32_t len) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (len == 0) return;
+    if (len > 16) {
+        memcpy(d, s, len);
+        if (len % 8) memset(d + len, 0, 8 - len % 8);
+        return;
+    }
+    uint64_t w0, w1 = 0;
+    if (len >= 8) {
+        memcpy(&w0, s, 8);
+        if (len > 8) {
+            uint64_t tail;
+            memcpy(&tail, s + len - 8, 8);
+            w1 = tail >> (8 * (16 - len)); /* bytes 8..len-1, little endian */
+        }
+    } else if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, s, 4);
+        memcpy(&tail, s + len - 4, 4);
+        w0 = (uint64_t)head | (uint64_t)tail << (8 * (len - 4)); /* the overlap agrees */
+    } else {
+        w0 = (uint64_t)s[0] | (len > 1 ? (uint64_t)s[1] << 8 : 0) |
+             (len > 2 ? (uint64_t)s[2] << 16 : 0);
+    }
+    memcpy(d, &w0, 8);
+    if (len > 8) memcpy(d + 8, &w1, 8);
+}
+
+/* Copies a row (or any run of whole 8-byte words: len is a multiple of 8)
+ * inline when it is short, as keys and small records are. */
+static inline void fl__copy_words(void *dst, const void *src, uint32_t len) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (len > 64) {
+        memcpy(d, s, len);
+        return;
+    }
+    for (uint32_t k = 0; k < len; k += 8) {
+        uint64_t v;
+        memcpy(&v, s + k, 8);
+        memcpy(d + k, &v, 8);
+    }
+}
+
+/* Lays a builder's row out into caller memory (the collector writes rows
+ * straight into its output batch): returns the finished row's length, and
+ * writes the row at dst when that length is at most room; 0 when the
+ * builder failed (fl_row_builder_error tells why). */
+uint32_t fl__row_builder_lay_out(fl_row_builder *b, uint8_t *dst, size_t room);
 
 #endif

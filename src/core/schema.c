@@ -15,12 +15,7 @@
 
 #include "flinc/row.h"
 #include "mem.h"
-
-struct fl_schema {
-    atomic_int refs;
-    int n;
-    fl_field *fields; /* names owned */
-};
+#include "schema_int.h"
 
 const char *fl_type_name(fl_type t) {
     switch (t) {

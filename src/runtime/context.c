@@ -113,16 +113,16 @@ fl_row_builder *fl_collector_builder(fl_collector *out) {
 int fl_collector_emit(fl_collector *out) {
     if (out->rc < 0) return out->rc;
     fl_row_builder *b = out->builder;
-    uint32_t len = fl__row_builder_size(b);
+    fl_batch *batch = &out->op->out.batch;
+    size_t room = batch->n < batch->cap ? batch->bytes_cap - batch->used : 0;
+    uint8_t *at = room ? batch->bytes + batch->used : NULL;
+    uint32_t len = fl__row_builder_lay_out(b, at, room);
     if (len == 0) {
         fl_context_fail(&out->op->ctx, "%s: invalid output row: %s", out->op->node->name,
                         fl_row_builder_error(b));
         return out->rc = FL_EUSER;
     }
-    fl_batch *batch = &out->op->out.batch;
-    if (batch->n < batch->cap && batch->used + len <= batch->bytes_cap) {
-        uint8_t *at = batch->bytes + batch->used;
-        fl__row_builder_write(b, at, len);
+    if (len <= room) {
         batch->used += len;
         batch->rows[batch->n] = (const fl_row *)at;
         batch->ts[batch->n] = out->ts;

@@ -45,70 +45,69 @@ static inline void put_header(uint8_t *out, uint32_t total, uint32_t n) {
     memcpy(out, &header, 8);
 }
 
-/* A variable-length value at out + var: len bytes of src, zero padded to 8. */
+/* A variable-length value at out + var: len bytes of src, zero padded to 8
+ * (in whole-word stores, which the hash of the key row then reads back). */
 static inline void put_var(uint8_t *out, uint32_t var, const uint8_t *src, uint32_t len) {
-    uint32_t padded = fl__align8(len);
-    if (padded > len) memset(out + var + padded - 8, 0, 8);
-    fl__copy_short(out + var, src, len);
+    fl__copy_padded(out + var, src, len);
+}
+
+/* The length of row's key row (fields keys). */
+uint32_t fl__key_size(const fl_key_extractor *kx, const fl_row *row) {
+    const fl_key_spec *spec = kx->spec;
+    uint32_t n = (uint32_t)spec->n_fields, total = fl__row_fixed_bytes(n);
+    for (uint32_t i = 0; i < n; i++) {
+        fl_type t = fl__schema_type(spec->key_schema, (int)i);
+        uint32_t f = (uint32_t)spec->fields[i];
+        if ((t == FL_STRING || t == FL_BYTES) && !fl__row_null(row, f))
+            total += fl__align8((uint32_t)(fl__row_slot_u64(row, f) >> 32));
+    }
+    return total;
 }
 
 /* The key row of one field (the usual key_by("word")): header, one bitmap
  * word, one slot, and the value's bytes when it has variable length. */
-static const fl_row *project_one(fl_key_extractor *kx, const fl_row *row) {
+static void write_one(const fl_key_extractor *kx, const fl_row *row, uint8_t *out, uint32_t total) {
     uint32_t f = (uint32_t)kx->spec->fields[0];
     fl_type t = fl__schema_type(kx->spec->key_schema, 0);
     const uint32_t fixed = FL_ROW_HEADER + 8u + 8u;
-    bool null = fl__row_null(row, f);
-    if (null || (t != FL_STRING && t != FL_BYTES)) {
-        reserve(kx, fixed);
-        uint8_t *out = kx->buf;
-        uint64_t bitmap = null ? 1u : 0u, slot = null ? 0 : fl__row_slot_u64(row, f);
-        put_header(out, fixed, 1);
-        memcpy(out + 8, &bitmap, 8);
-        memcpy(out + 16, &slot, 8);
-        return (const fl_row *)out;
-    }
-    uint32_t len;
-    const uint8_t *src = fl__row_var(row, f, &len);
-    uint32_t total = fixed + fl__align8(len);
-    reserve(kx, total);
-    uint8_t *out = kx->buf;
-    uint64_t bitmap = 0, slot = (uint64_t)fixed | (uint64_t)len << 32;
+    uint64_t bitmap = 0, slot = 0;
     put_header(out, total, 1);
+    if (fl__row_null(row, f)) {
+        bitmap = 1;
+    } else if (t == FL_STRING || t == FL_BYTES) {
+        uint32_t len;
+        const uint8_t *src = fl__row_var(row, f, &len);
+        slot = (uint64_t)fixed | (uint64_t)len << 32;
+        put_var(out, fixed, src, len);
+    } else {
+        slot = fl__row_slot_u64(row, f);
+    }
     memcpy(out + 8, &bitmap, 8);
     memcpy(out + 16, &slot, 8);
-    put_var(out, fixed, src, len);
-    return (const fl_row *)out;
 }
 
 /* The key row of the fields in spec, laid out directly from the input row's
  * slots (the same bytes a builder would produce: slots are copied verbatim,
  * variable-length values are re-packed after the key's own slots). */
-const fl_row *fl__key_project(fl_key_extractor *kx, const fl_row *row) {
+void fl__key_write(const fl_key_extractor *kx, const fl_row *row, uint8_t *out, uint32_t total) {
     const fl_key_spec *spec = kx->spec;
     uint32_t n = (uint32_t)spec->n_fields;
-    if (n == 1) return project_one(kx, row);
-    const fl_schema *ks = spec->key_schema;
-    uint32_t fixed = fl__row_fixed_bytes(n), total = fixed;
-    for (uint32_t i = 0; i < n; i++) {
-        fl_type t = fl__schema_type(ks, (int)i);
-        uint32_t f = (uint32_t)spec->fields[i];
-        if ((t == FL_STRING || t == FL_BYTES) && !fl__row_null(row, f))
-            total += fl__align8((uint32_t)(fl__row_slot_u64(row, f) >> 32));
+    if (n == 1) {
+        write_one(kx, row, out, total);
+        return;
     }
-    reserve(kx, total);
-    uint8_t *out = kx->buf;
+    const fl_schema *ks = spec->key_schema;
     put_header(out, total, n);
     uint8_t *bitmap = out + FL_ROW_HEADER, *slots = bitmap + fl__row_bitmap_bytes(n);
     memset(bitmap, 0, fl__row_bitmap_bytes(n));
-    uint32_t var = fixed;
+    uint32_t var = fl__row_fixed_bytes(n);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t f = (uint32_t)spec->fields[i];
+        fl_type t = fl__schema_type(ks, (int)i);
         uint64_t slot = 0;
         if (fl__row_null(row, f)) {
             bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
-        } else if (fl__schema_type(ks, (int)i) == FL_STRING ||
-                   fl__schema_type(ks, (int)i) == FL_BYTES) {
+        } else if (t == FL_STRING || t == FL_BYTES) {
             uint32_t len;
             const uint8_t *src = fl__row_var(row, f, &len);
             slot = (uint64_t)var | (uint64_t)len << 32;
@@ -119,14 +118,16 @@ const fl_row *fl__key_project(fl_key_extractor *kx, const fl_row *row) {
         }
         memcpy(slots + 8 * i, &slot, 8);
     }
-    return (const fl_row *)out;
 }
 
 const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t *hash,
                               fl_operator *op, fl_error *err) {
     const fl_row *key;
     if (kx->spec->n_fields > 0) {
-        key = fl__key_project(kx, row);
+        uint32_t total = fl__key_size(kx, row);
+        reserve(kx, total);
+        fl__key_write(kx, row, kx->buf, total);
+        key = (const fl_row *)kx->buf;
     } else {
         fl_row_builder *b = kx->builder;
         fl_row_builder_reset(b);

@@ -29,6 +29,8 @@ typedef struct agg_state {
     fl_key_extractor key;
     fl_state_table *table;
     fl_row_builder *builder;
+    uint8_t *scratch; /* sum/min/max of a fixed-width field: the new accumulated row */
+    uint32_t scratch_cap;
     int max_parallelism;
     bool batch_mode;
 } agg_state;
@@ -110,8 +112,45 @@ static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool 
     return want_min ? c < 0 : c > 0;
 }
 
+/* acc with field f set to the (non-null) slot value, in the scratch buffer:
+ * the bytes a builder makes of copy_row(acc) and a set of f, for a
+ * fixed-width f, without laying the row out field by field. */
+static const fl_row *with_slot(agg_state *st, const fl_row *acc, uint64_t value) {
+    uint32_t len = fl__row_len(acc), f = (uint32_t)st->field;
+    if (len > st->scratch_cap) {
+        free(st->scratch);
+        st->scratch_cap = len * 2;
+        st->scratch = fl_xmalloc(st->scratch_cap);
+    }
+    uint8_t *out = st->scratch;
+    fl__copy_words(out, acc, len);
+    memcpy(out + (fl__row_slot(acc, f) - (const uint8_t *)acc), &value, 8);
+    out[FL_ROW_HEADER + f / 8] &= (uint8_t) ~(1u << (f % 8));
+    return (const fl_row *)out;
+}
+
+static bool fixed_width(fl_type t) { return t != FL_STRING && t != FL_BYTES; }
+
+/* sum of the field (fixed-width, acc and in not null) as a slot value. */
+static uint64_t sum_slot(const agg_state *st, const fl_row *acc, const fl_row *in) {
+    uint32_t f = (uint32_t)st->field;
+    uint64_t a = fl__row_slot_u64(acc, f), b = fl__row_slot_u64(in, f);
+    if (st->field_type == FL_INT) return (uint32_t)((uint32_t)a + (uint32_t)b); /* wraps */
+    if (st->field_type == FL_DOUBLE) {
+        double x, y;
+        memcpy(&x, &a, 8);
+        memcpy(&y, &b, 8);
+        double d = x + y;
+        if (isnan(d)) d = NAN; /* the builder's one NaN */
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        return bits;
+    }
+    return a + b;
+}
+
 /* Builds the new accumulated row from acc and in; returns it (in the
- * builder, or acc/in themselves when unchanged). */
+ * builder or the scratch buffer, or acc/in themselves when unchanged). */
 static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, const fl_row *in,
                              fl_error *err) {
     fl_row_builder *b = st->builder;
@@ -131,6 +170,12 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
         return r;
     }
     case AGG_SUM:
+        if (fixed_width(st->field_type)) {
+            if (fl__row_null(in, (uint32_t)f)) return acc;
+            return with_slot(st, acc,
+                             fl__row_null(acc, (uint32_t)f) ? fl__row_slot_u64(in, (uint32_t)f)
+                                                            : sum_slot(st, acc, in));
+        }
         fl_row_builder_copy_row(b, acc);
         if (fl_row_is_null(in, f)) return acc;
         if (fl_row_is_null(acc, f)) {
@@ -148,6 +193,8 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
     case AGG_MIN:
     case AGG_MAX:
         if (!wins(st, in, acc, st->kind == AGG_MIN)) return acc;
+        if (fixed_width(st->field_type))
+            return with_slot(st, acc, fl__row_slot_u64(in, (uint32_t)f));
         fl_row_builder_copy_row(b, acc);
         fl_row_builder_copy_field(b, f, in, f);
         return fl_row_builder_finish(b);
@@ -210,6 +257,7 @@ static void agg_close(fl_operator *op) {
     fl__key_extractor_fini(&st->key);
     fl_state_table_destroy(st->table);
     if (st->builder) fl_row_builder_destroy(st->builder);
+    free(st->scratch);
     free(st);
     op->impl = NULL;
 }

@@ -26,6 +26,11 @@
  *
  * Timers are the keyed backend's, per (key, window namespace); keyed.c fires
  * them in time order as the watermark and the clock advance.
+ *
+ * A batch of elements keyed by fields has its keys projected and hashed
+ * before the first element touches state (project_keys), then the elements
+ * go one by one as above; the order of everything an element does is
+ * unchanged.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -293,13 +298,12 @@ static void project_keys(fl_win_op *w, fl_key_extractor *kx, const fl_batch *in)
     }
     size_t used = 0;
     for (uint32_t i = 0; i < in->n; i++) {
-        const fl_row *key = fl__key_project(kx, in->rows[i]);
-        uint32_t len = fl__row_len(key);
+        uint32_t len = fl__key_size(kx, in->rows[i]);
         if (used + len > w->key_bytes_cap) {
             w->key_bytes_cap = (used + len) * 2 + 4096;
             w->key_bytes = fl_xrealloc(w->key_bytes, w->key_bytes_cap);
         }
-        fl__copy_words(w->key_bytes + used, key, len);
+        fl__key_write(kx, in->rows[i], w->key_bytes + used, len);
         w->key_off[i] = (uint32_t)used;
         w->key_len[i] = len;
         used += len;

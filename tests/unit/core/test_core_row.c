@@ -210,6 +210,86 @@ static void test_exact_layout(void **state) {
     fl_schema_unref(s);
 }
 
+/* fl__copy_padded (row_int.h) reads exactly the value's bytes (the source is
+ * a heap block of that size: ASan checks), writes them zero padded to whole
+ * words and nothing after. */
+static void test_copy_padded(void **state) {
+    (void)state;
+    uint8_t dst[64];
+    for (uint32_t len = 0; len <= 40; len++) {
+        uint8_t *src = malloc(len ? len : 1);
+        for (uint32_t i = 0; i < len; i++) src[i] = (uint8_t)(0x41 + i);
+        memset(dst, 0xee, sizeof dst);
+        fl__copy_padded(dst, src, len);
+        uint32_t padded = fl__align8(len);
+        if (len) assert_memory_equal(dst, src, len);
+        for (uint32_t i = len; i < padded; i++) assert_int_equal(dst[i], 0);
+        for (uint32_t i = padded; i < sizeof dst; i++) assert_int_equal(dst[i], 0xee);
+        free(src);
+    }
+}
+
+/* A reused builder forgets the previous row: fields set before a reset and
+ * not since are null with a zero slot, and variable-length values set again,
+ * nulled or copied in leave the row a fresh builder makes of the final
+ * values (the builder tracks the variable-length bytes as they are set). */
+static void test_builder_reuse_and_overwrite(void **state) {
+    (void)state;
+    fl_schema *s = all_types_schema();
+    fl_row_builder *used = fl_row_builder_create(s);
+    fl_row_builder *fresh = fl_row_builder_create(s);
+    fl_error err;
+
+    fl_row_builder_set_bool(used, 0, true);
+    fl_row_builder_set_int(used, 1, -7);
+    fl_row_builder_set_bigint(used, 2, 123456789);
+    fl_row_builder_set_double(used, 3, 2.5);
+    fl_row_builder_set_cstring(used, 4, "a value of twenty-two");
+    fl_row_builder_set_bytes(used, 5, "\x01\x02\x03", 3);
+    fl_row_builder_set_timestamp(used, 6, 99);
+    assert_non_null(fl_row_builder_finish(used));
+
+    /* Only the timestamp and the string again, the string three times. */
+    fl_row_builder_reset(used);
+    fl_row_builder_set_cstring(used, 4, "x");
+    fl_row_builder_set_cstring(used, 4, "a much longer value than before");
+    fl_row_builder_set_cstring(used, 4, "mid-sized");
+    fl_row_builder_set_timestamp(used, 6, 5);
+    fl_row_builder_set_cstring(fresh, 4, "mid-sized");
+    fl_row_builder_set_timestamp(fresh, 6, 5);
+    const fl_row *r = fl_row_builder_finish(used);
+    assert_int_equal(fl_row_validate(r, fl_row_size(r), s, &err), 0);
+    assert_true(fl_row_equals(r, fl_row_builder_finish(fresh)));
+    assert_true(fl_row_is_null(r, 2));
+    assert_int_equal(fl_row_get_bigint(r, 2), 0);
+
+    /* A string nulled after being set, bytes set to empty, then copied. */
+    fl_row_builder_set_null(used, 4);
+    fl_row_builder_set_bytes(used, 5, "", 0);
+    fl_row_builder_reset(fresh);
+    fl_row_builder_set_timestamp(fresh, 6, 5);
+    fl_row_builder_set_bytes(fresh, 5, NULL, 0);
+    r = fl_row_builder_finish(used);
+    assert_int_equal(fl_row_validate(r, fl_row_size(r), s, &err), 0);
+    assert_true(fl_row_equals(r, fl_row_builder_finish(fresh)));
+    assert_int_equal(fl_row_size(r), fl__row_fixed_bytes(7));
+
+    fl_row_builder_reset(fresh);
+    fl_row_builder_set_cstring(fresh, 4, "copied over a null");
+    const fl_row *src = fl_row_copy(fl_row_builder_finish(fresh));
+    fl_row_builder_copy_field(used, 4, src, 4);
+    fl_row_builder_set_null(used, 5);
+    fl_row_builder_set_null(used, 6);
+    r = fl_row_builder_finish(used);
+    assert_int_equal(fl_row_validate(r, fl_row_size(r), s, &err), 0);
+    assert_true(fl_row_equals(r, src));
+
+    free((void *)src);
+    fl_row_builder_destroy(used);
+    fl_row_builder_destroy(fresh);
+    fl_schema_unref(s);
+}
+
 /* Two builders, values set in a different order and with overwrites, give
  * the same bytes. */
 static void test_canonical_bytes(void **state) {
@@ -582,6 +662,8 @@ int main(void) {
         cmocka_unit_test(test_empty_and_large_strings),
         cmocka_unit_test(test_many_fields),
         cmocka_unit_test(test_exact_layout),
+        cmocka_unit_test(test_copy_padded),
+        cmocka_unit_test(test_builder_reuse_and_overwrite),
         cmocka_unit_test(test_canonical_bytes),
         cmocka_unit_test(test_builder_reuses_buffer),
         cmocka_unit_test(test_builder_errors),
