@@ -168,6 +168,18 @@ void fl_manual_clock_set(fl_manual_clock *c, int64_t ms);
 void fl_manual_clock_advance(fl_manual_clock *c, int64_t ms);
 void fl_env_set_clock(fl_env *env, fl_manual_clock *c);
 
+/* ---- savepoints -------------------------------------------------------------------------- */
+
+/* Takes a savepoint of every job running on the embedded cluster of this
+ * process (call it from another thread than the one in fl_env_execute), into
+ * `dir` (NULL: execution.checkpointing.savepoint-dir); with stop, each job
+ * stops once its savepoint completed and fl_env_execute returns 0. Returns how
+ * many jobs were asked. */
+int fl_trigger_savepoint(const char *dir, bool stop);
+/* The directory of the savepoint the last job that ended in this process
+ * completed, or "" (a copy into buf of size bytes; returns buf). */
+char *fl_last_savepoint(char *buf, size_t size);
+
 /* ---- sources ---------------------------------------------------------------------- */
 
 /* Rows copied into the job (non-parallel, bounded, Flink's fromCollection). */

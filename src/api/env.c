@@ -399,3 +399,13 @@ static int execute(fl_env *env, const char *job_name, fl_error *err) {
     };
     return fl_minicluster_execute(job, &o, err);
 }
+
+/* ---- savepoints ----------------------------------------------------------------------------- */
+
+int fl_trigger_savepoint(const char *dir, bool stop) { return fl_minicluster_savepoint_all(dir, stop); }
+
+char *fl_last_savepoint(char *buf, size_t size) {
+    fl_checkpoint_stats s = fl_minicluster_last_checkpoint_stats();
+    snprintf(buf, size, "%s", s.savepoint);
+    return buf;
+}

@@ -78,18 +78,20 @@ fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void) {
     return s;
 }
 
-int fl_minicluster_stop_with_savepoint_all(void) {
+int fl_minicluster_savepoint_all(const char *dir, bool stop) {
     int n = 0;
     pthread_mutex_lock(&running_mu);
     for (int i = 0; i < MAX_RUNNING; i++) {
         if (running[i]) {
-            fl_job_run_savepoint(running[i], NULL, true);
+            fl_job_run_savepoint(running[i], dir, stop);
             n++;
         }
     }
     pthread_mutex_unlock(&running_mu);
     return n;
 }
+
+int fl_minicluster_stop_with_savepoint_all(void) { return fl_minicluster_savepoint_all(NULL, true); }
 
 int fl_minicluster_cancel_all(void) {
     int n = 0;
@@ -236,7 +238,9 @@ static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job,
         return fl_error_set(err, FL_ECONFIG,
                             "a savepoint needs a directory: set "
                             "execution.checkpointing.savepoint-dir (or --savepoint-dir DIR)");
-    if (interval <= 0 && !savepoints) return 0;
+    bool savepoint_dir = fl_config_get(cfg, "execution.checkpointing.savepoint-dir") ||
+                         fl_config_get(cfg, "state.savepoints.dir");
+    if (interval <= 0 && !savepoints && !savepoint_dir) return 0;
     fl_config *c = fl_config_clone(cfg);
     if (!fl_config_get(c, "execution.checkpointing.dir") &&
         !fl_config_get(c, "state.checkpoints.dir")) {

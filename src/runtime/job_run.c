@@ -129,7 +129,9 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
         const char *oi = fl_config_get(c, "flinc.savepoint-on-interrupt");
         if (oi) fl_parse_bool(oi, &on_interrupt);
         /* Tasks take snapshots when checkpoints or savepoints can happen. */
-        bool savepoints = rows > 0 || at_ms > 0 || on_interrupt;
+        bool savepoints = rows > 0 || at_ms > 0 || on_interrupt ||
+                          fl_config_get(c, "execution.checkpointing.savepoint-dir") ||
+                          fl_config_get(c, "state.savepoints.dir");
         s->checkpoint_mode = ckpt->interval_ms > 0 || savepoints ? ckpt->mode : 0;
         bool unaligned = false;
         const char *u = fl_config_get(c, "execution.checkpointing.unaligned");

@@ -8,6 +8,7 @@
  * state no operator claims fails the restore unless allowed.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -195,12 +196,50 @@ static void test_unclaimed_state_fails_restore_unless_allowed(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* The API call: another thread asks for a stop-with-savepoint. */
+static void *ask_for_savepoint(void *arg) {
+    while (__atomic_load_n(&rows_read, __ATOMIC_RELAXED) < 15000) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    while (fl_trigger_savepoint(arg, true) == 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_savepoint_api_call_then_rescale(void **state) {
+    char out[] = "/tmp/flinc-sp-out-XXXXXX", sps[] = "/tmp/flinc-sp-XXXXXX";
+    assert_non_null(mkdtemp(out));
+    assert_non_null(mkdtemp(sps));
+    rows_read = 0;
+    pthread_t th;
+    pthread_create(&th, NULL, ask_for_savepoint, sps);
+    fl_error err = {0};
+    /* A savepoint directory makes savepoints possible; none is automatic. */
+    int rc = run(2, out, sps, NULL, NULL, false, &err);
+    pthread_join(th, NULL);
+    if (rc != 0) fail_msg("%s", err.message);
+    char savepoint[1024];
+    fl_last_savepoint(savepoint, sizeof savepoint);
+    assert_true(savepoint[0] != '\0');
+    assert_true(fl_minicluster_last_checkpoint_stats().stopped);
+    fl_error_clear(&err);
+    if (run(3, out, sps, savepoint, NULL, false, &err) != 0) fail_msg("%s", err.message);
+    check_output(out);
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", out, sps);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rescale_2_to_4),
         cmocka_unit_test(test_rescale_4_to_2),
         cmocka_unit_test(test_rescale_1_to_3),
         cmocka_unit_test(test_unclaimed_state_fails_restore_unless_allowed),
+        cmocka_unit_test(test_savepoint_api_call_then_rescale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
