@@ -8,7 +8,9 @@
  * into a buffer first (on the stack up to WORD_INLINE bytes, else on the
  * heap for the duration of one call).
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tokenizer.h"
@@ -62,4 +64,45 @@ int wordcount_tokenize(fl_context *ctx, const fl_row *in, fl_collector *out) {
         }
     }
     return 0;
+}
+
+/* ---- the socket examples' input ---------------------------------------------------------- */
+
+static void socket_usage(const char *program) {
+    fprintf(stderr,
+            "%s: no port given\n"
+            "usage: flinc run %s.so [--hostname HOST] --port PORT\n"
+            "  HOST (localhost by default) and PORT are the address of the text server; to\n"
+            "  start a simple one, run `nc -lk PORT` and type the input text into it.\n",
+            program, program);
+}
+
+/* Parses a TCP port in [1, 65535]; -1 when s is not one. */
+static int parse_port(const char *s) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 65535) return -1;
+    return (int)v;
+}
+
+fl_stream *wordcount_socket_words(fl_env *env, const char *program) {
+    const char *hostname = fl_env_param(env, "hostname");
+    const char *port_text = fl_env_param(env, "port");
+    if (hostname == NULL) hostname = "localhost";
+    if (port_text == NULL) {
+        socket_usage(program);
+        return NULL;
+    }
+    int port = parse_port(port_text);
+    if (port < 0) {
+        fprintf(stderr, "%s: invalid port \"%s\": expected a number from 1 to 65535\n", program,
+                port_text);
+        return NULL;
+    }
+    fl_stream *lines = fl_env_socket_text_stream(env, hostname, port, "\n");
+    fl_schema *word_count = fl_schema_of(2, "word", FL_STRING, "count", FL_BIGINT);
+    fl_stream *words = fl_stream_flat_map(lines, wordcount_tokenize, word_count);
+    fl_schema_unref(word_count);
+    return fl_stream_name(words, "Tokenizer");
 }
