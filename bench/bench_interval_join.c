@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "flinc/flinc.h"
 
 #define MAX_RUNS 16
@@ -59,19 +60,6 @@ int bench_ij_join(fl_context *ctx, const fl_row *left, const fl_row *right, fl_r
     fl_row_builder_set_bigint(out, 1, fl_row_get_timestamp(left, 1));
     fl_row_builder_set_bigint(out, 2, fl_row_get_timestamp(right, 1));
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Pairs (v, w) in 1..N with v = w mod K and |v - w| <= B. */
@@ -116,10 +104,10 @@ static int run_once(const bench_options *o, int parallelism, double *wall, doubl
                                           bench_ij_join, out);
     fl_stream *sink = fl_stream_discard(j);
 
-    double wall0 = now_s(), cpu0 = cpu_s();
+    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
     if (fl_env_execute(env, "Interval join benchmark", &err) != 0) goto done;
-    *wall = now_s() - wall0;
-    *cpu = cpu_s() - cpu0;
+    *wall = bench_now_s() - wall0;
+    *cpu = bench_cpu_s() - cpu0;
     *pairs = fl_stream_discarded(sink);
     rc = 0;
 
@@ -133,27 +121,9 @@ done:
     return rc;
 }
 
-static int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 /* "1,2,4" into o->parallelisms. */
 static int parse_parallelisms(const char *s, bench_options *o) {
-    char buf[256];
-    if (strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    o->n_parallelisms = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        int64_t p;
-        if (o->n_parallelisms == MAX_RUNS || parse_int64(tok, 1, 1024, &p) != 0) return -1;
-        o->parallelisms[o->n_parallelisms++] = (int)p;
-    }
+    o->n_parallelisms = bench_parse_list(s, 1, 1024, o->parallelisms, MAX_RUNS);
     return o->n_parallelisms > 0 ? 0 : -1;
 }
 
@@ -188,13 +158,13 @@ static int parse_args(int argc, char **argv, bench_options *o) {
         const char *val = argv[++i];
         int bad;
         if (strcmp(arg, "--rows") == 0)
-            bad = parse_int64(val, 1, INT64_MAX / 4, &o->rows);
+            bad = bench_parse_int64(val, 1, INT64_MAX / 4, &o->rows);
         else if (strcmp(arg, "--keys") == 0)
-            bad = parse_int64(val, 1, INT64_MAX, &o->keys);
+            bad = bench_parse_int64(val, 1, INT64_MAX, &o->keys);
         else if (strcmp(arg, "--bound") == 0)
-            bad = parse_int64(val, 0, INT64_MAX / 8, &o->bound);
+            bad = bench_parse_int64(val, 0, INT64_MAX / 8, &o->bound);
         else if (strcmp(arg, "--watermark-interval") == 0)
-            bad = parse_int64(val, 0, 3600000, &o->watermark_ms);
+            bad = bench_parse_int64(val, 0, 3600000, &o->watermark_ms);
         else if (strcmp(arg, "--parallelism") == 0)
             bad = parse_parallelisms(val, o);
         else {

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "flinc/flinc.h"
 
 #define MAX_RUNS 16
@@ -58,19 +59,6 @@ int bench_pipeline_to_key_value(fl_context *ctx, const fl_row *in, fl_row_builde
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Builds and runs the job once; 0 or -1 after printing the error. */
 static int run_once(const bench_options *opt, int parallelism, bench_result *res) {
     fl_error err;
@@ -90,11 +78,11 @@ static int run_once(const bench_options *opt, int parallelism, bench_result *res
     fl_stream *sums = fl_keyed_sum(fl_stream_key_by(pairs, "key"), "value");
     fl_stream *sink = fl_stream_discard(sums);
 
-    double wall0 = now_s(), cpu0 = cpu_s();
+    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
     if (fl_env_execute(env, "Pipeline benchmark", &err) != 0)
         goto done;
-    res->wall_s = now_s() - wall0;
-    res->cpu_s = cpu_s() - cpu0;
+    res->wall_s = bench_now_s() - wall0;
+    res->cpu_s = bench_cpu_s() - cpu0;
     res->discarded = fl_stream_discarded(sink);
     rc = 0;
 
@@ -107,30 +95,9 @@ done:
     return rc;
 }
 
-static int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "1,2,4" into opt->parallelisms. */
 static int parse_parallelisms(const char *s, bench_options *opt) {
-    char buf[256];
-    if (strlen(s) >= sizeof buf)
-        return -1;
-    strcpy(buf, s);
-    opt->n_parallelisms = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        int64_t p;
-        if (opt->n_parallelisms == MAX_RUNS || parse_int64(tok, 1, 1024, &p) != 0)
-            return -1;
-        opt->parallelisms[opt->n_parallelisms++] = (int)p;
-    }
+    opt->n_parallelisms = bench_parse_list(s, 1, 1024, opt->parallelisms, MAX_RUNS);
     return opt->n_parallelisms > 0 ? 0 : -1;
 }
 
@@ -162,9 +129,9 @@ static int parse_args(int argc, char **argv, bench_options *opt) {
         const char *val = argv[++i];
         int bad;
         if (strcmp(arg, "--rows") == 0)
-            bad = parse_int64(val, 1, INT64_MAX, &opt->rows);
+            bad = bench_parse_int64(val, 1, INT64_MAX, &opt->rows);
         else if (strcmp(arg, "--keys") == 0)
-            bad = parse_int64(val, 1, INT64_MAX, &opt->keys);
+            bad = bench_parse_int64(val, 1, INT64_MAX, &opt->keys);
         else if (strcmp(arg, "--parallelism") == 0)
             bad = parse_parallelisms(val, opt);
         else {

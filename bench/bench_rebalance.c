@@ -12,24 +12,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "flinc/flinc.h"
 
 int bench_rebalance_inc(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
     fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(in, 0) + 1);
     return 0;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv) {
@@ -48,13 +36,13 @@ int main(int argc, char **argv) {
     fl_stream *m1 = fl_stream_map(fl_env_from_sequence(env, 1, rows), bench_rebalance_inc, NULL);
     fl_stream *m2 = fl_stream_map(fl_stream_rebalance(m1), bench_rebalance_inc, NULL);
     fl_stream *sink = fl_stream_discard(m2);
-    double w0 = now_s(), c0 = cpu_s();
+    double w0 = bench_now_s(), c0 = bench_cpu_s();
     fl_error err = {0};
     if (fl_env_execute(env, "rebalance", &err) != 0) {
         fprintf(stderr, "bench_rebalance: %s\n", err.message);
         return 1;
     }
-    double wall = now_s() - w0, cpu = cpu_s() - c0;
+    double wall = bench_now_s() - w0, cpu = bench_cpu_s() - c0;
     long long got = (long long)fl_stream_discarded(sink);
     fl_env_destroy(env);
     if (got != rows) {

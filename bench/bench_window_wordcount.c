@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "flinc/flinc.h"
 
 #define MAX_RUNS   16
@@ -115,19 +116,6 @@ int bench_ww_sink(fl_context *ctx, const fl_row *in) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Writes n random words (ten to a line) to path; the number of words, or -1. */
 static int64_t generate(const char *path, int64_t n) {
     FILE *f = fopen(path, "w");
@@ -188,9 +176,9 @@ static int run_once(const char *path, int64_t words, int parallelism) {
     atomic_store(&window_task_us, 0);
     fl_error err;
     fl_error_clear(&err);
-    double wall0 = now_s(), cpu0 = cpu_s();
+    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
     int rc = fl_env_execute(env, "Window WordCount benchmark", &err);
-    double wall = now_s() - wall0, cpu = cpu_s() - cpu0;
+    double wall = bench_now_s() - wall0, cpu = bench_cpu_s() - cpu0;
     fl_env_destroy(env);
     if (rc != 0) {
         fprintf(stderr, "bench_window_wordcount: the job failed: %s\n", err.message);
@@ -213,16 +201,9 @@ static int run_once(const char *path, int64_t words, int parallelism) {
     return 0;
 }
 
+/* "1,2,4" into o->parallelisms. */
 static int parse_list(const char *s, bench_options *o) {
-    o->n_parallelisms = 0;
-    for (const char *p = s; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 64 || o->n_parallelisms == MAX_RUNS) return -1;
-        o->parallelisms[o->n_parallelisms++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return -1;
-    }
+    o->n_parallelisms = bench_parse_list(s, 1, 64, o->parallelisms, MAX_RUNS);
     return o->n_parallelisms > 0 ? 0 : -1;
 }
 
