@@ -19,53 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_util.h"
-
-int64_t fl__keyed_state_bytes_at_close(const char *operator_name);
-
-static int64_t state_left(const char *name, int64_t before) {
-    return fl__keyed_state_bytes_at_close(name) - (before < 0 ? 0 : before);
-}
-
-static uint32_t mix(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
+#include "window_util.h"
 
 /* Rows of (id BIGINT, ts TIMESTAMP, x BIGINT); timestamps out of order within bound. */
 #define BOUND 30
-
-static fl_row **make_rows(const fl_schema *s, int n, int64_t (*id)(int), int64_t (*ts)(int),
-                          int64_t (*x)(int)) {
-    fl_row **rows = calloc((size_t)n, sizeof *rows);
-    fl_row_builder *b = fl_row_builder_create(s);
-    for (int i = 0; i < n; i++) {
-        fl_row_builder_reset(b);
-        fl_row_builder_set_bigint(b, 0, id(i));
-        fl_row_builder_set_timestamp(b, 1, ts(i));
-        fl_row_builder_set_bigint(b, 2, x(i));
-        rows[i] = fl_row_copy(fl_row_builder_finish(b));
-    }
-    fl_row_builder_destroy(b);
-    return rows;
-}
-
-static void free_rows(fl_row **rows, int n) {
-    for (int i = 0; i < n; i++) free(rows[i]);
-    free(rows);
-}
-
-static fl_stream *timed(fl_env *env, const fl_schema *s, fl_row **rows, int n, int64_t bound) {
-    fl_watermark_strategy ws = {.max_out_of_orderness_ms = bound, .timestamp_field = "ts"};
-    return fl_stream_set_parallelism(
-        fl_stream_assign_timestamps_and_watermarks(
-            fl_env_from_rows(env, s, (const fl_row *const *)rows, (size_t)n), &ws),
-        1);
-}
 
 /* Sorted int64 tuples of 4, compared as multisets. */
 typedef struct tuples {

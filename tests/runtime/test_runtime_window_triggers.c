@@ -12,25 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rt_util.h"
-
-int64_t fl__keyed_state_bytes_at_close(const char *operator_name);
-
-static int64_t state_left(const char *name, int64_t before) {
-    return fl__keyed_state_bytes_at_close(name) - (before < 0 ? 0 : before);
-}
+#include "window_util.h"
 
 #define N_KEYS 5
 #define BOUND  40
-
-static uint32_t mix(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
 
 static int64_t ev_key(int i) { return (i * 3) % N_KEYS; }
 static int64_t ev_ts(int i) {
@@ -41,33 +26,6 @@ static int64_t ev_value(int i) { return (int64_t)(mix((uint32_t)i + 77) % 1000);
 
 static fl_schema *event_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "v", FL_BIGINT);
-}
-
-static fl_row **make_events(const fl_schema *s, int n) {
-    fl_row **rows = calloc((size_t)n, sizeof *rows);
-    fl_row_builder *b = fl_row_builder_create(s);
-    for (int i = 0; i < n; i++) {
-        fl_row_builder_reset(b);
-        fl_row_builder_set_bigint(b, 0, ev_key(i));
-        fl_row_builder_set_timestamp(b, 1, ev_ts(i));
-        fl_row_builder_set_bigint(b, 2, ev_value(i));
-        rows[i] = fl_row_copy(fl_row_builder_finish(b));
-    }
-    fl_row_builder_destroy(b);
-    return rows;
-}
-
-static void free_rows(fl_row **rows, int n) {
-    for (int i = 0; i < n; i++) free(rows[i]);
-    free(rows);
-}
-
-static fl_stream *timed_events(fl_env *env, const fl_schema *s, fl_row **rows, int n) {
-    fl_watermark_strategy ws = {.max_out_of_orderness_ms = BOUND, .timestamp_field = "ts"};
-    return fl_stream_set_parallelism(
-        fl_stream_assign_timestamps_and_watermarks(
-            fl_env_from_rows(env, s, (const fl_row *const *)rows, (size_t)n), &ws),
-        1);
 }
 
 /* ---- results as multisets of (key, ts, value, extra) --------------------------------------- */
@@ -201,7 +159,7 @@ static void free_windows(windows *ws) {
 
 static void test_count_trigger_global_purging(void **state) {
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, NULL);
     fl_stream *src = fl_env_from_rows(env, s, (const fl_row *const *)rows, N_EVENTS);
     fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(src, "k"), fl_global_windows());
@@ -240,10 +198,10 @@ static void test_count_trigger_global_purging(void **state) {
 static void test_count_trigger_time_windows(void **state) {
     const int64_t size = 300;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
     fl_windowed_stream *w =
-        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+        fl_keyed_window(fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k"),
                         fl_tumbling_event_time_windows(size, 0));
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 4});
     fl_stream *sums = fl_window_reduce(w, rt_wt_reduce_sum);
@@ -442,10 +400,10 @@ static void test_continuous_event_time_trigger(void **state) {
 static void test_purging_event_time_trigger(void **state) {
     const int64_t size = 200, lateness = 200;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
     fl_windowed_stream *w =
-        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+        fl_keyed_window(fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k"),
                         fl_tumbling_event_time_windows(size, 0));
     fl_window_allowed_lateness(w, lateness);
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_EVENT_TIME, .purging = true});
@@ -556,10 +514,10 @@ static void test_user_trigger(void **state) {
     const int64_t size = 250;
     count_schema_ = fl_schema_of(1, "n", FL_BIGINT);
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
     fl_windowed_stream *w =
-        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+        fl_keyed_window(fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k"),
                         fl_tumbling_event_time_windows(size, 0));
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_USER, .fns = &user_trigger});
     fl_stream *sums = fl_window_sum(w, "v");
@@ -607,9 +565,9 @@ int rt_wt_sum_rows(fl_context *ctx, const fl_window *w, const fl_row *const *row
 static void test_count_evictor_before(void **state) {
     const int64_t size = 200;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_keyed_stream *k = fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k");
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k");
     fl_windowed_stream *w = fl_keyed_window(k, fl_tumbling_event_time_windows(size, 0));
     fl_window_evictor(w, (fl_evictor){.kind = FL_EVICTOR_COUNT, .count = 3});
     fl_stream *reduced = fl_window_reduce(w, rt_wt_reduce_sum);
@@ -642,9 +600,9 @@ static void test_time_evictor_after_with_lateness(void **state) {
     fl_schema *s = event_schema();
     fl_schema *out =
         fl_schema_of(4, "k", FL_BIGINT, "t", FL_BIGINT, "sum", FL_BIGINT, "n", FL_BIGINT);
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_keyed_stream *k = fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k");
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k");
     fl_windowed_stream *w = fl_keyed_window(k, fl_tumbling_event_time_windows(size, 0));
     fl_window_allowed_lateness(w, lateness);
     fl_window_evictor(w, (fl_evictor){.kind = FL_EVICTOR_TIME, .keep_ms = keep, .after = true});

@@ -17,30 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rt_util.h"
-
-/* The runtime's gauge of keyed state left at close (runtime_int.h). */
-int64_t fl__keyed_state_bytes_at_close(const char *operator_name);
-
-/* State bytes the operators named `name` left at close during the last run. */
-static int64_t state_left(const char *name, int64_t before) {
-    int64_t after = fl__keyed_state_bytes_at_close(name);
-    return after - (before < 0 ? 0 : before);
-}
+#include "window_util.h"
 
 #define N_EVENTS 4000
 #define N_KEYS   7
 #define BOUND    60
-
-/* A well-mixed hash of i, for jitter. */
-static uint32_t mix(uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352du;
-    x ^= x >> 15;
-    x *= 0x846ca68bu;
-    x ^= x >> 16;
-    return x;
-}
 
 /* Events: (k, ts, v). Timestamps rise 10 ms per event with random jitter up
  * to 3 * BOUND (rows behind the watermark: late firings), every 53rd row is
@@ -56,36 +37,6 @@ static int64_t ev_value(int i) { return i % 100 + 1; }
 
 static fl_schema *event_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "v", FL_BIGINT);
-}
-
-static fl_row **make_events(const fl_schema *s, int n) {
-    fl_row **rows = calloc((size_t)n, sizeof *rows);
-    fl_row_builder *b = fl_row_builder_create(s);
-    for (int i = 0; i < n; i++) {
-        fl_row_builder_reset(b);
-        fl_row_builder_set_bigint(b, 0, ev_key(i));
-        fl_row_builder_set_timestamp(b, 1, ev_ts(i));
-        fl_row_builder_set_bigint(b, 2, ev_value(i));
-        rows[i] = fl_row_copy(fl_row_builder_finish(b));
-    }
-    fl_row_builder_destroy(b);
-    return rows;
-}
-
-static void free_rows(fl_row **rows, int n) {
-    for (int i = 0; i < n; i++) free(rows[i]);
-    free(rows);
-}
-
-/* A source of the events with timestamps and bounded-out-of-orderness
- * watermarks, all in one subtask, so that every window subtask sees the
- * watermark of the rows before each of its rows. */
-static fl_stream *timed_events(fl_env *env, const fl_schema *s, fl_row **rows, int n) {
-    fl_watermark_strategy ws = {.max_out_of_orderness_ms = BOUND, .timestamp_field = "ts"};
-    return fl_stream_set_parallelism(
-        fl_stream_assign_timestamps_and_watermarks(
-            fl_env_from_rows(env, s, (const fl_row *const *)rows, (size_t)n), &ws),
-        1);
 }
 
 /* ---- results ------------------------------------------------------------------------------- */
@@ -262,9 +213,9 @@ static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *lat
 
 static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(parallelism, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_stream *src = timed_events(env, s, rows, N_EVENTS);
+    fl_stream *src = timed(env, s, rows, N_EVENTS, BOUND);
     fl_window_assigner a = size == slide ? fl_tumbling_event_time_windows(size, offset_)
                                          : fl_sliding_event_time_windows(size, slide, offset_);
     fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(src, "k"), a);
@@ -503,7 +454,7 @@ static void run_sessions(int parallelism, int64_t lateness, bool use_reduce) {
     agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_row **rows = make_session_events(s, N);
     fl_env *env = rt_env(parallelism, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_stream *src = timed_events(env, s, rows, N);
+    fl_stream *src = timed(env, s, rows, N, BOUND);
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(src, "k"), fl_event_time_session_windows(GAP));
     fl_window_allowed_lateness(w, lateness);
@@ -601,9 +552,9 @@ static void test_window_functions_p2(void **state) {
     fl_schema *s = event_schema(), *st = stamped_schema(), *wo = window_out_schema();
     acc_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_keyed_stream *k = fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k");
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k");
     fl_window_assigner a = fl_tumbling_event_time_windows(size, 0);
 #define WIN() fl_window_allowed_lateness(fl_keyed_window(k, a), lateness)
     fl_collect *c_min =
@@ -725,10 +676,10 @@ int rt_win_firings(fl_context *ctx, const fl_window *w, const fl_row *const *row
 static void test_per_window_state(void **state) {
     const int64_t size = 200, lateness = 150;
     fl_schema *s = event_schema(), *wo = window_out_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
     fl_windowed_stream *w =
-        fl_keyed_window(fl_stream_key_by(timed_events(env, s, rows, N_EVENTS), "k"),
+        fl_keyed_window(fl_stream_key_by(timed(env, s, rows, N_EVENTS, BOUND), "k"),
                         fl_tumbling_event_time_windows(size, 0));
     fl_window_allowed_lateness(w, lateness);
     fl_stream *p = fl_window_process(w, rt_win_firings, wo);
@@ -767,9 +718,9 @@ static void test_per_window_state(void **state) {
 static void test_window_all(void **state) {
     const int64_t size = 300;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = make_events(s, N_EVENTS);
+    fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
     fl_env *env = rt_env(3, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_windowed_stream *w = fl_stream_window_all(timed_events(env, s, rows, N_EVENTS),
+    fl_windowed_stream *w = fl_stream_window_all(timed(env, s, rows, N_EVENTS, BOUND),
                                                  fl_sliding_event_time_windows(size, 100, 0));
     fl_window_side_output_late_data(w, "late");
     fl_stream *sums = fl_window_sum(w, "v");
