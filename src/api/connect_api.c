@@ -20,6 +20,7 @@
 #include "api_int.h"
 #include "flinc/window.h"
 #include "mem.h"
+#include "schema_text.h"
 
 struct fl_connected_streams {
     fl_env *env;
@@ -199,22 +200,6 @@ fl_stream *fl_connected_process(fl_connected_streams *c, fl_process_fn fn1, fl_p
 
 /* ---- the broadcast state pattern ------------------------------------------------------------ */
 
-/* "name:TYPE,name:TYPE" for a node option; false when a field name holds a
- * separator (the caller reports it). */
-static bool encode_schema(const fl_schema *s, char *buf, size_t size) {
-    size_t at = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < fl_schema_num_fields(s); i++) {
-        const char *name = fl_schema_field_name(s, i);
-        if (strpbrk(name, ":,")) return false;
-        int w = snprintf(buf + at, size - at, "%s%s:%s", i ? "," : "", name,
-                         fl_type_name(fl_schema_field_type(s, i)));
-        if (w < 0 || (size_t)w >= size - at) return false;
-        at += (size_t)w;
-    }
-    return true;
-}
-
 fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const char *state_name,
                                        const fl_schema *key_schema, const fl_schema *value_schema,
                                        fl_process_fn fn_element, fl_process_fn fn_broadcast,
@@ -229,18 +214,14 @@ fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const cha
     if (!state_name || !*state_name || !key_schema || !value_schema)
         return fl__fail(env, out, FL_EINVAL,
                         "the broadcast state needs a name, a key schema and a value schema");
-    char keys[2048], values[2048];
-    if (!encode_schema(key_schema, keys, sizeof keys) ||
-        !encode_schema(value_schema, values, sizeof values))
-        return fl__fail(env, out, FL_ESCHEMA,
-                        "broadcast state \"%s\": field names of its schemas must not contain ':' "
-                        "or ',' (and the schemas must be shorter than 2 KiB)",
-                        state_name);
     fl_stream_node *n = two_input_node(s, rules, "broadcast_process", "Co-Process-Broadcast", true);
     n->schema = fl_schema_ref((fl_schema *)out);
     fl_kv_set(n->options, "state.name", state_name);
+    char *keys = fl__schema_encode(key_schema), *values = fl__schema_encode(value_schema);
     fl_kv_set(n->options, "state.key-schema", keys);
     fl_kv_set(n->options, "state.value-schema", values);
+    free(keys);
+    free(values);
     if (!set_fn(env, n, "element", (void *)fn_element, "element function") ||
         !set_fn(env, n, "broadcast", (void *)fn_broadcast, "broadcast function"))
         return fl__poison(env, out);

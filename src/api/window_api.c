@@ -23,6 +23,7 @@
 #include "api_int.h"
 #include "flinc/window.h"
 #include "mem.h"
+#include "schema_text.h"
 #include "window_int.h"
 
 struct fl_windowed_stream {
@@ -399,8 +400,8 @@ static int aggregate_roles(const fl_aggregate_function *agg, fn_role *f) {
 static void set_agg_schemas(fl_stream *h, const fl_aggregate_function *agg) {
     if (h->node < 0) return;
     fl_stream_node *n = h->env->graph->nodes[h->node];
-    char *acc = fl__win_schema_encode(agg->acc_schema),
-         *out = fl__win_schema_encode(agg->out_schema);
+    char *acc = fl__schema_encode(agg->acc_schema),
+         *out = fl__schema_encode(agg->out_schema);
     fl_kv_set(n->options, FL_WIN_OPT_ACC_SCHEMA, acc);
     fl_kv_set(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA, out);
     free(acc);

@@ -194,10 +194,9 @@ static int check_claimed(const fl_checkpoint_reader *rd, const fl_job_graph *job
         const char *uid = md->operators[i]->uid;
         bool found = false;
         for (int n = 0; n < job->stream->n_nodes && !found; n++) {
-            const fl_stream_node *node = job->stream->nodes[n];
-            char gen[32];
-            snprintf(gen, sizeof gen, "node-%d", node->id);
-            found = node->uid ? !strcmp(node->uid, uid) : !strcmp(gen, uid);
+            char *own = fl_stream_node_state_uid(job->stream->nodes[n]);
+            found = !strcmp(own, uid);
+            free(own);
         }
         bool has_state = false;
         for (int s = 0; s < md->operators[i]->parallelism; s++)

@@ -16,6 +16,7 @@
 #include "flinc/row.h"
 #include "mem.h"
 #include "schema_int.h"
+#include "schema_text.h"
 
 const char *fl_type_name(fl_type t) {
     switch (t) {
@@ -205,4 +206,81 @@ char *fl_schema_format(const fl_schema *s, char *buf, size_t size) {
     APPEND(")");
 #undef APPEND
     return buf;
+}
+
+/* ---- as option text (schema_text.h) ---------------------------------------------------------- */
+
+char *fl__schema_encode(const fl_schema *s) {
+    size_t cap = 64, len = 0;
+    char *out = fl_xmalloc(cap);
+    out[0] = '\0';
+    int n = fl_schema_num_fields(s);
+    for (int i = 0; i < n; i++) {
+        const char *name = fl_schema_field_name(s, i),
+                   *type = fl_type_name(fl_schema_field_type(s, i));
+        size_t need = len + 3 * strlen(name) + strlen(type) + 4;
+        if (need > cap) {
+            while (cap < need) cap *= 2;
+            out = fl_xrealloc(out, cap);
+        }
+        if (i) out[len++] = ',';
+        for (const char *p = name; *p; p++) {
+            if (*p == '%' || *p == ':' || *p == ',')
+                len += (size_t)sprintf(out + len, "%%%02X", (unsigned char)*p);
+            else
+                out[len++] = *p;
+        }
+        len += (size_t)sprintf(out + len, ":%s", type);
+    }
+    out[len] = '\0';
+    return out;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+fl_schema *fl__schema_decode(const char *text, const char *where, fl_error *err) {
+    if (!text || !*text) {
+        fl_error_set(err, FL_ESCHEMA, "an empty schema in %s", where);
+        return NULL;
+    }
+    char *copy = fl_xstrdup(text);
+    int n = 1;
+    for (const char *p = text; *p; p++) n += *p == ',';
+    fl_field *fields = fl_xcalloc((size_t)n, sizeof *fields);
+    fl_schema *s = NULL;
+    int i = 0;
+    for (char *tok = copy, *next; tok && i < n; tok = next, i++) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
+        char *colon = strrchr(tok, ':');
+        if (!colon || fl_type_parse(colon + 1, &fields[i].type) < 0) goto bad;
+        *colon = '\0';
+        char *w = tok;
+        for (char *r = tok; *r; r++) {
+            if (*r == '%') {
+                int hi = hex_digit(r[1]), lo = hi < 0 ? -1 : hex_digit(r[2]);
+                if (lo < 0) goto bad;
+                *w++ = (char)(hi * 16 + lo);
+                r += 2;
+            } else {
+                *w++ = *r;
+            }
+        }
+        *w = '\0';
+        fields[i].name = tok;
+    }
+    s = fl_schema_create(fields, n, err);
+    free(fields);
+    free(copy);
+    return s;
+bad:
+    fl_error_set(err, FL_ESCHEMA, "malformed schema \"%s\" in %s", text, where);
+    free(fields);
+    free(copy);
+    return NULL;
 }

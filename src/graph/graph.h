@@ -137,6 +137,9 @@ fl_stream_edge *fl_stream_node_add_input(fl_stream_node *n, int source_id,
 int fl_stream_node_add_side_output(fl_stream_node *n, const char *tag, const fl_schema *schema);
 /* The schema of side output `tag` of n, or NULL. */
 const fl_schema *fl_stream_node_side_output_schema(const fl_stream_node *n, const char *tag);
+/* The uid a node's state is stored under: its uid, or "node-<id>" when none was
+ * given (the caller frees it). */
+char *fl_stream_node_state_uid(const fl_stream_node *n);
 /* The schema an edge delivers: the producer's main or side output schema. */
 const fl_schema *fl_stream_edge_schema(const fl_stream_graph *g, const fl_stream_edge *e);
 

@@ -131,6 +131,10 @@ const fl_schema *fl_stream_node_side_output_schema(const fl_stream_node *n, cons
     return NULL;
 }
 
+char *fl_stream_node_state_uid(const fl_stream_node *n) {
+    return n->uid ? fl_xstrdup(n->uid) : fl_xasprintf("node-%d", n->id);
+}
+
 const fl_schema *fl_stream_edge_schema(const fl_stream_graph *g, const fl_stream_edge *e) {
     const fl_stream_node *src = g->nodes[e->source_id];
     return e->side_output ? fl_stream_node_side_output_schema(src, e->side_output) : src->schema;

@@ -89,6 +89,14 @@ static void drop_pending(fl_coordinator *c, int i) {
     c->pend[i] = c->pend[--c->n_pend];
 }
 
+/* Pending checkpoint i failed: it is dropped and counts toward the
+ * tolerable failures. */
+static void fail_pending(fl_coordinator *c, int i) {
+    c->stats.aborted++;
+    c->failures_in_row++;
+    drop_pending(c, i);
+}
+
 static fl_checkpoint_operator *md_operator(fl_checkpoint_metadata *md, const char *uid) {
     for (int i = 0; i < md->n_operators; i++)
         if (!strcmp(md->operators[i]->uid, uid)) return md->operators[i];
@@ -138,9 +146,7 @@ static void complete(fl_coordinator *c, int i) {
         if (rc < 0) {
             fl_warn("checkpoint", "checkpoint %lld could not be completed: %s", (long long)id,
                     err.message);
-            c->stats.aborted++;
-            c->failures_in_row++;
-            drop_pending(c, i);
+            fail_pending(c, i);
             return;
         }
     }
@@ -192,16 +198,21 @@ static void check_complete(fl_coordinator *c) {
     }
 }
 
+/* Task ti acknowledged pending checkpoint p, which may now complete.
+ * Called with c->mu held. */
+static void acknowledge(fl_coordinator *c, pending *p, int ti, int64_t align_ns) {
+    p->acked[ti] = true;
+    p->n_acked++;
+    if (align_ns > p->max_align_ns) p->max_align_ns = align_ns;
+    check_complete(c);
+}
+
 void fl__coordinator_ack(fl_coordinator *c, fl_task *t, int64_t id, int64_t align_ns) {
     int ti = (int)(t - c->tasks);
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n_pend; i++) {
-        pending *p = &c->pend[i];
-        if (p->id != id || p->acked[ti]) continue;
-        p->acked[ti] = true;
-        p->n_acked++;
-        if (align_ns > p->max_align_ns) p->max_align_ns = align_ns;
-        check_complete(c);
+        if (c->pend[i].id != id || c->pend[i].acked[ti]) continue;
+        acknowledge(c, &c->pend[i], ti, align_ns);
         break;
     }
     pthread_mutex_unlock(&c->mu);
@@ -223,19 +234,11 @@ void fl__coordinator_write_snapshot(fl_coordinator *c, fl_task_snapshot *s) {
         if (rc < 0) {
             fl_warn("checkpoint", "%s could not write checkpoint %lld: %s", t->name,
                     (long long)id, err.message);
-            c->stats.aborted++;
-            c->failures_in_row++;
-            drop_pending(c, i);
+            fail_pending(c, i);
         } else {
             add_files(p, &files);
             int ti = (int)(t - c->tasks);
-            if (!p->acked[ti]) {
-                p->acked[ti] = true;
-                p->n_acked++;
-                int64_t align = fl__task_snapshot_align(s);
-                if (align > p->max_align_ns) p->max_align_ns = align;
-                check_complete(c);
-            }
+            if (!p->acked[ti]) acknowledge(c, p, ti, fl__task_snapshot_align(s));
         }
         fl__ckpt_files_fini(&files);
         break;
@@ -292,10 +295,7 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
         if (!p->writer) {
             fl_warn("checkpoint", "could not start checkpoint %lld: %s", (long long)id,
                     err.message);
-            c->n_pend--;
-            free(p->acked);
-            c->failures_in_row++;
-            c->stats.aborted++;
+            fail_pending(c, c->n_pend - 1);
             return;
         }
         p->md = fl_checkpoint_metadata_create(id, savepoint ? FL_SAVEPOINT : FL_CHECKPOINT,
@@ -303,7 +303,7 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
         for (int t = 0; t < c->n_tasks; t++) {
             const fl_task *task = &c->tasks[t];
             for (int k = 0; k < task->n_ops; k++) {
-                char *uid = fl__op_uid(&task->ops[k]);
+                char *uid = fl_stream_node_state_uid(task->ops[k].node);
                 if (!md_operator(p->md, uid))
                     fl_checkpoint_metadata_add_operator(p->md, uid, task->ops[k].node->name,
                                                         task->parallelism,
@@ -352,9 +352,7 @@ static bool expire(fl_coordinator *c, int64_t now) {
         fl_warn("checkpoint", "checkpoint %lld expired before completing (timeout %lld ms)",
                 (long long)c->pend[i].id, (long long)c->settings.timeout_ms);
         int64_t id = c->pend[i].id;
-        drop_pending(c, i);
-        c->stats.aborted++;
-        c->failures_in_row++;
+        fail_pending(c, i);
         for (int t = 0; t < c->n_tasks; t++)
             if (!c->finished[t]) fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_ABORTED, id);
     }

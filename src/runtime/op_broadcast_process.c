@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "row_int.h"
 #include "runtime_int.h"
+#include "schema_text.h"
 
 typedef struct bc_state {
     fl_process_fn element, broadcast;
@@ -35,34 +36,17 @@ typedef struct bc_state {
 
 static int64_t state_clock(void *arg) { return fl__task_now_ms(arg); }
 
-/* Reads "name:TYPE,name:TYPE" (connect_api.c writes it). */
-static fl_schema *parse_schema(const fl_operator *op, const char *option, fl_error *err) {
+/* The schema in option `option` (connect_api.c writes it). */
+static fl_schema *option_schema(const fl_operator *op, const char *option, fl_error *err) {
     const char *text = fl_kv_get(op->node->options, option);
     if (!text || !*text) {
         fl_error_set(err, FL_EINVAL, "\"%s\" has no option \"%s\"", op->node->name, option);
         return NULL;
     }
-    char *copy = fl_xstrdup(text);
-    fl_field fields[FL_ROW_MAX_FIELDS];
-    int n = 0;
-    fl_schema *s = NULL;
-    char *save = NULL;
-    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(f, ':');
-        if (!colon || n == FL_ROW_MAX_FIELDS) goto bad;
-        *colon = '\0';
-        fields[n].name = f;
-        if (fl_type_parse(colon + 1, &fields[n].type) != 0) goto bad;
-        n++;
-    }
-    s = fl_schema_create(fields, n, err);
-    free(copy);
+    char *where = fl_xasprintf("option \"%s\" of \"%s\"", option, op->node->name);
+    fl_schema *s = fl__schema_decode(text, where, err);
+    free(where);
     return s;
-bad:
-    free(copy);
-    fl_error_set(err, FL_EFORMAT, "option \"%s\" of \"%s\" is not a schema: \"%s\"", option,
-                 op->node->name, text);
-    return NULL;
 }
 
 static int bc_open(fl_operator *op, fl_error *err) {
@@ -76,8 +60,8 @@ static int bc_open(fl_operator *op, fl_error *err) {
                             "\"%s\" needs an element function, a broadcast function and a state "
                             "name",
                             op->node->name);
-    st->key_schema = parse_schema(op, "state.key-schema", err);
-    st->value_schema = st->key_schema ? parse_schema(op, "state.value-schema", err) : NULL;
+    st->key_schema = option_schema(op, "state.key-schema", err);
+    st->value_schema = st->key_schema ? option_schema(op, "state.value-schema", err) : NULL;
     if (!st->value_schema) return err->code ? err->code : FL_EINVAL;
     st->out = fl__collector_create(op, op->node->schema);
 

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "mem.h"
 #include "row_int.h"
+#include "schema_text.h"
 #include "window_op.h"
 
 int fl__win_user_failure(fl_win_op *w, const char *what, int rc) {
@@ -522,10 +523,11 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     a->merge = (int (*)(fl_context *, const fl_row *, const fl_row *, fl_row_builder *))fl__op_fn(
         op, FL_WIN_FN_AGG_MERGE);
     if (w->fn_kind == FL_WIN_AGGREGATE || w->fn_kind == FL_WIN_AGGREGATE_PROCESS) {
-        a->acc_schema = fl__win_schema_decode(fl_kv_get(n->options, FL_WIN_OPT_ACC_SCHEMA), err);
+        const char *where = "the window's options";
+        a->acc_schema = fl__schema_decode(fl_kv_get(n->options, FL_WIN_OPT_ACC_SCHEMA), where, err);
         if (!a->acc_schema) return err->code;
         a->out_schema =
-            fl__win_schema_decode(fl_kv_get(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA), err);
+            fl__schema_decode(fl_kv_get(n->options, FL_WIN_OPT_AGG_OUT_SCHEMA), where, err);
         if (!a->out_schema) return err->code;
         if (!a->create_accumulator || !a->add || !a->get_result)
             return fl_error_set(err, FL_EINVAL, "\"%s\": the aggregate function is incomplete",

@@ -492,8 +492,6 @@ typedef struct fl_ckpt_files {
 } fl_ckpt_files;
 void fl__ckpt_files_fini(fl_ckpt_files *f);
 
-/* The uid state is stored under: the node's uid, else "node-<id>" (new). */
-char *fl__op_uid(const fl_operator *op);
 /* The chain's state parts at checkpoint id (task thread); sync: serialize
  * keyed state at once (final states). NULL with err on failure. */
 fl_task_snapshot *fl__task_snapshot_take(fl_task *t, int64_t id, bool sync, fl_error *err);

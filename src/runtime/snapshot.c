@@ -149,11 +149,6 @@ static void files_add(fl_ckpt_files *f, const char *uid, int subtask, const fl_s
     it->checksum = sf->checksum;
 }
 
-char *fl__op_uid(const fl_operator *op) {
-    if (op->node->uid) return fl_xstrdup(op->node->uid);
-    return fl_xasprintf("node-%d", op->node->id);
-}
-
 static part *add_part(fl_task_snapshot *s, const fl_operator *op, const char *role) {
     if (s->n_parts == s->cap_parts) {
         s->cap_parts = s->cap_parts ? s->cap_parts * 2 : 4;
@@ -161,7 +156,7 @@ static part *add_part(fl_task_snapshot *s, const fl_operator *op, const char *ro
     }
     part *p = &s->parts[s->n_parts++];
     memset(p, 0, sizeof *p);
-    p->uid = fl__op_uid(op);
+    p->uid = fl_stream_node_state_uid(op->node);
     p->role = role;
     return p;
 }
@@ -365,7 +360,7 @@ static int decode_op_states(fl_operator *op, const void *data, size_t len) {
 static const fl_checkpoint_operator *restored_operator(const fl_operator *op) {
     const fl_checkpoint_reader *rd = op->task->settings->restore;
     if (!rd) return NULL;
-    char *uid = fl__op_uid(op);
+    char *uid = fl_stream_node_state_uid(op->node);
     const fl_checkpoint_operator *o = fl_checkpoint_metadata_find(fl_checkpoint_reader_metadata(rd), uid);
     free(uid);
     return o;

@@ -93,10 +93,6 @@ static inline bool fl__win_event_time(const fl_window_assigner *a) {
     return a->kind != FL_WINDOW_GLOBAL && a->domain == FL_TIME_EVENT;
 }
 
-/* A schema as an option value and back (names and types; the decoded schema
- * is new, NULL with err on malformed text). */
-char *fl__win_schema_encode(const fl_schema *s);
-fl_schema *fl__win_schema_decode(const char *text, fl_error *err);
 
 /* ---- windows ------------------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
  * test_nexmark_queries.c - the Nexmark queries of bench/nexmark/queries.c
- * (compiled into this test by including the file) on the embedded cluster,
+ * (built into this test, see tests/CMakeLists.txt) on the embedded cluster,
  * each over the same small generated stream (20,000 events at 500 events/s
  * of event time: 40 s, enough for several windows and auction lifetimes),
  * with one generator and the queries' operators at parallelism 2.
@@ -18,7 +18,7 @@
 
 #include "rt_util.h"
 
-#include "../../bench/nexmark/queries.c"
+#include "queries.h"
 
 #define N_EVENTS 20000
 #define RATE     500

@@ -1,17 +1,20 @@
 /*
  * test_core_schema.c - type names, schema creation and its errors, lookup,
- * equality, formatting and reference counting (also across threads).
+ * equality, formatting, reference counting (also across threads) and the
+ * schema as option text (schema_text.h).
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "flinc/row.h"
+#include "schema_text.h"
 
 static void test_type_names(void **state) {
     (void)state;
@@ -155,6 +158,35 @@ static void test_refcount(void **state) {
     fl_row_builder_destroy(b);
 }
 
+/* Field names holding the separators and the escape survive the trip; the
+ * expected text is written out by hand. */
+static void test_option_text(void **state) {
+    (void)state;
+    fl_field f[] = {{"plain", FL_BIGINT}, {"a:b,c%d", FL_STRING}, {"t", FL_TIMESTAMP}};
+    fl_schema *s = fl_schema_create(f, 3, NULL);
+    char *text = fl__schema_encode(s);
+    assert_string_equal(text, "plain:BIGINT,a%3Ab%2Cc%25d:STRING,t:TIMESTAMP(3)");
+    fl_error err = {0};
+    fl_schema *back = fl__schema_decode(text, "test", &err);
+    assert_non_null(back);
+    assert_int_equal(fl_schema_num_fields(back), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(fl_schema_field_name(back, i), f[i].name);
+        assert_int_equal(fl_schema_field_type(back, i), f[i].type);
+    }
+    fl_schema_unref(back);
+    fl_schema_unref(s);
+    free(text);
+
+    const char *bad[] = {"", "x", "x:NOPE", "a%4:INT", "a:INT,", "a%ZZ:INT"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fl_error e = {0};
+        assert_null(fl__schema_decode(bad[i], "the test's options", &e));
+        assert_int_equal(e.code, FL_ESCHEMA);
+        assert_non_null(strstr(e.message, "the test's options"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_names),
@@ -162,6 +194,7 @@ int main(void) {
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_equals),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_option_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

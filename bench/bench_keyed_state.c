@@ -1,14 +1,8 @@
 /*
- * time_keyed_state.c - a timing program for the heap keyed state backend's
- * hot paths (not a ctest test: its name does not match test_*.c, and tests
- * do not time things). Build it by hand against a release build:
+ * bench_keyed_state.c - the heap keyed state backend's hot paths, measured
+ * directly on the backend (no job around it).
  *
- *   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=Release
- *   cmake --build build/rel --target flinc_state
- *   cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/state \
- *      tests/unit/state/time_keyed_state.c build/rel/libflinc_state.a \
- *      build/rel/libflinc_core.a -lxxhash -lyaml -lpthread -lm -o /tmp/time_keyed_state
- *   /tmp/time_keyed_state [keys]
+ *   bin/bench_keyed_state [keys]
  *
  * Prints nanoseconds per operation for: inserting keys, set_key + value get +
  * update on existing keys in random order, set_key + reducing add, and the
@@ -21,37 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "hash.h"
+#include "bench_state_keys.h"
 #include "keyed_state.h"
 #include "row_int.h"
-
-typedef struct key {
-    uint8_t bytes[24];
-    uint64_t hash;
-} key;
-
-static void bigint_row(uint8_t out[24], int64_t v) {
-    memset(out, 0, 24);
-    uint32_t len = 24;
-    uint16_t n = 1;
-    memcpy(out, &len, 4);
-    memcpy(out + 6, &n, 2);
-    memcpy(out + 16, &v, 8);
-}
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static int sum(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
     fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 0));
@@ -59,14 +25,9 @@ static int sum(void *arg, const fl_row *acc, const fl_row *in, fl_row_builder *o
 }
 
 static void run(int nkeys) {
-    key *keys = malloc((size_t)nkeys * sizeof *keys);
-    for (int i = 0; i < nkeys; i++) {
-        bigint_row(keys[i].bytes, (int64_t)next());
-        keys[i].hash = fl_hash_bytes(keys[i].bytes + 8, 16);
-    }
-    uint32_t *order = malloc(10000000u * sizeof *order);
+    key *keys = make_keys(nkeys);
     const int ops = 10000000;
-    for (int i = 0; i < ops; i++) order[i] = (uint32_t)(next() % (uint64_t)nkeys);
+    uint32_t *order = make_order(ops, nkeys);
 
     fl_keyed_backend *b = fl_keyed_backend_create(0, 127, 128, NULL, NULL);
     fl_schema *one = fl_schema_of(1, "n", FL_BIGINT);
@@ -77,28 +38,19 @@ static void run(int nkeys) {
     uint8_t row[24], onerow[24];
     bigint_row(onerow, 1);
 
-    double t0 = now_ns();
+    double t0 = (1e9 * bench_now_s());
     for (int i = 0; i < nkeys; i++) {
         fl_keyed_backend_set_key(b, keys[i].bytes, 24, keys[i].hash);
         bigint_row(row, i);
         fl_kstate_value_update(vs, (const fl_row *)row);
     }
-    double t1 = now_ns();
+    double t1 = (1e9 * bench_now_s());
     printf("%9d keys: insert                      %6.1f ns/key  (%.1f bytes/key)\n", nkeys,
            (t1 - t0) / nkeys, (double)fl_keyed_backend_bytes(b) / nkeys);
 
-    t0 = now_ns();
-    int64_t check = 0;
-    for (int i = 0; i < ops; i++) {
-        const key *k = &keys[order[i]];
-        fl_keyed_backend_set_key(b, k->bytes, 24, k->hash);
-        const fl_row *v = fl_kstate_value_get(vs);
-        int64_t x = fl_row_get_bigint(v, 0) + 1;
-        check += x;
-        bigint_row(row, x);
-        fl_kstate_value_update(vs, (const fl_row *)row);
-    }
-    t1 = now_ns();
+    t0 = (1e9 * bench_now_s());
+    int64_t check = touch_keys(b, vs, keys, order, ops);
+    t1 = (1e9 * bench_now_s());
     printf("%9d keys: set_key + value get + update %6.1f ns/op  (check %lld)\n", nkeys,
            (t1 - t0) / ops, (long long)(check & 0xff));
 
@@ -106,13 +58,13 @@ static void run(int nkeys) {
         fl_keyed_backend_set_key(b, keys[i].bytes, 24, keys[i].hash);
         fl_kstate_add(rs, (const fl_row *)onerow);
     }
-    t0 = now_ns();
+    t0 = (1e9 * bench_now_s());
     for (int i = 0; i < ops; i++) {
         const key *k = &keys[order[i]];
         fl_keyed_backend_set_key(b, k->bytes, 24, k->hash);
         fl_kstate_add(rs, (const fl_row *)onerow);
     }
-    t1 = now_ns();
+    t1 = (1e9 * bench_now_s());
     printf("%9d keys: set_key + reducing add       %6.1f ns/op\n", nkeys, (t1 - t0) / ops);
 
     /* windowed word count: one window, timer per (key, window) deduplicated */
@@ -123,7 +75,7 @@ static void run(int nkeys) {
         fl_kstate_add(rs, (const fl_row *)onerow);
         fl_timer_register(b, FL_EVENT_TIME, 999, win, sizeof win);
     }
-    t0 = now_ns();
+    t0 = (1e9 * bench_now_s());
     for (int i = 0; i < ops; i++) {
         const key *k = &keys[order[i]];
         fl_keyed_backend_set_key(b, k->bytes, 24, k->hash);
@@ -131,10 +83,10 @@ static void run(int nkeys) {
         fl_kstate_add(rs, (const fl_row *)onerow);
         fl_timer_register(b, FL_EVENT_TIME, 999, win, sizeof win);
     }
-    t1 = now_ns();
+    t1 = (1e9 * bench_now_s());
     printf("%9d keys: windowed add + timer         %6.1f ns/op\n", nkeys, (t1 - t0) / ops);
 
-    t0 = now_ns();
+    t0 = (1e9 * bench_now_s());
     fl_timer t;
     size_t fired = 0;
     while (fl_timer_pop(b, FL_EVENT_TIME, 999, &t)) {
@@ -142,7 +94,7 @@ static void run(int nkeys) {
         fl_kstate_clear(rs);
         fired++;
     }
-    t1 = now_ns();
+    t1 = (1e9 * bench_now_s());
     printf("%9d keys: fire timer + clear window    %6.1f ns/timer (%zu)\n", nkeys,
            (t1 - t0) / (double)fired, fired);
 
@@ -152,12 +104,4 @@ static void run(int nkeys) {
     free(keys);
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1) {
-        run(atoi(argv[1]));
-        return 0;
-    }
-    run(10000);
-    run(1000000);
-    return 0;
-}
+int main(int argc, char **argv) { return bench_state_main(argc, argv, run); }

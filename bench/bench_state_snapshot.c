@@ -1,14 +1,8 @@
 /*
- * time_state_snapshot.c - a timing program for keyed state snapshots of the
- * heap backend (not a ctest test: its name does not match test_*.c, and
- * tests do not time things). Build it by hand against a release build:
+ * bench_state_snapshot.c - keyed state snapshots of the heap backend,
+ * measured directly on the backend (no job around it).
  *
- *   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=Release
- *   cmake --build build/rel --target flinc_state
- *   cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/state \
- *      tests/unit/state/time_state_snapshot.c build/rel/libflinc_state.a \
- *      build/rel/libflinc_core.a -lxxhash -lyaml -lpthread -lm -o /tmp/time_state_snapshot
- *   /tmp/time_state_snapshot [keys]
+ *   bin/bench_state_snapshot [keys]
  *
  * With one value state of [keys] keys (10 000, then 1 000 000 by default) (24-byte key and value
  * rows) and one event-time timer per key, it prints: the synchronous step (taking a view), writing
@@ -23,37 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "hash.h"
+#include "bench_state_keys.h"
 #include "keyed_state.h"
 #include "row_int.h"
-
-typedef struct key {
-    uint8_t bytes[24];
-    uint64_t hash;
-} key;
-
-static void bigint_row(uint8_t out[24], int64_t v) {
-    memset(out, 0, 24);
-    uint32_t len = 24;
-    uint16_t n = 1;
-    memcpy(out, &len, 4);
-    memcpy(out + 6, &n, 2);
-    memcpy(out + 16, &v, 8);
-}
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 typedef struct buffer {
     uint8_t *p;
@@ -79,19 +45,9 @@ static int64_t fake_clock(void *arg) {
 /* set_key + value get + update over ops keys in order[] */
 static double hot_path(fl_keyed_backend *b, fl_kstate *vs, const key *keys, const uint32_t *order,
                        int ops) {
-    uint8_t row[24];
-    int64_t check = 0;
-    double t0 = now_ns();
-    for (int i = 0; i < ops; i++) {
-        const key *k = &keys[order[i]];
-        fl_keyed_backend_set_key(b, k->bytes, 24, k->hash);
-        const fl_row *v = fl_kstate_value_get(vs);
-        int64_t x = fl_row_get_bigint(v, 0) + 1;
-        check += x;
-        bigint_row(row, x);
-        fl_kstate_value_update(vs, (const fl_row *)row);
-    }
-    double t = (now_ns() - t0) / ops;
+    double t0 = (1e9 * bench_now_s());
+    int64_t check = touch_keys(b, vs, keys, order, ops);
+    double t = ((1e9 * bench_now_s()) - t0) / ops;
     if (check == 42) printf("!");
     return t;
 }
@@ -104,22 +60,17 @@ typedef struct job {
 
 static void *write_job(void *arg) {
     job *j = arg;
-    double t0 = now_ns();
+    double t0 = (1e9 * bench_now_s());
     fl_keyed_snapshot_write(j->v, to_buffer, &j->out, NULL);
-    j->ns = now_ns() - t0;
+    j->ns = (1e9 * bench_now_s()) - t0;
     fl_keyed_snapshot_release(j->v);
     return NULL;
 }
 
 static void run(int nkeys) {
-    key *keys = malloc((size_t)nkeys * sizeof *keys);
-    for (int i = 0; i < nkeys; i++) {
-        bigint_row(keys[i].bytes, (int64_t)next());
-        keys[i].hash = fl_hash_bytes(keys[i].bytes + 8, 16);
-    }
+    key *keys = make_keys(nkeys);
     const int ops = 10000000;
-    uint32_t *order = malloc((size_t)ops * sizeof *order);
-    for (int i = 0; i < ops; i++) order[i] = (uint32_t)(next() % (uint64_t)nkeys);
+    uint32_t *order = make_order(ops, nkeys);
     uint32_t *seq = malloc((size_t)nkeys * sizeof *seq);
     for (int i = 0; i < nkeys; i++) seq[i] = (uint32_t)i;
 
@@ -140,9 +91,9 @@ static void run(int nkeys) {
     /* the synchronous step */
     double best = 1e18, sum = 0;
     for (int i = 0; i < 20; i++) {
-        double t0 = now_ns();
+        double t0 = (1e9 * bench_now_s());
         fl_keyed_snapshot *v = fl_keyed_backend_snapshot(b);
-        double t = now_ns() - t0;
+        double t = (1e9 * bench_now_s()) - t0;
         fl_keyed_snapshot_release(v);
         best = t < best ? t : best;
         sum += t;
@@ -156,9 +107,9 @@ static void run(int nkeys) {
     for (int i = 0; i < 2; i++) {
         out.len = 0;
         fl_keyed_snapshot *v = fl_keyed_backend_snapshot(b);
-        double t0 = now_ns();
+        double t0 = (1e9 * bench_now_s());
         fl_keyed_snapshot_write(v, to_buffer, &out, NULL);
-        wns = now_ns() - t0;
+        wns = (1e9 * bench_now_s()) - t0;
         fl_keyed_snapshot_release(v);
     }
     printf("  write                               %8.1f ms, %zu bytes, %.0f MB/s\n", wns / 1e6,
@@ -166,9 +117,9 @@ static void run(int nkeys) {
 
     /* restoring */
     fl_keyed_backend *r = fl_keyed_backend_create(0, 127, 128, fake_clock, NULL);
-    double t0 = now_ns();
+    double t0 = (1e9 * bench_now_s());
     int rc = fl_keyed_backend_restore(r, out.p, out.len, NULL);
-    double rns = now_ns() - t0;
+    double rns = (1e9 * bench_now_s()) - t0;
     printf("  restore (rc %d)                      %8.1f ms, %.0f MB/s, %.0f ns per key\n", rc,
            rns / 1e6, out.len / (rns / 1e9) / 1e6, rns / nkeys);
     fl_keyed_backend_destroy(r);
@@ -183,9 +134,9 @@ static void run(int nkeys) {
            first, (fl_keyed_backend_bytes(b) - base_bytes) / 1e6);
     double later = hot_path(b, vs, keys, order, ops);
     printf("  get + update, live view, after      %8.1f ns/op\n", later);
-    t0 = now_ns();
+    t0 = (1e9 * bench_now_s());
     fl_keyed_snapshot_release(v);
-    printf("  release (frees the old entries)     %8.1f ms\n", (now_ns() - t0) / 1e6);
+    printf("  release (frees the old entries)     %8.1f ms\n", ((1e9 * bench_now_s()) - t0) / 1e6);
     double again = hot_path(b, vs, keys, seq, nkeys);
     printf("  get + update, view released         %8.1f ns/op (same order as 1st touch)\n", again);
 
@@ -211,12 +162,4 @@ static void run(int nkeys) {
     free(keys);
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1) {
-        run(atoi(argv[1]));
-        return 0;
-    }
-    run(10000); /* in cache: the hot path's own cost */
-    run(1000000);
-    return 0;
-}
+int main(int argc, char **argv) { return bench_state_main(argc, argv, run); }
