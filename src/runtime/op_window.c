@@ -269,6 +269,49 @@ static int add_merging(fl_win_op *w, int input, const fl_row *row, int64_t ts, s
     return rc < 0 ? rc : prc;
 }
 
+/* Sliced windows: the element goes into its slice (one accumulator), and
+ * each of the slice's windows that is not late gets its timers when the
+ * slice gets its first element; a window the watermark already passed (within
+ * the allowed lateness) fires at once, as Flink's event-time trigger does. */
+static int add_sliced(fl_win_op *w, const fl_row *row, int64_t ts, size_t n, bool *skipped) {
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) live += !window_late(w, &w->wins[i]);
+    if (live == 0) return 0;
+    *skipped = false;
+    contents_in(w, w->slice_ns);
+    bool was_empty;
+    int rc = fl__win_fn_add(w, 0, row, ts, &was_empty);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const fl_window *win = &w->wins[i];
+        if (window_late(w, win)) continue;
+        int64_t max_ts = fl__win_max_ts(win);
+        bool passed = max_ts <= w->op->watermark;
+        if (was_empty && !passed)
+            fl_timer_register(w->keyed.backend, FL_EVENT_TIME, max_ts, w->wins_ns[i],
+                              FL_WIN_NS_LEN);
+        if (was_empty && w->lateness > 0) cleanup_timer(w, win, true);
+        if (passed) rc = fl__win_fn_fire_slices(w, win);
+    }
+    return rc;
+}
+
+/* Sliced windows: a window's timer fires it; its cleanup clears its
+ * per-window state and its first slice, which no later window holds. */
+static int sliced_timer(fl_win_op *w, int domain, const fl_window *win, int64_t time) {
+    if (domain != FL_EVENT_TIME) return 0;
+    int rc = 0;
+    if (time == fl__win_max_ts(win)) rc = fl__win_fn_fire_slices(w, win);
+    if (rc == 0 && time == cleanup_time(w, win)) {
+        clear_user_states(w, win);
+        fl_window first = {win->start, win->start + w->assigner.slide_ms};
+        uint8_t ns[FL_WIN_NS_LEN];
+        fl__win_ns(&first, ns);
+        contents_in(w, ns);
+        fl_kstate_clear(w->contents);
+    }
+    return rc;
+}
+
 /* The windows of time t into w->wins and their namespaces; for aligned
  * windows also the times that share them. */
 static size_t assign(fl_win_op *w, int64_t t) {
@@ -281,6 +324,7 @@ static size_t assign(fl_win_op *w, int64_t t) {
         w->assigned_lo = lo;
         w->assigned_hi = hi;
         w->n_assigned = n;
+        if (w->sliced) fl__win_ns(&(fl_window){lo, lo + a->slide_ms}, w->slice_ns);
     }
     return n;
 }
@@ -362,8 +406,9 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
         size_t n = t >= w->assigned_lo && t < w->assigned_hi ? w->n_assigned : assign(w, t);
         bool skipped = true;
         op->ctx.timestamp = ts;
-        int rc = w->merging ? add_merging(w, input, row, ts, n, &skipped)
-                            : add_plain(w, input, row, ts, n, &skipped);
+        int rc = w->merging  ? add_merging(w, input, row, ts, n, &skipped)
+                 : w->sliced ? add_sliced(w, row, ts, n, &skipped)
+                             : add_plain(w, input, row, ts, n, &skipped);
         if (rc < 0) return rc;
         if (skipped && element_late(w, ts)) {
             if (w->late_out < 0) {
@@ -385,6 +430,7 @@ static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns
     w->err = err;
     if (ns_len != FL_WIN_NS_LEN) return 0; /* not a window's (a user function's own timer) */
     fl_window win = fl__win_of_ns(ns);
+    if (w->sliced) return sliced_timer(w, domain, &win, time);
     fl__win_trigger_window(w, &win);
     uint8_t state_ns[FL_WIN_NS_LEN];
     memcpy(state_ns, w->tctx.ns, FL_WIN_NS_LEN);
@@ -596,7 +642,16 @@ static int win_open(fl_operator *op, fl_error *err) {
     w->skip_trigger_timer = !w->merging && same_domain;
     rc = fl__win_trigger_open(w, err);
     if (rc == 0) rc = fl__win_fn_open(w, err);
-    return rc;
+    if (rc < 0) return rc;
+    w->sliced = a->kind == FL_WINDOW_SLIDING && w->aligned && w->event_time &&
+                a->size_ms > a->slide_ms && w->trigger.kind == FL_TRIGGER_EVENT_TIME &&
+                !w->trigger.purging && w->evictor.kind == FL_EVICTOR_NONE &&
+                w->contents_kind == FL_WIN_AGGREGATING && w->agg.merge;
+    if (w->sliced) {
+        w->n_slices = (size_t)(a->size_ms / a->slide_ms);
+        w->slices = fl_xcalloc(w->n_slices, sizeof *w->slices);
+    }
+    return 0;
 }
 
 static void win_close(fl_operator *op) {
@@ -614,6 +669,7 @@ static void win_close(fl_operator *op) {
     fl_schema_unref((fl_schema *)w->agg.out_schema);
     free(w->wins);
     free(w->wins_ns);
+    free(w->slices);
     free(w->merge_ns);
     free(w->merge_src);
     free(w->merge_lens);

@@ -479,3 +479,17 @@ int fl__win_fn_fire(fl_win_op *w, const fl_window *win) {
     }
     return r ? emit_single(w, win, r) : 0;
 }
+
+int fl__win_fn_fire_slices(fl_win_op *w, const fl_window *win) {
+    int64_t slide = w->assigner.slide_ms;
+    for (size_t i = 0; i < w->n_slices; i++) {
+        w->slices[i].start = win->start + (int64_t)i * slide;
+        w->slices[i].end = w->slices[i].start + slide;
+    }
+    const uint32_t *lens;
+    const void *const *ns = fl__win_merge_sources(w, w->slices, w->n_slices, &lens);
+    const fl_row *r;
+    int rc = fl_kstate_get_merged(w->contents, ns, lens, w->n_slices, &r);
+    if (rc < 0 || w->op->ctx.failure) return fl__win_user_failure(w, "get_result", rc);
+    return r ? emit_single(w, win, r) : 0;
+}

@@ -76,6 +76,17 @@ struct fl_win_op {
     bool aligned;
     int64_t assigned_lo, assigned_hi;
     size_t n_assigned;
+    /* Sliced windows (Flink SQL's slicing), for sliding event-time windows
+     * with the default trigger, no evictor and an aggregate function that
+     * merges: the contents are kept per slice (a slide-long piece of time,
+     * size / slide of them make a window), so an element updates one
+     * accumulator, not one per window; a window fires as the merge of its
+     * slices' accumulators, and a slice goes when the last window holding it
+     * is cleaned up. The timers stay per window. */
+    bool sliced;
+    size_t n_slices;
+    fl_window *slices;                  /* working memory: a window's slices */
+    uint8_t slice_ns[FL_WIN_NS_LEN];    /* the slice [assigned_lo, assigned_hi) */
     fl_win_set set;
     fl_collector *out;
     fl_row_builder *acc_a, *acc_b, *result_b, *long_b, *set_b;
@@ -135,6 +146,8 @@ int fl__win_fn_add(fl_win_op *w, int input, const fl_row *row, int64_t ts, bool 
 /* Runs the window function on the contents in the current namespace for
  * window win and emits its results (nothing when the contents are empty). */
 int fl__win_fn_fire(fl_win_op *w, const fl_window *win);
+/* Sliced windows: runs the window function on the merge of win's slices. */
+int fl__win_fn_fire_slices(fl_win_op *w, const fl_window *win);
 
 /* Sources for fl_kstate_merge_namespaces: the namespaces of windows[0..n),
  * in reusable buffers; *lens gets their lengths. */

@@ -167,6 +167,13 @@ const fl_row *fl_kstate_get(fl_kstate *s);         /* reduced value / aggregate 
  * when empty), or result()'s negative return (FL_EUSER when the function
  * left its builder in error, FL_ESTATE without a valid key). */
 int fl_kstate_get_checked(fl_kstate *s, const fl_row **out);
+/* The reduced value / aggregate result of the accumulators of the current
+ * key in namespaces[0..n) (lens[i] bytes each) folded in that order --
+ * reduce(), or merge() then result() -- without changing any of them: how a
+ * sliding window is read from its slices. *out is NULL when none has one;
+ * valid until the next call on s. Value, list and map states: FL_ESTATE. */
+int fl_kstate_get_merged(fl_kstate *s, const void *const *namespaces, const uint32_t *lens,
+                         size_t n, const fl_row **out);
 
 /* Merges the entries of the source namespaces into target (and removes the
  * sources): lists are concatenated (target's elements first, then each

@@ -4,9 +4,9 @@
  * and the owner-side bookkeeping that frees what only views still reach.
  *
  * A view copies the headers of every state's per-key-group tables and of
- * both timer heaps (O(states x key groups), nothing per entry) and takes the
+ * both timer node arrays (O(states x key groups), nothing per entry) and takes the
  * backend's version; the backend then moves to the next version. From then
- * on the owner never changes an object (entry, slot array, timer heap array)
+ * on the owner never changes an object (entry, slot array, timer node array)
  * whose version is not newer than the newest live view's: it copies it first
  * (kstate_table.c, keyed_state.c, kstate_map.c, timers.c). An object that
  * leaves the backend's structures while a live view may reach it goes to the
@@ -170,7 +170,7 @@ fl_keyed_snapshot *fl_keyed_backend_snapshot(fl_keyed_backend *b) {
         memcpy(vs->groups, s->groups, groups * sizeof *s->groups);
     }
     for (int d = 0; d < 2; d++) {
-        v->timers[d].heap = b->timers[d].heap;
+        v->timers[d].nodes = b->timers[d].nodes;
         v->timers[d].count = b->timers[d].count;
     }
     if (b->n_views == b->views_cap) {

@@ -7,7 +7,7 @@
  *
  * This runs in any thread, concurrently with the owner changing the backend:
  * it reads only the view and the objects the view shares (slot arrays,
- * entries, nested map tables, timer nodes but their heap position), which
+ * entries, nested map tables, timer nodes but their queue links), which
  * copy-on-write keeps unchanged, and never the backend itself. Output goes
  * through a buffer to the caller's write function; checksums are computed
  * over the buffer's spans, not per field.
@@ -300,11 +300,11 @@ static tref *sorted_timers(const fl_keyed_snapshot *v, size_t *starts) {
     tref *all = fl_xmalloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
     for (int d = 0; d < 2; d++) {
-        fl__timer *const *heap = v->timers[d].heap;
+        fl__timer *const *nodes = v->timers[d].nodes;
         uint32_t n = v->timers[d].count;
         for (uint32_t i = 0; i < n; i++) {
-            if (i + 8 < n) __builtin_prefetch(heap[i + 8]);
-            const fl__timer *t = heap[i];
+            if (i + 8 < n) __builtin_prefetch(nodes[i + 8]);
+            const fl__timer *t = nodes[i];
             assert(t->key_group >= v->first_key_group && t->key_group <= v->last_key_group);
             all[k++] = (tref){.time = t->time,
                               .seq = t->seq,

@@ -80,13 +80,10 @@ int fl_kstate_add(fl_kstate *s, const fl_row *in) {
     return 0;
 }
 
-int fl_kstate_get_checked(fl_kstate *s, const fl_row **out) {
+/* The reduced value or aggregate result of accumulator acc (NULL: none). */
+static int result_of(fl_kstate *s, const fl_row *acc, const fl_row **out) {
     *out = NULL;
-    if (s->kind != FL_STATE_REDUCING && s->kind != FL_STATE_AGGREGATING) return FL_ESTATE;
-    fl__loc loc;
-    if (!fl__kstate_live(s, &loc, true)) return FL_ESTATE;
-    if (!loc.e) return 0;
-    const fl_row *acc = (const fl_row *)fl__entry_payload(loc.e);
+    if (!acc) return 0;
     if (s->kind == FL_STATE_REDUCING) {
         *out = acc;
         return 0;
@@ -97,40 +94,74 @@ int fl_kstate_get_checked(fl_kstate *s, const fl_row **out) {
     return finish(s->result, out);
 }
 
+int fl_kstate_get_checked(fl_kstate *s, const fl_row **out) {
+    *out = NULL;
+    if (s->kind != FL_STATE_REDUCING && s->kind != FL_STATE_AGGREGATING) return FL_ESTATE;
+    fl__loc loc;
+    if (!fl__kstate_live(s, &loc, true)) return FL_ESTATE;
+    return result_of(s, loc.e ? (const fl_row *)fl__entry_payload(loc.e) : NULL, out);
+}
+
 const fl_row *fl_kstate_get(fl_kstate *s) {
     const fl_row *out;
     return fl_kstate_get_checked(s, &out) < 0 ? NULL : out;
 }
 
+/* Folds the accumulators of the namespaces sources[0..n) that have one into
+ * *acc (NULL: none yet), in order, alternating between the two builders so
+ * that one holds the running result while the function writes the other. A
+ * source equal to `skip` (when given) or to an earlier source is left out.
+ * *any tells whether a source had an accumulator. */
+static int fold_sources(fl_kstate *s, const fl_row **acc, const void *const *sources,
+                        const uint32_t *source_lens, size_t n, const void *skip,
+                        uint32_t skip_len, bool *any) {
+    fl_row_builder *spare = s->out_a;
+    *any = false;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len = source_lens[i];
+        if (fl__skip_source(sources, source_lens, i, skip, skip ? skip_len : UINT32_MAX))
+            continue;
+        fl__loc src;
+        fl__kstate_live_ns(s, sources[i], len, fl__ns_hash(sources[i], len), &src);
+        if (!src.e) continue;
+        *any = true;
+        const fl_row *in = (const fl_row *)fl__entry_payload(src.e);
+        if (!*acc) {
+            *acc = in;
+            continue;
+        }
+        fl_row_builder_reset(spare);
+        int rc = s->kind == FL_STATE_REDUCING ? s->reduce(s->reduce_arg, *acc, in, spare)
+                                              : s->agg.merge(s->agg.arg, *acc, in, spare);
+        if (rc < 0 || (rc = finish(spare, acc)) < 0) return rc;
+        spare = spare == s->out_a ? s->out_b : s->out_a;
+    }
+    return 0;
+}
+
+int fl_kstate_get_merged(fl_kstate *s, const void *const *namespaces, const uint32_t *lens,
+                         size_t n, const fl_row **out) {
+    *out = NULL;
+    if (s->kind != FL_STATE_REDUCING && s->kind != FL_STATE_AGGREGATING) return FL_ESTATE;
+    if (s->b->key_group < 0) return FL_ESTATE;
+    const fl_row *acc = NULL;
+    bool any;
+    int rc = fold_sources(s, &acc, namespaces, lens, n, NULL, 0, &any);
+    return rc < 0 ? rc : result_of(s, acc, out);
+}
+
 /* Folds the target's and the sources' accumulators (target first, then the
- * sources in order, as Flink does), alternating between the two builders so
- * that one holds the running result while the function writes the other. */
+ * sources in order, as Flink does) into the target and drops the sources. */
 int fl__acc_merge(fl_kstate *s, const void *target, uint32_t target_len, const void *const *sources,
                   const uint32_t *source_lens, size_t n_sources) {
     uint64_t target_hash = fl__ns_hash(target, target_len);
     fl__loc loc;
     fl__kstate_live_ns(s, target, target_len, target_hash, &loc);
     const fl_row *acc = loc.e ? (const fl_row *)fl__entry_payload(loc.e) : NULL;
-    bool any_source = false;
-    fl_row_builder *spare = s->out_a;
-    for (size_t i = 0; i < n_sources; i++) {
-        uint32_t len = source_lens[i];
-        if (fl__skip_source(sources, source_lens, i, target, target_len)) continue;
-        fl__loc src;
-        fl__kstate_live_ns(s, sources[i], len, fl__ns_hash(sources[i], len), &src);
-        if (!src.e) continue;
-        any_source = true;
-        const fl_row *in = (const fl_row *)fl__entry_payload(src.e);
-        if (!acc) {
-            acc = in;
-            continue;
-        }
-        fl_row_builder_reset(spare);
-        int rc = s->kind == FL_STATE_REDUCING ? s->reduce(s->reduce_arg, acc, in, spare)
-                                              : s->agg.merge(s->agg.arg, acc, in, spare);
-        if (rc < 0 || (rc = finish(spare, &acc)) < 0) return rc;
-        spare = spare == s->out_a ? s->out_b : s->out_a;
-    }
+    bool any_source;
+    int rc = fold_sources(s, &acc, sources, source_lens, n_sources, target, target_len,
+                          &any_source);
+    if (rc < 0) return rc;
     if (!any_source) return 0;
 
     /* acc may point into a source entry or a builder: copy it out, drop the

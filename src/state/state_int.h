@@ -141,19 +141,31 @@ struct fl_kstate {
 };
 
 /* One timer: a node of the domain's min-heap and of its dedup set. */
+typedef struct fl__tbucket fl__tbucket;
+
 typedef struct fl__timer {
     int64_t time;
     uint64_t seq;      /* registration order: ties on time pop oldest first */
     uint64_t hash;     /* of (key, namespace, time), for the set */
     uint64_t key_hash; /* to restore the current key on pop */
-    /* heap_pos changes while the node sits in a view's heap array: views
-     * (their writer thread) read every field but this one. */
-    uint32_t heap_pos;
+    /* pos, bucket, prev and next change while the node sits in a view's node
+     * array: views (their writer thread) read every field but these. */
+    uint32_t pos;                /* in the queue's node array */
     int32_t key_group;
+    fl__tbucket *bucket;         /* the timers of its time, in registration order */
+    struct fl__timer *prev, *next;
     uint32_t klen, nslen;
     uint32_t version;           /* backend version it was created in (copy-on-write) */
     _Alignas(8) uint8_t data[]; /* key, then namespace */
 } fl__timer;
+
+/* Every timer of one time, oldest first; the buckets form a min-heap on
+ * time, so a pop is the first bucket's head. */
+struct fl__tbucket {
+    int64_t time;
+    uint32_t heap_pos;
+    fl__timer *head, *tail;
+};
 
 typedef struct fl__tslot {
     uint64_t hash;
@@ -161,9 +173,14 @@ typedef struct fl__tslot {
 } fl__tslot;
 
 typedef struct fl__timer_queue {
-    fl__timer **heap; /* min-heap on (time, seq); shared with views until changed */
+    fl__timer **nodes; /* every timer, in no order; shared with views until changed */
     uint32_t count, cap;
-    uint32_t heap_version; /* backend version the heap array was allocated in */
+    uint32_t nodes_version; /* backend version the node array was allocated in */
+    fl__tbucket **heap;     /* min-heap of the buckets on time */
+    uint32_t n_buckets, heap_cap;
+    fl__tbucket **bmap; /* open addressing on time */
+    uint32_t bmap_mask, bmap_shift;
+    fl__tbucket *last;     /* the bucket of the last registration */
     fl__tslot *set;        /* open addressing on (key, namespace, time) */
     uint32_t set_mask, set_shift;
     uint64_t next_seq;
@@ -389,7 +406,7 @@ struct fl_keyed_snapshot {
     size_t n_states;
     fl__view_state *states;
     struct {
-        fl__timer **heap; /* shared heap array (not in heap order once written: any order) */
+        fl__timer **nodes; /* the shared node array (any order) */
         uint32_t count;
     } timers[2];
 };

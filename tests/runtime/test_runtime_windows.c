@@ -209,6 +209,70 @@ static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *lat
     sim_watermark(s, INT64_MAX);
 }
 
+/* The aggregate (sum, count) of v, mergeable. */
+static fl_schema *acc_schema_, *agg_out_schema_;
+
+int rt_win_agg_create(fl_context *ctx, fl_row_builder *acc) {
+    fl_row_builder_set_bigint(acc, 0, 0);
+    fl_row_builder_set_bigint(acc, 1, 0);
+    return 0;
+}
+int rt_win_agg_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 2));
+    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
+    return 0;
+}
+int rt_win_agg_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
+    fl_row_builder_copy_row(out, acc);
+    return 0;
+}
+int rt_win_agg_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
+    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(a, 1) + fl_row_get_bigint(b, 1));
+    return 0;
+}
+
+static fl_aggregate_function sum_count_agg(void) {
+    return (fl_aggregate_function){.acc_schema = acc_schema_,
+                                   .out_schema = agg_out_schema_,
+                                   .create_accumulator = rt_win_agg_create,
+                                   .add = rt_win_agg_add,
+                                   .get_result = rt_win_agg_result,
+                                   .merge = rt_win_agg_merge};
+}
+
+/* (k, start, end, sum, count) from the aggregate's one result. */
+int rt_win_agg_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
+                      fl_collector *out) {
+    if (n != 1) return fl_context_fail(ctx, "aggregate_process got %zu rows", n);
+    if (fl_context_timestamp(ctx) != w->end - 1)
+        return fl_context_fail(ctx, "timestamp %lld is not the window's end - 1",
+                               (long long)fl_context_timestamp(ctx));
+    fl_row_builder *b = fl_collector_builder(out);
+    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(fl_context_current_key(ctx), 0));
+    fl_row_builder_set_bigint(b, 1, w->start);
+    fl_row_builder_set_bigint(b, 2, w->end);
+    fl_row_builder_set_bigint(b, 3, fl_row_get_bigint(rows[0], 0));
+    fl_row_builder_set_bigint(b, 4, fl_row_get_bigint(rows[0], 1));
+    return fl_collector_emit(out);
+}
+
+static fl_schema *window_out_schema(void) {
+    return fl_schema_of(5, "k", FL_BIGINT, "start", FL_BIGINT, "end", FL_BIGINT, "sum", FL_BIGINT,
+                        "count", FL_BIGINT);
+}
+
+/* (k, start, end, sum, count) rows as results. */
+static results collected_windows(const fl_collect *c) {
+    results r = {0};
+    for (size_t i = 0; i < fl_collect_count(c); i++) {
+        const fl_row *row = fl_collect_row(c, i);
+        push5(&r, fl_row_get_bigint(row, 0), fl_row_get_bigint(row, 1),
+              fl_row_get_bigint(row, 2) - 1, fl_row_get_bigint(row, 3), fl_row_get_bigint(row, 4));
+    }
+    return r;
+}
+
 /* ---- tumbling and sliding windows with lateness -------------------------------------------- */
 
 static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
@@ -225,7 +289,21 @@ static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t la
     fl_stream_name(sums, "Window Sum");
     fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     fl_collect *late = fl_stream_collect(fl_stream_side_output(sums, "late", s));
+    /* The same windows through a mergeable aggregate: sliding windows then
+     * keep their contents in slices. */
+    acc_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    fl_schema *wo = window_out_schema();
+    fl_windowed_stream *w2 = fl_keyed_window(fl_stream_key_by(src, "k"), a);
+    fl_window_allowed_lateness(w2, lateness);
+    fl_window_side_output_late_data(w2, "late");
+    fl_aggregate_function agg = sum_count_agg();
+    fl_stream *aggs = fl_window_aggregate_process(w2, &agg, rt_win_agg_window, wo);
+    fl_stream_name(aggs, "Window Aggregate");
+    fl_collect *c_agg = fl_stream_collect(aggs);
+    fl_collect *late_agg = fl_stream_collect(fl_stream_side_output(aggs, "late", s));
     int64_t before = fl__keyed_state_bytes_at_close("Window Sum");
+    int64_t before_agg = fl__keyed_state_bytes_at_close("Window Aggregate");
     rt_execute(env, "aligned windows");
 
     sim ref = {.lateness = lateness};
@@ -245,14 +323,27 @@ static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t la
     results want = {0};
     for (size_t i = 0; i < ref.out.n; i++)
         push(&want, ref.out.v[i].key, ref.out.v[i].ts, ref.out.v[i].value, 0);
-    free(ref.out.v);
     results got = collected(c, 2);
-    char what[96];
+    char what[128];
     snprintf(what, sizeof what, "size %lld slide %lld lateness %lld p %d", (long long)size,
              (long long)slide, (long long)lateness, parallelism);
     expect_results(&want, &got, what);
     /* Every window's state is gone after the last watermark. */
     assert_int_equal(state_left("Window Sum", before), 0);
+    /* The aggregate: every firing with its window, sum and count. */
+    want = (results){0};
+    for (size_t i = 0; i < ref.out.n; i++)
+        push5(&want, ref.out.v[i].key, ref.out.v[i].start, ref.out.v[i].ts, ref.out.v[i].value,
+              ref.out.v[i].extra);
+    got = collected_windows(c_agg);
+    strncat(what, " aggregate", sizeof what - strlen(what) - 1);
+    expect_results(&want, &got, what);
+    assert_int_equal(fl_collect_count(late_agg), ref.late);
+    assert_int_equal(state_left("Window Aggregate", before_agg), 0);
+    free(ref.out.v);
+    fl_schema_unref(wo);
+    fl_schema_unref(acc_schema_);
+    fl_schema_unref(agg_out_schema_);
     free(ref.w);
     free(late_ids);
     free_rows(rows, N_EVENTS);
@@ -374,70 +465,6 @@ static void sim_sessions(int n, int64_t lateness, results *out, int64_t *late) {
         }
     }
     free(ss);
-}
-
-/* The aggregate (sum, count) of v, mergeable. */
-static fl_schema *acc_schema_, *agg_out_schema_;
-
-int rt_win_agg_create(fl_context *ctx, fl_row_builder *acc) {
-    fl_row_builder_set_bigint(acc, 0, 0);
-    fl_row_builder_set_bigint(acc, 1, 0);
-    return 0;
-}
-int rt_win_agg_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 2));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
-    return 0;
-}
-int rt_win_agg_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_copy_row(out, acc);
-    return 0;
-}
-int rt_win_agg_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(a, 1) + fl_row_get_bigint(b, 1));
-    return 0;
-}
-
-static fl_aggregate_function sum_count_agg(void) {
-    return (fl_aggregate_function){.acc_schema = acc_schema_,
-                                   .out_schema = agg_out_schema_,
-                                   .create_accumulator = rt_win_agg_create,
-                                   .add = rt_win_agg_add,
-                                   .get_result = rt_win_agg_result,
-                                   .merge = rt_win_agg_merge};
-}
-
-/* (k, start, end, sum, count) from the aggregate's one result. */
-int rt_win_agg_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
-                      fl_collector *out) {
-    if (n != 1) return fl_context_fail(ctx, "aggregate_process got %zu rows", n);
-    if (fl_context_timestamp(ctx) != w->end - 1)
-        return fl_context_fail(ctx, "timestamp %lld is not the window's end - 1",
-                               (long long)fl_context_timestamp(ctx));
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(fl_context_current_key(ctx), 0));
-    fl_row_builder_set_bigint(b, 1, w->start);
-    fl_row_builder_set_bigint(b, 2, w->end);
-    fl_row_builder_set_bigint(b, 3, fl_row_get_bigint(rows[0], 0));
-    fl_row_builder_set_bigint(b, 4, fl_row_get_bigint(rows[0], 1));
-    return fl_collector_emit(out);
-}
-
-static fl_schema *window_out_schema(void) {
-    return fl_schema_of(5, "k", FL_BIGINT, "start", FL_BIGINT, "end", FL_BIGINT, "sum", FL_BIGINT,
-                        "count", FL_BIGINT);
-}
-
-/* (k, start, end, sum, count) rows as results. */
-static results collected_windows(const fl_collect *c) {
-    results r = {0};
-    for (size_t i = 0; i < fl_collect_count(c); i++) {
-        const fl_row *row = fl_collect_row(c, i);
-        push5(&r, fl_row_get_bigint(row, 0), fl_row_get_bigint(row, 1),
-              fl_row_get_bigint(row, 2) - 1, fl_row_get_bigint(row, 3), fl_row_get_bigint(row, 4));
-    }
-    return r;
 }
 
 /* reduce: sum of v (first row's other fields). */
