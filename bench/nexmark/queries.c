@@ -26,7 +26,8 @@ fl_stream *nexmark_source(fl_env *env, const nexmark_config *cfg, const char *ty
     snprintf(seed, sizeof seed, "seed=%" PRIu64, cfg->seed);
     snprintf(kinds, sizeof kinds, "event-types=%s", types);
     const char *options[] = {events, rate, seed, kinds, NULL};
-    fl_stream *s = fl_stream_name(fl_env_add_source(env, "nexmark", NULL, options), "Nexmark");
+    const char *connector = cfg->connector ? cfg->connector : "nexmark";
+    fl_stream *s = fl_stream_name(fl_env_add_source(env, connector, NULL, options), "Nexmark");
     if (cfg->parallelism > 0) fl_stream_set_parallelism(s, cfg->parallelism);
     fl_watermark_strategy ws = {.max_out_of_orderness_ms = WATERMARK_LAG_MS,
                                 .timestamp_field = "date_time"};

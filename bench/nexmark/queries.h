@@ -48,6 +48,10 @@ typedef struct nexmark_config {
     int64_t rate;   /* events per second of event time */
     uint64_t seed;
     int parallelism; /* of the generators; 0 = the environment's */
+    /* The source connector that generates them: NULL = "nexmark"; another
+     * name must take the nexmark source's options and give its rows (a
+     * test's wrapper around it, registered with fl_source_connector_register). */
+    const char *connector;
 } nexmark_config;
 
 /* The events of `types` ("bid", "person,auction", ...) with event-time

@@ -4,8 +4,9 @@
  * A connector is one descriptor: a name, a table of options (which gives the
  * docs and the error for an unknown or missing option), and the calls that
  * create, run and close it. The built-in ones (collection, sequence, datagen,
- * filesystem, socket, print, blackhole, collect, user-function sink) use only
- * this interface.
+ * filesystem, socket, nexmark, print, blackhole, collect, user-function sink)
+ * use only this interface, and a program can register sources of its own
+ * (fl_source_connector_register) that jobs then name like the built-in ones.
  *
  * Options are "key=value" strings recorded in the job graph, so a source runs
  * the same in any process. A source runs in its subtask's thread: the runtime
@@ -258,7 +259,20 @@ typedef struct fl_sink_connector {
  * checkpoints: it commits everything. */
 #define FL_CHECKPOINT_ID_FINAL INT64_MAX
 
-/* Built-in and registered connectors. NULL when unknown. */
+/* Makes a source written by the program (Flink's addSource with a user
+ * SourceFunction) available by name to fl_env_add_source, like a built-in
+ * one. Borrows c: the descriptor and everything it points to must stay valid
+ * for as long as a job may use it (a static descriptor, in practice). Needs a
+ * name, schema, open, read and close; snapshot and restore both or neither.
+ * A name that is taken, built in or registered earlier, is FL_EINVAL naming
+ * the connector; the registry holds 64 sources per process, after which it is
+ * FL_ERESOURCE. Registrations are process-wide and last until the process
+ * exits, so they serve the jobs run in the same process (the embedded
+ * cluster). Thread-safe. */
+int fl_source_connector_register(const fl_source_connector *c, fl_error *err);
+
+/* Built-in and registered connectors (the built-in ones first). NULL when
+ * unknown. Thread-safe. */
 const fl_source_connector *fl_source_connector_find(const char *name);
 const fl_sink_connector *fl_sink_connector_find(const char *name);
 

@@ -20,7 +20,7 @@
 #include "flinc/datastream.h"
 
 /* Prints every built-in source and sink with its options, their defaults and
- * descriptions, as plain text. */
+ * descriptions, as plain text; then the sources the program registered. */
 void fl_connectors_describe(FILE *out);
 
 /* ---- blackhole counters ------------------------------------------------------------------ */

@@ -60,9 +60,14 @@ void fl_sleep_ns(int64_t ns) {
 
 #define MAX_LISTENERS 256
 
+/* Two locks, never held together: `mu` guards the time, `listeners_mu` the
+ * listeners and is held while they run (so none is removed while it runs).
+ * A listener takes its task's lock, and a task reads the time while holding
+ * that lock, so calling the listeners under `mu` would deadlock. */
 struct fl_manual_clock {
     pthread_mutex_t mu;
     int64_t now_ms;
+    pthread_mutex_t listeners_mu;
     struct {
         fl_clock_listener_fn fn;
         void *arg;
@@ -72,12 +77,14 @@ struct fl_manual_clock {
 fl_manual_clock *fl_manual_clock_create(int64_t start_ms) {
     fl_manual_clock *c = fl_xcalloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->listeners_mu, NULL);
     c->now_ms = start_ms;
     return c;
 }
 
 void fl_manual_clock_destroy(fl_manual_clock *c) {
     if (!c) return;
+    pthread_mutex_destroy(&c->listeners_mu);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -92,11 +99,13 @@ int64_t fl_manual_clock_now(fl_manual_clock *c) {
 void fl_manual_clock_set(fl_manual_clock *c, int64_t ms) {
     pthread_mutex_lock(&c->mu);
     if (ms > c->now_ms) c->now_ms = ms; /* time never goes back */
-    /* Listeners run under the lock so none is removed while it runs; they
-     * only signal a condition variable. */
+    pthread_mutex_unlock(&c->mu);
+    /* After the move, so a woken task reads the new time; listeners only
+     * signal a condition variable. */
+    pthread_mutex_lock(&c->listeners_mu);
     for (int i = 0; i < MAX_LISTENERS; i++)
         if (c->listeners[i].fn) c->listeners[i].fn(c->listeners[i].arg);
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->listeners_mu);
 }
 
 void fl_manual_clock_advance(fl_manual_clock *c, int64_t ms) {
@@ -107,7 +116,7 @@ void fl_manual_clock_advance(fl_manual_clock *c, int64_t ms) {
 }
 
 int fl_manual_clock_listen(fl_manual_clock *c, fl_clock_listener_fn fn, void *arg) {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->listeners_mu);
     int id = -1;
     for (int i = 0; i < MAX_LISTENERS && id < 0; i++) {
         if (!c->listeners[i].fn) {
@@ -116,14 +125,14 @@ int fl_manual_clock_listen(fl_manual_clock *c, fl_clock_listener_fn fn, void *ar
             id = i;
         }
     }
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->listeners_mu);
     return id;
 }
 
 void fl_manual_clock_unlisten(fl_manual_clock *c, int id) {
     if (id < 0 || id >= MAX_LISTENERS) return;
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->listeners_mu);
     c->listeners[id].fn = NULL;
     c->listeners[id].arg = NULL;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->listeners_mu);
 }

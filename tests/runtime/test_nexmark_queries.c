@@ -9,12 +9,18 @@
  * sink, then computes every query's expected result from them in plain C
  * here (arrays indexed by id, no flinc operators), and compares the rows
  * as multisets. Where a query emits a changing result (q4's running
- * averages), the final value per key is compared; q12 counts in
+ * averages), the final value per key is compared. q12 counts in
  * processing-time windows, which a bounded run shorter than a window does
- * not fire (as in Flink), so only its consistency is checked.
+ * not fire (as in Flink): it runs on a manual clock behind a source
+ * registered here that moves the clock while the events flow and holds the
+ * job open at their end until the clock has closed every window, and its
+ * counts are checked per bidder against the events (see q12_processing_time).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "rt_util.h"
 
@@ -345,7 +351,7 @@ static void q19_top_bids(void **unused) {
     check_query("q19", &expect, 1000);
 }
 
-/* ---- windows: q5, q7, q8, q11, q12 --------------------------------------------------------- */
+/* ---- windows: q5, q7, q8, q11 ------------------------------------------------------------- */
 
 static void q5_hot_items(void **unused) {
     (void)unused;
@@ -484,23 +490,257 @@ static void q11_sessions(void **unused) {
     check_query("q11", &expect, 100);
 }
 
+/* ---- q12: processing-time windows on a manual clock ------------------------------------------ */
+
+/* q12's windows fire on processing time, which a bounded run shorter than a
+ * window never passes. So the generator runs behind "nexmark-held", a source
+ * registered here that wraps the nexmark source: every HELD_EVERY reads it
+ * moves the test's manual clock HELD_STEP_MS on, so windows close while bids
+ * still flow, and at the end of the events it stays open (idle, unbounded)
+ * until the test has moved the clock past every open window and releases
+ * it. With 4 KiB network buffers backpressure keeps the window operator
+ * within a few hundred bids of the generator, far fewer than the 4,096 bids
+ * of HELD_EVERY reads (1,024 each), so the bids are spread over several windows whatever
+ * the threads' timing; which bids share a window still depends on it, so the
+ * check is on what holds for every split: each bidder's counts add up to its
+ * bids, windows are aligned, and no (bidder, window) is emitted twice. */
+#define HELD_EVERY   4
+#define HELD_STEP_MS 5000
+#define HELD_WAIT_S  60
+
+typedef struct held_state {
+    void *inner;
+    int64_t reads;
+    bool ended;
+} held_state;
+
+typedef struct q12_row {
+    int64_t bidder, count, start, end;
+} q12_row;
+
+/* What the wrapper and the sink share with the test: the recorded rows under
+ * mu, the wrapper's progress in atomics (cv is signalled on both). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled on every recorded row and every ended subtask */
+    fl_manual_clock *clock;
+    const fl_source_connector *inner;
+    atomic_int parallelism; /* of the wrapper, from its open() */
+    atomic_int ended;       /* wrapper subtasks whose events are all emitted */
+    atomic_bool released;   /* the test lets the wrapper end */
+    q12_row *rows;
+    size_t n_rows, cap_rows;
+    int64_t counted; /* sum of the recorded counts */
+} held;
+
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static fl_schema *held_schema(const fl_options *opts, const fl_schema *declared, fl_error *err) {
+    return held.inner->schema(opts, declared, err);
+}
+
+static bool held_bounded(const fl_options *opts) {
+    (void)opts;
+    return false;
+}
+
+static int held_open(fl_source_ctx *ctx, const fl_options *opts, void **state, fl_error *err) {
+    held_state *st = calloc(1, sizeof *st);
+    if (!st) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    int rc = held.inner->open(ctx, opts, &st->inner, err);
+    if (rc < 0) {
+        free(st);
+        return rc;
+    }
+    atomic_store(&held.parallelism, fl_source_parallelism(ctx));
+    *state = st;
+    return 0;
+}
+
+static int held_read(void *state, fl_source_ctx *ctx, fl_error *err) {
+    held_state *st = state;
+    if (!st->ended) {
+        int rc = held.inner->read(st->inner, ctx, err);
+        if (rc < 0) return rc;
+        if (++st->reads % HELD_EVERY == 0) fl_manual_clock_advance(held.clock, HELD_STEP_MS);
+        if (rc != FL_SOURCE_END) return rc;
+        st->ended = true;
+        pthread_mutex_lock(&held.mu);
+        atomic_fetch_add(&held.ended, 1);
+        pthread_cond_broadcast(&held.cv);
+        pthread_mutex_unlock(&held.mu);
+    }
+    if (atomic_load(&held.released)) return FL_SOURCE_END;
+    fl_source_idle_until(ctx, monotonic_ns() + 1000000);
+    return FL_SOURCE_IDLE;
+}
+
+static void held_close(void *state) {
+    held_state *st = state;
+    held.inner->close(st->inner);
+    free(st);
+}
+
+/* Options are filled in from the nexmark source's before registering. */
+static fl_source_connector held_connector = {
+    .name = "nexmark-held",
+    .description = "The nexmark source, held open at its end until the test releases it.",
+    .parallel = true,
+    .schema = held_schema,
+    .bounded = held_bounded,
+    .open = held_open,
+    .read = held_read,
+    .close = held_close,
+};
+
+/* The function sink of q12's result: records (bidder, count, start, end). */
+int rt_nexmark_q12_record(fl_context *ctx, const fl_row *in) {
+    (void)ctx;
+    q12_row r = {big(in, 0), big(in, 1), ts(in, 2), ts(in, 3)};
+    pthread_mutex_lock(&held.mu);
+    if (held.n_rows == held.cap_rows) {
+        held.cap_rows = held.cap_rows ? held.cap_rows * 2 : 1024;
+        held.rows = realloc(held.rows, held.cap_rows * sizeof *held.rows);
+    }
+    held.rows[held.n_rows++] = r;
+    held.counted += r.count;
+    pthread_cond_broadcast(&held.cv);
+    pthread_mutex_unlock(&held.mu);
+    return 0;
+}
+
+typedef struct q12_job {
+    fl_env *env;
+    int rc;
+    fl_error err;
+} q12_job;
+
+static void *q12_run(void *arg) {
+    q12_job *job = arg;
+    job->rc = fl_env_execute(job->env, "q12", &job->err);
+    return NULL;
+}
+
+/* Waits on held.cv (mu held) until `until_ns` on the monotonic clock. */
+static void held_wait(int64_t until_ns) {
+    struct timespec t = {.tv_sec = until_ns / 1000000000, .tv_nsec = until_ns % 1000000000};
+    pthread_cond_timedwait(&held.cv, &held.mu, &t);
+}
+
+static int q12_row_cmp(const void *a, const void *b) {
+    const q12_row *x = a, *y = b;
+    if (x->bidder != y->bidder) return x->bidder < y->bidder ? -1 : 1;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+static void q12_cleanup(fl_env *env) {
+    free(held.rows);
+    fl_env_destroy(env);
+    fl_manual_clock_destroy(held.clock);
+    pthread_cond_destroy(&held.cv);
+    pthread_mutex_destroy(&held.mu);
+}
+
 static void q12_processing_time(void **unused) {
     (void)unused;
-    /* Whatever windows fire count each bidder's bids at most once. */
-    int64_t bids[MAX_IDS] = {0};
+    int64_t bids[MAX_IDS] = {0}, n_bids = 0;
     for (size_t i = 0; i < n_events; i++)
-        if (type_of(events[i]) == NX_BID) bids[big(events[i], NX_BIDDER) - 1000]++;
-    fl_env *env = rt_env(2, NULL);
-    fl_collect *c = fl_stream_collect(nexmark_query_find("q12")->build(env, &cfg));
-    rt_execute(env, "q12");
-    int64_t counted[MAX_IDS] = {0};
-    for (size_t i = 0; i < fl_collect_count(c); i++) {
-        const fl_row *r = fl_collect_row(c, i);
-        counted[big(r, 0) - 1000] += big(r, 1);
-        assert_int_equal(ts(r, 3) - ts(r, 2), NX_WINDOW_MS);
+        if (type_of(events[i]) == NX_BID) {
+            bids[big(events[i], NX_BIDDER) - 1000]++;
+            n_bids++;
+        }
+
+    pthread_mutex_init(&held.mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&held.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    held.clock = fl_manual_clock_create(0); /* windows [0, 10 s), [10 s, 20 s), ... */
+    held.inner = fl_source_connector_find("nexmark");
+    assert_non_null(held.inner);
+    held_connector.options = held.inner->options;
+    fl_error err = {0};
+    if (fl_source_connector_register(&held_connector, &err) != 0)
+        fail_msg("could not register nexmark-held: %s", err.message);
+
+    fl_env *env = rt_env(2, "taskmanager.memory.segment-size", "4kb", NULL);
+    fl_env_set_clock(env, held.clock);
+    nexmark_config held_cfg = cfg;
+    held_cfg.connector = "nexmark-held";
+    fl_stream_sink(nexmark_query_find("q12")->build(env, &held_cfg), rt_nexmark_q12_record);
+    q12_job job = {.env = env};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, q12_run, &job), 0);
+
+    /* Every bid emitted, then the clock moves a window at a time until the
+     * windows have counted them all. The failure is reported after the job
+     * is released and joined. */
+    const char *failure = NULL;
+    int64_t deadline = monotonic_ns() + (int64_t)HELD_WAIT_S * 1000000000;
+    pthread_mutex_lock(&held.mu);
+    while ((atomic_load(&held.parallelism) == 0 ||
+            atomic_load(&held.ended) < atomic_load(&held.parallelism)) &&
+           monotonic_ns() < deadline)
+        held_wait(deadline);
+    if (atomic_load(&held.parallelism) == 0 ||
+        atomic_load(&held.ended) < atomic_load(&held.parallelism))
+        failure = "the nexmark-held subtasks did not all reach the end of the events";
+    while (!failure && held.counted < n_bids && monotonic_ns() < deadline) {
+        pthread_mutex_unlock(&held.mu);
+        fl_manual_clock_advance(held.clock, NX_WINDOW_MS);
+        pthread_mutex_lock(&held.mu);
+        int64_t brief = monotonic_ns() + 100000000;
+        while (held.counted < n_bids && monotonic_ns() < brief) held_wait(brief);
     }
-    for (int id = 0; id < MAX_IDS; id++) assert_true(counted[id] <= bids[id]);
-    fl_env_destroy(env);
+    if (!failure && held.counted < n_bids) failure = "the windows did not count every bid";
+    int64_t counted = held.counted;
+    pthread_mutex_unlock(&held.mu);
+    atomic_store(&held.released, true);
+    pthread_join(thread, NULL);
+    if (failure || job.rc != 0) {
+        q12_cleanup(env);
+        if (failure)
+            fail_msg("q12: %s within %d s (%lld of %lld bids counted)", failure, HELD_WAIT_S,
+                     (long long)counted, (long long)n_bids);
+        fail_msg("job q12 failed: %s", job.err.message);
+    }
+
+    /* The reference: the bids per bidder of the events read in setup(). */
+    int64_t per_bidder[MAX_IDS] = {0};
+    qsort(held.rows, held.n_rows, sizeof *held.rows, q12_row_cmp);
+    int64_t starts[64];
+    int n_starts = 0;
+    for (size_t i = 0; i < held.n_rows; i++) {
+        const q12_row *r = &held.rows[i];
+        assert_true(r->bidder >= 1000 && r->bidder < 1000 + MAX_IDS);
+        assert_true(r->count > 0);
+        if (r->start % NX_WINDOW_MS != 0 || r->end - r->start != NX_WINDOW_MS)
+            fail_msg("q12: bidder %lld has window [%lld, %lld)", (long long)r->bidder,
+                     (long long)r->start, (long long)r->end);
+        if (i > 0 && r->bidder == held.rows[i - 1].bidder && r->start == held.rows[i - 1].start)
+            fail_msg("q12: bidder %lld's window at %lld fired twice", (long long)r->bidder,
+                     (long long)r->start);
+        per_bidder[r->bidder - 1000] += r->count;
+        bool seen = false;
+        for (int k = 0; k < n_starts && !seen; k++) seen = starts[k] == r->start;
+        if (!seen) {
+            assert_true(n_starts < 64);
+            starts[n_starts++] = r->start;
+        }
+    }
+    for (int id = 0; id < MAX_IDS; id++)
+        if (per_bidder[id] != bids[id])
+            fail_msg("q12: bidder %d counted %lld bids, made %lld", 1000 + id,
+                     (long long)per_bidder[id], (long long)bids[id]);
+    /* The bids were split over windows that closed while bids still flowed. */
+    if (n_starts < 2) fail_msg("q12: all bids fell into one window");
+
+    q12_cleanup(env);
 }
 
 int main(void) {

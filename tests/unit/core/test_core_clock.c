@@ -1,9 +1,14 @@
 /*
  * test_core_clock.c - timestamp formatting against dates worked out by
- * hand, and the clocks' basic properties.
+ * hand, the clocks' basic properties, and manual clocks: their listeners and
+ * the lock order between a move and a task that reads the time.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,10 +56,57 @@ static void test_clocks(void **state) {
     assert_true(now < 7258118400000);
 }
 
+/* A task's lock: the runtime reads the time under it while it decides to
+ * wait, and its clock listener takes it to signal the task. */
+static pthread_mutex_t task_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool listener_entered;
+
+static void wake_task(void *arg) {
+    atomic_store(&listener_entered, true);
+    pthread_mutex_lock(&task_mu);
+    (*(int *)arg)++;
+    pthread_mutex_unlock(&task_mu);
+}
+
+static void *move_to_50(void *clock) {
+    fl_manual_clock_set(clock, 50);
+    return NULL;
+}
+
+static void test_manual_clock(void **state) {
+    (void)state;
+    fl_manual_clock *c = fl_manual_clock_create(10);
+    int woken = 0;
+    int id = fl_manual_clock_listen(c, wake_task, &woken);
+    assert_true(id >= 0);
+    /* The listener of a move blocks on the task's lock while the task,
+     * holding it, reads the time: the read must not wait for the move. */
+    pthread_mutex_lock(&task_mu);
+    pthread_t mover;
+    assert_int_equal(pthread_create(&mover, NULL, move_to_50, c), 0);
+    while (!atomic_load(&listener_entered)) sched_yield();
+    assert_int_equal(fl_manual_clock_now(c), 50);
+    pthread_mutex_unlock(&task_mu);
+    pthread_join(mover, NULL);
+    assert_int_equal(woken, 1);
+    /* Time never goes back; every move tells the listeners. */
+    fl_manual_clock_set(c, 40);
+    assert_int_equal(fl_manual_clock_now(c), 50);
+    fl_manual_clock_advance(c, 5);
+    assert_int_equal(fl_manual_clock_now(c), 55);
+    assert_int_equal(woken, 3);
+    fl_manual_clock_unlisten(c, id);
+    fl_manual_clock_advance(c, 5);
+    assert_int_equal(fl_manual_clock_now(c), 60);
+    assert_int_equal(woken, 3);
+    fl_manual_clock_destroy(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_timestamp),
         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_manual_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
