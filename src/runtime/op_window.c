@@ -325,6 +325,9 @@ static size_t assign(fl_win_op *w, int64_t t) {
         w->assigned_hi = hi;
         w->n_assigned = n;
         if (w->sliced) fl__win_ns(&(fl_window){lo, lo + a->slide_ms}, w->slice_ns);
+        if (n > 0)
+            w->assigned_ns_hash =
+                fl_kstate_namespace_hash(w->sliced ? w->slice_ns : w->wins_ns[0], FL_WIN_NS_LEN);
     }
     return n;
 }
@@ -374,6 +377,19 @@ static int set_key(fl_win_op *w, int input, const fl_row *row, uint32_t i, bool 
     return 0;
 }
 
+/* Prefetching: the rows PREFETCH_SLOT ahead get their state slot fetched,
+ * the rows PREFETCH_ENTRY ahead (whose slot has arrived by then) their
+ * entry, so the misses of several rows overlap instead of each row waiting
+ * for its own two (a window's contents rarely fit in the core's cache). */
+#define PREFETCH_SLOT  8
+#define PREFETCH_ENTRY 4
+
+static void prefetch_row(fl_win_op *w, const fl_batch *in, uint32_t j, bool entry) {
+    int64_t t = in->ts[j];
+    if (t >= w->assigned_lo && t < w->assigned_hi)
+        fl_kstate_prefetch(w->contents, w->key_hash[j], w->assigned_ns_hash, entry);
+}
+
 static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     fl_win_op *w = op->impl;
     w->err = err;
@@ -388,9 +404,14 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
             projected = true;
         }
     }
+    bool prefetch = projected && !by_clock && !w->merging && w->aligned;
     for (uint32_t i = 0; i < in->n; i++) {
         const fl_row *row = in->rows[i];
         int64_t ts = in->ts[i];
+        if (prefetch) {
+            if (i + PREFETCH_SLOT < in->n) prefetch_row(w, in, i + PREFETCH_SLOT, false);
+            if (i + PREFETCH_ENTRY < in->n) prefetch_row(w, in, i + PREFETCH_ENTRY, true);
+        }
         if (keyed) {
             int rc = set_key(w, input, row, i, projected, err);
             if (rc < 0) return rc;

@@ -87,6 +87,10 @@ struct fl_win_op {
     size_t n_slices;
     fl_window *slices;                  /* working memory: a window's slices */
     uint8_t slice_ns[FL_WIN_NS_LEN];    /* the slice [assigned_lo, assigned_hi) */
+    /* The hash of the contents namespace an element of [assigned_lo,
+     * assigned_hi) updates first (its slice, else its first window): rows of
+     * the batch ahead in that range get their state prefetched. */
+    uint64_t assigned_ns_hash;
     fl_win_set set;
     fl_collector *out;
     fl_row_builder *acc_a, *acc_b, *result_b, *long_b, *set_b;

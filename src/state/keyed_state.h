@@ -167,6 +167,14 @@ const fl_row *fl_kstate_get(fl_kstate *s);         /* reduced value / aggregate 
  * when empty), or result()'s negative return (FL_EUSER when the function
  * left its builder in error, FL_ESTATE without a valid key). */
 int fl_kstate_get_checked(fl_kstate *s, const fl_row **out);
+/* Prefetch hints for an access of s coming a few rows later, for the key of
+ * hash key_hash in the namespace of hash ns_hash (fl_kstate_namespace_hash):
+ * with entry false, the cache line of the key's home slot; with entry true
+ * (issued some rows after the first, when the slot has arrived), the entry
+ * that slot holds. Reads only; never changes anything, whatever the key. */
+void fl_kstate_prefetch(const fl_kstate *s, uint64_t key_hash, uint64_t ns_hash, bool entry);
+uint64_t fl_kstate_namespace_hash(const void *ns, uint32_t len);
+
 /* The reduced value / aggregate result of the accumulators of the current
  * key in namespaces[0..n) (lens[i] bytes each) folded in that order --
  * reduce(), or merge() then result() -- without changing any of them: how a

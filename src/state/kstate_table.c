@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "mem.h"
 #include "state_int.h"
 
@@ -55,6 +56,27 @@ fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint3
         i = (i + 1) & t->mask;
     }
 }
+
+void fl_kstate_prefetch(const fl_kstate *s, uint64_t key_hash, uint64_t ns_hash, bool entry) {
+    const fl_keyed_backend *b = s->b;
+    int g = fl_key_group_of_hash(key_hash, b->max_parallelism);
+    if (g < b->first_key_group || g > b->last_key_group) return;
+    const fl__table *t = &s->groups[g - b->first_key_group];
+    if (!t->slots) return;
+    uint64_t h = key_hash ^ ns_hash;
+    const fl__slot *sl = &t->slots[home(t, h)];
+    if (!entry) {
+        __builtin_prefetch(sl);
+        return;
+    }
+    const fl__entry *e = sl->e;
+    if (e && sl->hash == h) {
+        __builtin_prefetch(e);
+        __builtin_prefetch((const uint8_t *)e + 64);
+    }
+}
+
+uint64_t fl_kstate_namespace_hash(const void *ns, uint32_t len) { return fl__ns_hash(ns, len); }
 
 static uint32_t log2u(uint32_t n) {
     uint32_t l = 0;
