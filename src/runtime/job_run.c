@@ -540,9 +540,12 @@ void fl__job_run_task_failed(fl_job_run *r, fl_task *t, const fl_error *err) {
     }
 }
 
-void fl__job_run_task_finished(fl_job_run *r, fl_task *t) {
-    fl_debug("job", "task \"%s\" ended", t->name);
-    if (r->coordinator) fl__coordinator_task_finished(r->coordinator, t);
+void fl__job_run_task_finished(fl_job_run *r, fl_task *t, bool reached_end) {
+    fl_debug("job", "task \"%s\" %s", t->name, reached_end ? "ended" : "was canceled");
+    /* Only a task at the end of its input acknowledges later checkpoints
+     * implicitly; a canceled one never acknowledges what it did not
+     * snapshot (its checkpoints stay pending until aborted). */
+    if (r->coordinator && reached_end) fl__coordinator_task_finished(r->coordinator, t);
     pthread_mutex_lock(&r->mu);
     r->n_running--;
     pthread_cond_broadcast(&r->cv);

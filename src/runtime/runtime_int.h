@@ -585,6 +585,8 @@ void *fl__task_thread_main(void *arg);
 
 /* The run's record of the first failure (thread-safe). */
 void fl__job_run_task_failed(fl_job_run *r, fl_task *t, const fl_error *err);
-void fl__job_run_task_finished(fl_job_run *r, fl_task *t);
+/* The task's thread ended without failing: at the end of its input
+ * (reached_end), or canceled. */
+void fl__job_run_task_finished(fl_job_run *r, fl_task *t, bool reached_end);
 
 #endif

@@ -625,6 +625,6 @@ void *fl__task_thread_main(void *arg) {
     if (rc < 0 && !(rc == FL_ECANCELED && fl__task_canceled(t)))
         fl__job_run_task_failed(t->run, t, &t->error);
     else
-        fl__job_run_task_finished(t->run, t);
+        fl__job_run_task_finished(t->run, t, rc == 0);
     return NULL;
 }
