@@ -6,6 +6,11 @@
  *       -> tumbling 1-second event-time windows -> sum(count) -> sink
  *
  *     bench_window_wordcount [--input FILE] [--words N] [--parallelism P[,P...]]
+ *                            [--local-aggregation true|false]
+ *
+ * --local-aggregation sets pipeline.window.local-aggregation (default true:
+ * the planner folds the (word, 1) rows of a word and second before the
+ * key_by, docs/windows.md); false sends every word across the exchange.
  *
  * Without --input the program writes N (default 20 000 000) random words from
  * a vocabulary of 10 000, ten to a line, into a file in /tmp and removes it at
@@ -47,6 +52,7 @@
 
 typedef struct bench_options {
     const char *input;
+    const char *local; /* pipeline.window.local-aggregation */
     int64_t words;
     int n_parallelisms;
     int parallelisms[MAX_RUNS];
@@ -155,9 +161,10 @@ static int64_t count_words(const char *path) {
     return n;
 }
 
-static int run_once(const char *path, int64_t words, int parallelism) {
+static int run_once(const char *path, int64_t words, int parallelism, const char *local) {
     fl_env *env = fl_env_create();
     fl_env_set_parallelism(env, parallelism);
+    fl_env_configure(env, "pipeline.window.local-aggregation", local, NULL);
     fl_schema *wc = fl_schema_of(2, "word", FL_STRING, "count", FL_BIGINT);
     fl_stream *lines = fl_env_read_text_file(env, path);
     fl_stream *split = fl_stream_flat_map(lines, bench_ww_split, wc);
@@ -192,10 +199,10 @@ static int run_once(const char *path, int64_t words, int parallelism) {
     }
     double split_ns = 1e3 * (double)atomic_load(&split_task_us) / (double)words;
     double window_ns = 1e3 * (double)atomic_load(&window_task_us) / (double)words;
-    printf("parallelism=%d words=%lld wall_s=%.3f cpu_s=%.3f words_per_s=%.0f "
+    printf("parallelism=%d local_aggregation=%s words=%lld wall_s=%.3f cpu_s=%.3f words_per_s=%.0f "
            "words_per_s_per_cpu_s=%.0f window_results=%lld split_task_ns_per_word=%.1f "
            "window_task_ns_per_word=%.1f\n",
-           parallelism, (long long)words, wall, cpu, (double)words / wall, (double)words / cpu,
+           parallelism, local, (long long)words, wall, cpu, (double)words / wall, (double)words / cpu,
            (long long)atomic_load(&window_results), split_ns, window_ns);
     fflush(stdout);
     return 0;
@@ -208,7 +215,8 @@ static int parse_list(const char *s, bench_options *o) {
 }
 
 int main(int argc, char **argv) {
-    bench_options o = {.words = 20000000, .n_parallelisms = 2, .parallelisms = {1, 2}};
+    bench_options o = {
+        .words = 20000000, .local = "true", .n_parallelisms = 2, .parallelisms = {1, 2}};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--input") == 0 && v) {
@@ -218,6 +226,9 @@ int main(int argc, char **argv) {
             if (o.words < 1) goto usage;
         } else if (strcmp(argv[i], "--parallelism") == 0 && v) {
             if (parse_list(v, &o) < 0) goto usage;
+        } else if (strcmp(argv[i], "--local-aggregation") == 0 && v) {
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) goto usage;
+            o.local = v;
         } else {
             goto usage;
         }
@@ -239,11 +250,12 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     for (int i = 0; i < o.n_parallelisms && rc == 0; i++)
-        rc = run_once(path, words, o.parallelisms[i]);
+        rc = run_once(path, words, o.parallelisms[i], o.local);
     if (generated[0]) unlink(generated);
     return rc == 0 ? 0 : 1;
 usage:
     fprintf(stderr,
-            "usage: bench_window_wordcount [--input FILE] [--words N] [--parallelism P[,P...]]\n");
+            "usage: bench_window_wordcount [--input FILE] [--words N] [--parallelism P[,P...]]\n"
+            "                              [--local-aggregation true|false]\n");
     return 2;
 }

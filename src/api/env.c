@@ -116,7 +116,7 @@ static int check_value(const char *key, const char *value, fl_error *err) {
             return fl_error_set(err, FL_ECONFIG,
                                 "invalid value \"%s\" for \"%s\": expected a size such as \"32kb\"",
                                 value, key);
-    } else if (!strcmp(key, FL_CONF_CHAINING)) {
+    } else if (!strcmp(key, FL_CONF_CHAINING) || !strcmp(key, FL_CONF_WINDOW_LOCAL_AGGREGATION)) {
         if (fl_parse_bool(value, &b) < 0)
             return fl_error_set(err, FL_ECONFIG,
                                 "invalid value \"%s\" for \"%s\": expected true or false", value,
@@ -367,6 +367,11 @@ static int execute(fl_env *env, const char *job_name, fl_error *err) {
     fl_stream_graph *shipped = fl_stream_graph_from_json(json, err);
     free(json);
     if (!shipped) return err->code;
+    rc = fl__window_plan_local_aggregation(shipped, err);
+    if (rc < 0) {
+        fl_stream_graph_destroy(shipped);
+        return rc;
+    }
     fl_job_graph *job = fl_job_graph_create(shipped, err);
     if (!job) return err->code;
 

@@ -566,3 +566,61 @@ fl_stream *fl_window_co_group(fl_stream *left, const char *left_key, fl_stream *
     return window_join(left, left_key, right, right_key, assigner, FL_WIN_COGROUP, (void *)fn,
                        out_schema);
 }
+
+/* ---- two-phase window aggregation ------------------------------------------------------------ */
+
+/* Whether window node n sums, or takes the min or max of, a field over
+ * tumbling or aligned sliding event-time windows of a key_by on fields,
+ * with the default trigger and no evictor, and its input's producer chains
+ * to a new node in front of the key_by. */
+static bool local_aggregation_applies(const fl_stream_graph *g, const fl_stream_node *n) {
+    if (strcmp(n->op, "window") || n->n_inputs != 1 || !n->key || n->key->n_fields == 0) return false;
+    const fl_stream_edge *e = &n->inputs[0];
+    if (e->partitioner != FL_PART_HASH) return false;
+    const fl_stream_node *src = g->nodes[e->source_id];
+    if (!g->chaining_enabled || src->chaining == FL_CHAIN_NEVER || !strcmp(src->op, "sink"))
+        return false;
+    fl_win_fn_kind fn;
+    if (fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &fn) < 0 ||
+        (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX))
+        return false;
+    fl_trigger_kind t;
+    if (fl__win_trigger_parse(fl_kv_get(n->options, FL_WIN_OPT_TRIGGER), &t) < 0 ||
+        (t != FL_TRIGGER_DEFAULT && t != FL_TRIGGER_EVENT_TIME) ||
+        fl_kv_get(n->options, FL_WIN_OPT_TRIGGER_PURGING) || fl_kv_get(n->options, FL_WIN_OPT_EVICTOR))
+        return false;
+    fl_window_assigner a;
+    if (fl__win_assigner_from_options(n->options, &a, NULL) < 0 || a.domain != FL_TIME_EVENT)
+        return false;
+    return a.kind == FL_WINDOW_TUMBLING || (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms == 0);
+}
+
+int fl__window_plan_local_aggregation(fl_stream_graph *g, fl_error *err) {
+    const char *v = g->config ? fl_kv_get(g->config, FL_CONF_WINDOW_LOCAL_AGGREGATION) : NULL;
+    bool on = true;
+    if (v && fl_parse_bool(v, &on) < 0)
+        return fl_error_set(err, FL_ECONFIG,
+                            "invalid value \"%s\" for \"%s\": expected true or false", v,
+                            FL_CONF_WINDOW_LOCAL_AGGREGATION);
+    int n_nodes = g->n_nodes; /* not the nodes added here */
+    for (int i = 0; on && i < n_nodes; i++) {
+        fl_stream_node *w = g->nodes[i];
+        if (!local_aggregation_applies(g, w)) continue;
+        fl_stream_edge *e = &w->inputs[0];
+        const fl_stream_node *src = g->nodes[e->source_id];
+        char name[256];
+        snprintf(name, sizeof name, "Local %s", w->name);
+        fl_stream_node *l = fl_stream_graph_add_node(g, "window_local", name);
+        l->parallelism = src->parallelism;
+        l->max_parallelism = src->max_parallelism;
+        l->schema = fl_schema_ref((fl_schema *)fl_stream_edge_schema(g, e));
+        l->key = fl_key_spec_clone(w->key);
+        fl_kv_destroy(l->options);
+        l->options = fl_kv_clone(w->options);
+        fl_stream_edge *in = fl_stream_node_add_input(l, e->source_id, FL_PART_FORWARD, true);
+        in->side_output = e->side_output; /* moves to the new edge */
+        e->side_output = NULL;
+        e->source_id = l->id;
+    }
+    return 0;
+}

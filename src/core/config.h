@@ -25,6 +25,7 @@
 #define FL_CONF_BUFFERS_PER_CHANNEL "taskmanager.network.memory.buffers-per-channel" /* 2 */
 #define FL_CONF_FLOATING_BUFFERS "taskmanager.network.memory.floating-buffers-per-gate" /* 8 */
 #define FL_CONF_CHAINING "pipeline.operator-chaining"               /* true */
+#define FL_CONF_WINDOW_LOCAL_AGGREGATION "pipeline.window.local-aggregation" /* true */
 #define FL_CONF_LOG_LEVEL "rootLogger.level"                        /* INFO */
 #define FL_CONF_LOG_FILE "env.log.file"                             /* unset: stderr */
 #define FL_CONF_JM_ADDRESS "jobmanager.rpc.address"

@@ -120,4 +120,22 @@ static inline void fl__copy_words(void *dst, const void *src, uint32_t len) {
  * builder failed (fl_row_builder_error tells why). */
 uint32_t fl__row_builder_lay_out(fl_row_builder *b, uint8_t *dst, size_t room);
 
+/* Equality of two short byte strings (keys, namespaces: tens of bytes)
+ * without a call into libc: eight bytes at a time. */
+static inline bool fl__bytes_equal(const void *a, const void *b, uint32_t n) {
+    const uint8_t *p = a, *q = b;
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, p, 8);
+        memcpy(&y, q, 8);
+        if (x != y) return false;
+        p += 8;
+        q += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*p++ != *q++) return false;
+    return true;
+}
+
 #endif

@@ -12,8 +12,17 @@
 #include "log.h"
 #include "runtime_int.h"
 
-/* Runs the user snapshot hooks of the chain. */
+/* Lets the chain's operators emit what must precede the barrier (in chain
+ * order, so what one emits reaches the operators after it first), then
+ * runs the user snapshot hooks. */
 static int snapshot_chain(fl_task *t, int64_t id) {
+    for (int i = 0; i < t->n_ops; i++) {
+        fl_operator *op = &t->ops[i];
+        if (!op->ops->prepare_snapshot) continue;
+        int rc = op->ops->prepare_snapshot(op, id, &t->error);
+        if (rc == 0) rc = fl__op_flush(op);
+        if (rc < 0) return rc;
+    }
     for (int i = 0; i < t->n_ops; i++) {
         fl_operator *op = &t->ops[i];
         fl_snapshot_fn fn = (fl_snapshot_fn)fl__op_fn(op, "snapshot");

@@ -148,3 +148,35 @@ const fl_row *fl__key_extract(fl_key_extractor *kx, const fl_row *row, uint64_t 
     *hash = fl_hash_bytes((const uint8_t *)key + FL_ROW_HEADER, len - FL_ROW_HEADER);
     return key;
 }
+
+void fl__batch_keys_project(fl_batch_keys *k, const fl_key_extractor *kx, const fl_batch *in) {
+    if (in->n > k->cap) {
+        k->cap = in->n;
+        k->off = fl_xrealloc(k->off, k->cap * sizeof *k->off);
+        k->len = fl_xrealloc(k->len, k->cap * sizeof *k->len);
+        k->hash = fl_xrealloc(k->hash, k->cap * sizeof *k->hash);
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; i < in->n; i++) {
+        uint32_t len = fl__key_size(kx, in->rows[i]);
+        if (used + len > k->bytes_cap) {
+            k->bytes_cap = (used + len) * 2 + 4096;
+            k->bytes = fl_xrealloc(k->bytes, k->bytes_cap);
+        }
+        fl__key_write(kx, in->rows[i], k->bytes + used, len);
+        k->off[i] = (uint32_t)used;
+        k->len[i] = len;
+        used += len;
+    }
+    /* The row kind (header) is not part of the key. */
+    for (uint32_t i = 0; i < in->n; i++)
+        k->hash[i] = fl_hash_bytes(k->bytes + k->off[i] + FL_ROW_HEADER, k->len[i] - FL_ROW_HEADER);
+}
+
+void fl__batch_keys_fini(fl_batch_keys *k) {
+    free(k->bytes);
+    free(k->off);
+    free(k->len);
+    free(k->hash);
+    memset(k, 0, sizeof *k);
+}

@@ -11,10 +11,10 @@
  * sum/min/max keep the other fields of the key's first row; min_by/max_by
  * keep the whole row holding the extreme value (the earliest on ties).
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "field_agg.h"
 #include "hash.h"
 #include "mem.h"
 #include "row_int.h"
@@ -112,41 +112,27 @@ static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool 
     return want_min ? c < 0 : c > 0;
 }
 
-/* acc with field f set to the (non-null) slot value, in the scratch buffer:
- * the bytes a builder makes of copy_row(acc) and a set of f, for a
- * fixed-width f, without laying the row out field by field. */
-static const fl_row *with_slot(agg_state *st, const fl_row *acc, uint64_t value) {
-    uint32_t len = fl__row_len(acc), f = (uint32_t)st->field;
+/* acc with its field folded with in's (field_agg.h), in the scratch buffer,
+ * or acc itself when that leaves it unchanged: the bytes a builder makes of
+ * copy_row(acc) and a set of the field, for a fixed-width field, without
+ * laying the row out field by field. */
+static const fl_row *fold_fixed(agg_state *st, const fl_row *acc, const fl_row *in) {
+    fl_field_agg a = {.kind = st->kind == AGG_SUM   ? FL_FIELD_SUM
+                              : st->kind == AGG_MIN ? FL_FIELD_MIN
+                                                    : FL_FIELD_MAX,
+                      .field = (uint32_t)st->field,
+                      .type = st->field_type};
+    uint64_t value;
+    if (!fl__field_agg_fold(&a, acc, in, &value)) return acc;
+    uint32_t len = fl__row_len(acc);
     if (len > st->scratch_cap) {
         free(st->scratch);
         st->scratch_cap = len * 2;
         st->scratch = fl_xmalloc(st->scratch_cap);
     }
-    uint8_t *out = st->scratch;
-    fl__copy_words(out, acc, len);
-    memcpy(out + (fl__row_slot(acc, f) - (const uint8_t *)acc), &value, 8);
-    out[FL_ROW_HEADER + f / 8] &= (uint8_t) ~(1u << (f % 8));
-    return (const fl_row *)out;
-}
-
-static bool fixed_width(fl_type t) { return t != FL_STRING && t != FL_BYTES; }
-
-/* sum of the field (fixed-width, acc and in not null) as a slot value. */
-static uint64_t sum_slot(const agg_state *st, const fl_row *acc, const fl_row *in) {
-    uint32_t f = (uint32_t)st->field;
-    uint64_t a = fl__row_slot_u64(acc, f), b = fl__row_slot_u64(in, f);
-    if (st->field_type == FL_INT) return (uint32_t)((uint32_t)a + (uint32_t)b); /* wraps */
-    if (st->field_type == FL_DOUBLE) {
-        double x, y;
-        memcpy(&x, &a, 8);
-        memcpy(&y, &b, 8);
-        double d = x + y;
-        if (isnan(d)) d = NAN; /* the builder's one NaN */
-        uint64_t bits;
-        memcpy(&bits, &d, 8);
-        return bits;
-    }
-    return a + b;
+    fl__copy_words(st->scratch, acc, len);
+    fl__field_agg_set(st->scratch, a.field, value);
+    return (const fl_row *)st->scratch;
 }
 
 /* Builds the new accumulated row from acc and in; returns it (in the
@@ -170,12 +156,7 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
         return r;
     }
     case AGG_SUM:
-        if (fixed_width(st->field_type)) {
-            if (fl__row_null(in, (uint32_t)f)) return acc;
-            return with_slot(st, acc,
-                             fl__row_null(acc, (uint32_t)f) ? fl__row_slot_u64(in, (uint32_t)f)
-                                                            : sum_slot(st, acc, in));
-        }
+        if (fl__field_agg_fixed_width(st->field_type)) return fold_fixed(st, acc, in);
         fl_row_builder_copy_row(b, acc);
         if (fl_row_is_null(in, f)) return acc;
         if (fl_row_is_null(acc, f)) {
@@ -192,9 +173,8 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
         return fl_row_builder_finish(b);
     case AGG_MIN:
     case AGG_MAX:
+        if (fl__field_agg_fixed_width(st->field_type)) return fold_fixed(st, acc, in);
         if (!wins(st, in, acc, st->kind == AGG_MIN)) return acc;
-        if (fixed_width(st->field_type))
-            return with_slot(st, acc, fl__row_slot_u64(in, (uint32_t)f));
         fl_row_builder_copy_row(b, acc);
         fl_row_builder_copy_field(b, f, in, f);
         return fl_row_builder_finish(b);

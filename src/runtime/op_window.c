@@ -332,43 +332,13 @@ static size_t assign(fl_win_op *w, int64_t t) {
     return n;
 }
 
-/* Projects and hashes the keys of every row of the batch, before any state
- * access: the rows' hashing chains are independent of each other and of the
- * state lookups, so the processor overlaps them, where one row at a time it
- * waits for each hash and then for each lookup. Keys of fields only (a key
- * selector is user code, called row by row as before). */
-static void project_keys(fl_win_op *w, fl_key_extractor *kx, const fl_batch *in) {
-    if (in->n > w->keys_cap) {
-        w->keys_cap = in->n;
-        w->key_off = fl_xrealloc(w->key_off, w->keys_cap * sizeof *w->key_off);
-        w->key_len = fl_xrealloc(w->key_len, w->keys_cap * sizeof *w->key_len);
-        w->key_hash = fl_xrealloc(w->key_hash, w->keys_cap * sizeof *w->key_hash);
-    }
-    size_t used = 0;
-    for (uint32_t i = 0; i < in->n; i++) {
-        uint32_t len = fl__key_size(kx, in->rows[i]);
-        if (used + len > w->key_bytes_cap) {
-            w->key_bytes_cap = (used + len) * 2 + 4096;
-            w->key_bytes = fl_xrealloc(w->key_bytes, w->key_bytes_cap);
-        }
-        fl__key_write(kx, in->rows[i], w->key_bytes + used, len);
-        w->key_off[i] = (uint32_t)used;
-        w->key_len[i] = len;
-        used += len;
-    }
-    /* The row kind (header) is not part of the key. */
-    for (uint32_t i = 0; i < in->n; i++)
-        w->key_hash[i] = fl_hash_bytes(w->key_bytes + w->key_off[i] + FL_ROW_HEADER,
-                                       w->key_len[i] - FL_ROW_HEADER);
-}
-
 /* The backend's current key: row i's projected key, else the row's key. */
 static int set_key(fl_win_op *w, int input, const fl_row *row, uint32_t i, bool projected,
                    fl_error *err) {
     fl_operator *op = w->op;
     if (!projected) return fl__keyed_set_key(op, input, row, err);
     fl_keyed_backend *b = w->keyed.backend;
-    fl_keyed_backend_set_key(b, w->key_bytes + w->key_off[i], w->key_len[i], w->key_hash[i]);
+    fl_keyed_backend_set_key(b, fl__batch_key(&w->keys, i), w->keys.len[i], w->keys.hash[i]);
     if (fl_keyed_backend_key_group(b) < 0)
         return fl_error_set(err, FL_ESTATE,
                             "\"%s\": a row's key belongs to another subtask's key groups; is the "
@@ -387,7 +357,7 @@ static int set_key(fl_win_op *w, int input, const fl_row *row, uint32_t i, bool 
 static void prefetch_row(fl_win_op *w, const fl_batch *in, uint32_t j, bool entry) {
     int64_t t = in->ts[j];
     if (t >= w->assigned_lo && t < w->assigned_hi)
-        fl_kstate_prefetch(w->contents, w->key_hash[j], w->assigned_ns_hash, entry);
+        fl_kstate_prefetch(w->contents, w->keys.hash[j], w->assigned_ns_hash, entry);
 }
 
 static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
@@ -400,7 +370,7 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
         fl_keyed_op *k = &w->keyed;
         fl_key_extractor *kx = &k->key[input == 1 && k->key[1].builder ? 1 : 0];
         if (kx->spec->n_fields > 0) {
-            project_keys(w, kx, in);
+            fl__batch_keys_project(&w->keys, kx, in);
             projected = true;
         }
     }
@@ -574,7 +544,12 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     if (w->fn_kind == FL_WIN_SUM || w->fn_kind == FL_WIN_MIN || w->fn_kind == FL_WIN_MAX) {
         if (w->field < 0 || w->field >= fl_schema_num_fields(op->input_schema))
             return fl_error_set(err, FL_EINVAL, "\"%s\": bad field index", n->name);
-        w->field_type = fl_schema_field_type(op->input_schema, w->field);
+        w->field_agg = (fl_field_agg){
+            .kind = w->fn_kind == FL_WIN_SUM   ? FL_FIELD_SUM
+                    : w->fn_kind == FL_WIN_MIN ? FL_FIELD_MIN
+                                               : FL_FIELD_MAX,
+            .field = (uint32_t)w->field,
+            .type = fl_schema_field_type(op->input_schema, w->field)};
     }
     w->reduce = (fl_reduce_fn)fl__op_fn(op, FL_WIN_FN_REDUCE);
     w->process = (fl_window_process_fn)fl__op_fn(op, FL_WIN_FN_PROCESS);
@@ -694,10 +669,7 @@ static void win_close(fl_operator *op) {
     free(w->merge_ns);
     free(w->merge_src);
     free(w->merge_lens);
-    free(w->key_bytes);
-    free(w->key_off);
-    free(w->key_len);
-    free(w->key_hash);
+    fl__batch_keys_fini(&w->keys);
     for (size_t i = 0; i < w->n_trigger_states; i++) free(w->trigger_states[i].name);
     free(w->trigger_states);
     free(w);

@@ -19,7 +19,7 @@ const fl_operator_ops *fl__operator_ops(const char *kind) {
         &fl__op_source, &fl__op_map,       &fl__op_flat_map, &fl__op_filter,
         &fl__op_reduce, &fl__op_aggregate, &fl__op_sink, &fl__op_timestamps,
         &fl__op_process,      &fl__op_keyed_process,
-        &fl__op_window,
+        &fl__op_window, &fl__op_window_local,
         &fl__op_co_process,
         &fl__op_broadcast_process,
         &fl__op_interval_join,

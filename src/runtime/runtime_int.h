@@ -131,6 +131,9 @@ typedef struct fl_operator_ops {
      * is due; now is the current processing time. NULL: never scheduled. */
     int (*on_processing_time)(fl_operator *op, int64_t now, fl_error *err);
     void (*close)(fl_operator *op);
+    /* A checkpoint's barrier is about to go on: emit what must precede it
+     * (Flink's prepareSnapshotPreBarrier). NULL: nothing. */
+    int (*prepare_snapshot)(fl_operator *op, int64_t checkpoint_id, fl_error *err);
 } fl_operator_ops;
 
 /* The context user functions see (public as fl_context). */
@@ -192,6 +195,7 @@ extern const fl_operator_ops fl__op_timestamps;
 extern const fl_operator_ops fl__op_process;
 extern const fl_operator_ops fl__op_keyed_process;
 extern const fl_operator_ops fl__op_window;
+extern const fl_operator_ops fl__op_window_local;
 extern const fl_operator_ops fl__op_co_process;
 extern const fl_operator_ops fl__op_broadcast_process;
 extern const fl_operator_ops fl__op_interval_join;

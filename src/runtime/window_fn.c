@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field_agg.h"
 #include "mem.h"
 #include "row_int.h"
 #include "window_op.h"
@@ -34,93 +35,18 @@ static uint8_t *scratch(fl_win_op *w, size_t n) {
     return w->scratch;
 }
 
-static uint8_t *slot_of(uint8_t *row, int i) {
-    return row + FL_ROW_HEADER + fl__row_bitmap_bytes(fl__row_nfields(row)) + 8u * (uint32_t)i;
-}
-
-static void clear_null(uint8_t *row, int i) {
-    uint8_t *word = row + FL_ROW_HEADER + 8u * ((uint32_t)i / 64u);
-    uint64_t bits;
-    memcpy(&bits, word, 8);
-    bits &= ~(UINT64_C(1) << ((uint32_t)i % 64u));
-    memcpy(word, &bits, 8);
-}
-
-/* Field access for the per-element path, inline (the row layout of row.h). */
-static inline bool null_at(const fl_row *r, int i) {
-    uint64_t word;
-    memcpy(&word, (const uint8_t *)r + FL_ROW_HEADER + 8u * ((uint32_t)i / 64u), 8);
-    return (word >> ((uint32_t)i % 64u)) & 1u;
-}
-
-static inline uint64_t slot_at(const fl_row *r, int i) {
-    uint64_t v;
-    memcpy(&v, fl__row_slot(r, (uint32_t)i), 8);
-    return v;
-}
-
-static inline double double_of(uint64_t slot) {
-    double d;
-    memcpy(&d, &slot, 8);
-    return d;
-}
-
-static int compare(const fl_row *a, const fl_row *b, int f, fl_type t) {
-    uint64_t x = slot_at(a, f), y = slot_at(b, f);
-    switch (t) {
-    case FL_INT: {
-        int32_t p = (int32_t)(uint32_t)x, q = (int32_t)(uint32_t)y;
-        return (p > q) - (p < q);
-    }
-    case FL_DOUBLE: {
-        double p = double_of(x), q = double_of(y);
-        return (p > q) - (p < q);
-    }
-    default: {
-        int64_t p = (int64_t)x, q = (int64_t)y;
-        return (p > q) - (p < q);
-    }
-    }
-}
-
-/* acc combined with in by sum/min/max on the field: acc itself when
- * unchanged, else a row in the scratch buffer (acc's other fields, as
- * Flink's field aggregations keep those of the first row). A null never
- * wins; a value beats a null. */
+/* acc combined with in by sum/min/max on the field (field_agg.h): acc
+ * itself when unchanged, else a row in the scratch buffer. */
 static const fl_row *combine(fl_win_op *w, const fl_row *acc, const fl_row *in) {
-    int f = w->field;
-    if (null_at(in, f)) return acc;
-    bool acc_null = null_at(acc, f);
     uint64_t value;
-    if (acc_null) {
-        value = slot_at(in, f);
-    } else if (w->fn_kind == FL_WIN_SUM) {
-        uint64_t a = slot_at(acc, f), b = slot_at(in, f);
-        switch (w->field_type) {
-        case FL_INT: /* wraps like Java's int; the slot's upper half stays zero */
-            value = (uint32_t)((uint32_t)a + (uint32_t)b);
-            break;
-        case FL_DOUBLE: {
-            double d = double_of(a) + double_of(b);
-            memcpy(&value, &d, 8);
-            break;
-        }
-        default:
-            value = a + b;
-        }
-    } else {
-        int c = compare(in, acc, f, w->field_type);
-        if (w->fn_kind == FL_WIN_MIN ? c >= 0 : c <= 0) return acc;
-        value = slot_at(in, f);
-    }
+    if (!fl__field_agg_fold(&w->field_agg, acc, in, &value)) return acc;
     uint32_t len = fl__row_len(acc);
     uint8_t *out = w->scratch;
     if ((const uint8_t *)acc != out) {
         out = scratch(w, len);
         fl__copy_words(out, acc, len);
     }
-    memcpy(slot_of(out, f), &value, 8);
-    if (acc_null) clear_null(out, f);
+    fl__field_agg_set(out, w->field_agg.field, value);
     return (const fl_row *)out;
 }
 

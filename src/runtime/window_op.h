@@ -7,6 +7,8 @@
 #ifndef FL_RUNTIME_WINDOW_OP_H
 #define FL_RUNTIME_WINDOW_OP_H
 
+#include "field_agg.h"
+#include "key.h"
 #include "keyed_state.h"
 #include "runtime_int.h"
 #include "window_int.h"
@@ -44,8 +46,8 @@ struct fl_win_op {
     fl_trigger_fns user_trigger;
     fl_evictor evictor;
     fl_win_fn_kind fn_kind;
-    int field; /* sum/min/max */
-    fl_type field_type;
+    int field;              /* sum/min/max: the field */
+    fl_field_agg field_agg; /* and how it folds */
     fl_reduce_fn reduce;
     fl_window_process_fn process;
     fl_aggregate_function agg; /* functions resolved, schemas owned */
@@ -114,13 +116,8 @@ struct fl_win_op {
     int64_t late_dropped;
 
     /* The keys of the batch being processed (keys of fields only), projected
-     * and hashed before the first state access: key i is key_len[i] bytes at
-     * key_bytes + key_off[i], its hash key_hash[i]. */
-    uint8_t *key_bytes;
-    size_t key_bytes_cap;
-    uint32_t *key_off, *key_len;
-    uint64_t *key_hash;
-    uint32_t keys_cap;
+     * and hashed before the first state access. */
+    fl_batch_keys keys;
 };
 
 /* ---- window_trigger.c ---------------------------------------------------------------------- */

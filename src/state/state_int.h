@@ -29,24 +29,6 @@
 #include "keyed_state.h"
 #include "row_int.h"
 
-/* Equality of two short byte strings (keys, namespaces: tens of bytes)
- * without a call into libc: eight bytes at a time. */
-static inline bool fl__bytes_equal(const void *a, const void *b, uint32_t n) {
-    const uint8_t *p = a, *q = b;
-    while (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, p, 8);
-        memcpy(&y, q, 8);
-        if (x != y) return false;
-        p += 8;
-        q += 8;
-        n -= 8;
-    }
-    while (n--)
-        if (*p++ != *q++) return false;
-    return true;
-}
-
 /* Deadline of an entry of a state without TTL: never expires. */
 #define FL__NO_DEADLINE INT64_MAX
 #define FL__NO_SLOT     UINT32_MAX

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "window_util.h"
 
 #define N_EVENTS 4000
@@ -275,10 +276,16 @@ static results collected_windows(const fl_collect *c) {
 
 /* ---- tumbling and sliding windows with lateness -------------------------------------------- */
 
-static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
+/* local: pipeline.window.local-aggregation, which folds the sums' rows
+ * before the key_by (op_window_local.c); the results must not change. */
+static void run_aligned_with(int parallelism, int64_t size, int64_t slide, int64_t lateness,
+                             const char *local) {
     fl_schema *s = event_schema(), *st = stamped_schema();
     fl_row **rows = make_rows(s, N_EVENTS, ev_key, ev_ts, ev_value);
-    fl_env *env = rt_env(parallelism, "pipeline.auto-watermark-interval", "0", NULL);
+    /* Watermarks every 5 ms of processing time: the local step then holds
+     * rows across many input batches before a watermark sends them on. */
+    fl_env *env = rt_env(parallelism, "pipeline.auto-watermark-interval", "0",
+                         "pipeline.window.local-aggregation", local, NULL);
     fl_stream *src = timed(env, s, rows, N_EVENTS, BOUND);
     fl_window_assigner a = size == slide ? fl_tumbling_event_time_windows(size, offset_)
                                          : fl_sliding_event_time_windows(size, slide, offset_);
@@ -325,8 +332,8 @@ static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t la
         push(&want, ref.out.v[i].key, ref.out.v[i].ts, ref.out.v[i].value, 0);
     results got = collected(c, 2);
     char what[128];
-    snprintf(what, sizeof what, "size %lld slide %lld lateness %lld p %d", (long long)size,
-             (long long)slide, (long long)lateness, parallelism);
+    snprintf(what, sizeof what, "size %lld slide %lld lateness %lld p %d local %s",
+             (long long)size, (long long)slide, (long long)lateness, parallelism, local);
     expect_results(&want, &got, what);
     /* Every window's state is gone after the last watermark. */
     assert_int_equal(state_left("Window Sum", before), 0);
@@ -350,6 +357,11 @@ static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t la
     fl_schema_unref(s);
     fl_schema_unref(st);
     fl_env_destroy(env);
+}
+
+static void run_aligned(int parallelism, int64_t size, int64_t slide, int64_t lateness) {
+    run_aligned_with(parallelism, size, slide, lateness, "true");
+    run_aligned_with(parallelism, size, slide, lateness, "false");
 }
 
 static void test_tumbling_lateness_p1(void **state) { run_aligned(1, 200, 200, 150); }
@@ -740,6 +752,131 @@ static void test_per_window_state(void **state) {
     fl_env_destroy(env);
 }
 
+/* ---- two-phase aggregation: folding before the key_by --------------------------------------- */
+
+/* With watermarks an hour apart of processing time, the only watermark the
+ * windows see is the one at the end of input, so the local step folds every
+ * row of a key and slice into one before the exchange: sum, min and max over
+ * tumbling and sliding windows at parallelism 2 must still be those of a
+ * plain reference, with the local step on and off. With few keys the rows
+ * of a key and slice fold by the dozen; with more keys and slices than the
+ * local table holds (65 536), it also sends its rows on when full. */
+static int fold_keys;
+static int64_t fold_key(int i) { return i % fold_keys; }
+/* Time rising 1 ms per row, with jitter. */
+static int64_t fold_ts(int i) { return (int64_t)i + (int64_t)(mix((uint32_t)i) % 50); }
+
+static void run_folded(const char *local, int keys, int n) {
+    fold_keys = keys;
+    fl_schema *s = event_schema(), *st = stamped_schema();
+    fl_row **rows = make_rows(s, n, fold_key, fold_ts, ev_value);
+    fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "1 h",
+                         "pipeline.window.local-aggregation", local, NULL);
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, n, BOUND), "k");
+    fl_collect *c_sum = fl_stream_collect(fl_stream_process(
+        fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(700, 0)), "v"),
+        rt_win_stamp, st));
+    fl_collect *c_min = fl_stream_collect(fl_stream_process(
+        fl_window_min(fl_keyed_window(k, fl_sliding_event_time_windows(900, 300, 0)), "v"),
+        rt_win_stamp, st));
+    fl_collect *c_max = fl_stream_collect(fl_stream_process(
+        fl_window_max(fl_keyed_window(k, fl_sliding_event_time_windows(900, 300, 0)), "v"),
+        rt_win_stamp, st));
+    rt_execute(env, "folded windows");
+
+    /* Reference: per key, every window its rows' times reach. */
+    results want_sum = {0}, want_min = {0}, want_max = {0};
+    for (int key = 0; key < keys && key < n; key++) {
+        int64_t first = INT64_MAX, last = INT64_MIN;
+        for (int i = key; i < n; i += keys) {
+            if (fold_ts(i) < first) first = fold_ts(i);
+            if (fold_ts(i) > last) last = fold_ts(i);
+        }
+        for (int64_t start = first - first % 700; start <= last; start += 700) {
+            int64_t sum = 0;
+            bool any = false;
+            for (int i = key; i < n; i += keys)
+                if (fold_ts(i) >= start && fold_ts(i) < start + 700) sum += ev_value(i), any = true;
+            if (any) push(&want_sum, key, start + 699, sum, 0);
+        }
+        for (int64_t start = first - first % 300 - 600; start <= last; start += 300) {
+            int64_t lo = INT64_MAX, hi = INT64_MIN;
+            for (int i = key; i < n; i += keys)
+                if (fold_ts(i) >= start && fold_ts(i) < start + 900) {
+                    if (ev_value(i) < lo) lo = ev_value(i);
+                    if (ev_value(i) > hi) hi = ev_value(i);
+                }
+            if (lo == INT64_MAX) continue;
+            push(&want_min, key, start + 899, lo, 0);
+            push(&want_max, key, start + 899, hi, 0);
+        }
+    }
+    char what[96];
+    results got = collected(c_sum, 2);
+    snprintf(what, sizeof what, "folded sum, %d keys, local %s", keys, local);
+    expect_results(&want_sum, &got, what);
+    got = collected(c_min, 2);
+    snprintf(what, sizeof what, "folded min, %d keys, local %s", keys, local);
+    expect_results(&want_min, &got, what);
+    got = collected(c_max, 2);
+    snprintf(what, sizeof what, "folded max, %d keys, local %s", keys, local);
+    expect_results(&want_max, &got, what);
+    free_rows(rows, n);
+    fl_schema_unref(s);
+    fl_schema_unref(st);
+    fl_env_destroy(env);
+}
+
+static void test_local_aggregation_folds(void **state) {
+    run_folded("true", 50, 60000);
+    run_folded("false", 50, 60000);
+    run_folded("true", 100000, 100000);
+}
+
+int rt_win_discard(fl_context *ctx, const fl_row *in) {
+    (void)ctx;
+    (void)in;
+    return 0;
+}
+
+/* The plan has the local step in front of the key_by of a window sum over
+ * event-time windows, and not when switched off or for a process function,
+ * processing time or sessions. */
+static bool plan_has_local(const char *local, int which) {
+    fl_schema *s = event_schema();
+    fl_row **rows = make_rows(s, 10, ev_key, ev_ts, ev_value);
+    fl_env *env = rt_env(2, "pipeline.window.local-aggregation", local, NULL);
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, 10, BOUND), "k");
+    fl_window_assigner a = which == 2   ? fl_tumbling_processing_time_windows(100, 0)
+                           : which == 3 ? fl_event_time_session_windows(100)
+                                        : fl_tumbling_event_time_windows(100, 0);
+    fl_windowed_stream *w = fl_keyed_window(k, a);
+    fl_schema *wo = window_out_schema();
+    fl_stream_sink(which == 1 ? fl_window_process(w, rt_win_process_all, wo) : fl_window_sum(w, "v"),
+                   rt_win_discard);
+    fl_schema_unref(wo);
+    char *plan = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&plan, &len);
+    fl__env_set_plan_only(env, out);
+    rt_execute(env, "plan");
+    fclose(out);
+    bool has = strstr(plan, "Local Window") != NULL;
+    free(plan);
+    free_rows(rows, 10);
+    fl_schema_unref(s);
+    fl_env_destroy(env);
+    return has;
+}
+
+static void test_local_aggregation_plan(void **state) {
+    assert_true(plan_has_local("true", 0));
+    assert_false(plan_has_local("false", 0));
+    assert_false(plan_has_local("true", 1)); /* process function */
+    assert_false(plan_has_local("true", 2)); /* processing time */
+    assert_false(plan_has_local("true", 3)); /* sessions */
+}
+
 /* ---- window_all ---------------------------------------------------------------------------- */
 
 static void test_window_all(void **state) {
@@ -805,6 +942,8 @@ int main(void) {
         cmocka_unit_test(test_window_functions_p2),
         cmocka_unit_test(test_per_window_state),
         cmocka_unit_test(test_window_all),
+        cmocka_unit_test(test_local_aggregation_folds),
+        cmocka_unit_test(test_local_aggregation_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

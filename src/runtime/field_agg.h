@@ -1,0 +1,98 @@
+/*
+ * field_agg.h - sum, min and max of one fixed-width field (INT, BIGINT,
+ * DOUBLE, TIMESTAMP) of a row, as Flink's field aggregations compute them:
+ * the accumulated row keeps the other fields of the first row; a null never
+ * wins and a value beats a null; min and max keep the earlier row on ties;
+ * an INT sum wraps like Java's int, a DOUBLE sum that is NaN is the one NaN
+ * row builders write. Shared by the rolling aggregations of a keyed stream
+ * (op_aggregate.c), the window operator's sum/min/max (window_fn.c) and the
+ * local window pre-aggregation (op_window_local.c), so the three fold alike.
+ */
+#ifndef FL_RUNTIME_FIELD_AGG_H
+#define FL_RUNTIME_FIELD_AGG_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "flinc/row.h"
+#include "row_int.h"
+
+typedef enum fl_field_agg_kind { FL_FIELD_SUM, FL_FIELD_MIN, FL_FIELD_MAX } fl_field_agg_kind;
+
+typedef struct fl_field_agg {
+    fl_field_agg_kind kind;
+    uint32_t field;
+    fl_type type;
+} fl_field_agg;
+
+static inline bool fl__field_agg_fixed_width(fl_type t) { return t != FL_STRING && t != FL_BYTES; }
+
+static inline double fl__field_agg_double(uint64_t slot) {
+    double d;
+    memcpy(&d, &slot, 8);
+    return d;
+}
+
+/* -1, 0, 1 comparing two non-null slot values of type t. */
+static inline int fl__field_agg_compare(uint64_t x, uint64_t y, fl_type t) {
+    switch (t) {
+    case FL_INT: {
+        int32_t p = (int32_t)(uint32_t)x, q = (int32_t)(uint32_t)y;
+        return (p > q) - (p < q);
+    }
+    case FL_DOUBLE: {
+        double p = fl__field_agg_double(x), q = fl__field_agg_double(y);
+        return (p > q) - (p < q);
+    }
+    default: {
+        int64_t p = (int64_t)x, q = (int64_t)y;
+        return (p > q) - (p < q);
+    }
+    }
+}
+
+/* The slot value the field of acc takes once `in` is folded in; false when
+ * acc stays as it is. */
+static inline bool fl__field_agg_fold(const fl_field_agg *a, const fl_row *acc, const fl_row *in,
+                                      uint64_t *value) {
+    uint32_t f = a->field;
+    if (fl__row_null(in, f)) return false;
+    uint64_t y = fl__row_slot_u64(in, f);
+    if (fl__row_null(acc, f)) {
+        *value = y;
+        return true;
+    }
+    uint64_t x = fl__row_slot_u64(acc, f);
+    if (a->kind != FL_FIELD_SUM) {
+        int c = fl__field_agg_compare(y, x, a->type);
+        if (a->kind == FL_FIELD_MIN ? c >= 0 : c <= 0) return false;
+        *value = y;
+        return true;
+    }
+    switch (a->type) {
+    case FL_INT:
+        *value = (uint32_t)((uint32_t)x + (uint32_t)y);
+        break;
+    case FL_DOUBLE: {
+        double d = fl__field_agg_double(x) + fl__field_agg_double(y);
+        if (isnan(d)) d = NAN;
+        memcpy(value, &d, 8);
+        break;
+    }
+    default:
+        *value = x + y;
+    }
+    return true;
+}
+
+/* Writes value into the field's slot of row (a row being built, same
+ * schema) and clears the field's null bit. */
+static inline void fl__field_agg_set(uint8_t *row, uint32_t field, uint64_t value) {
+    uint8_t *slot = (uint8_t *)fl__row_slot(row, field);
+    memcpy(slot, &value, 8);
+    row[FL_ROW_HEADER + field / 8] &= (uint8_t) ~(1u << (field % 8));
+}
+
+#endif

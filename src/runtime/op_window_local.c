@@ -1,0 +1,293 @@
+/*
+ * op_window_local.c - the local half of a two-phase window aggregation, as
+ * Flink's SQL runtime does it (LocalWindowAggregate before the shuffle,
+ * GlobalWindowAggregate after): placed by the planner (window_api.c) in
+ * front of the key_by of a keyed window that sums, or takes the min or max
+ * of, a field over tumbling or sliding event-time windows, chained to the
+ * operator that feeds the key_by. It folds the rows of each (key, slice) --
+ * a slice being the slide-long piece of time whose rows share all their
+ * windows -- into one row, so the exchange and the window operator see one
+ * row per key and slice instead of one per element. A folded row is the
+ * first row of its (key, slice) with the field folded (field_agg.h), stamped
+ * with the latest timestamp folded into it; the window operator adds it to
+ * its windows like any element, which for sum/min/max gives the same
+ * result.
+ *
+ * Rows are held until the next watermark, checkpoint barrier or end of
+ * input, and go out before any of these does, or when LOCAL_MAX_ROWS keys
+ * and slices are held. The window operator fires only on a watermark, so
+ * holding rows until the watermark delays no result. A row whose slice's
+ * earliest window the last watermark has reached -- a window the window
+ * operator may have fired already -- goes on at once, unfolded: late
+ * firings, allowed lateness, late data and its side output see exactly the
+ * rows they would without the local step.
+ *
+ * The operator keeps nothing across checkpoints (it flushes before each
+ * barrier), so it has no state to snapshot or restore.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "field_agg.h"
+#include "hash.h"
+#include "mem.h"
+#include "row_int.h"
+#include "runtime_int.h"
+#include "window_int.h"
+
+#define LOCAL_MAX_ROWS (64u * 1024u)
+#define MIN_SLOTS      4096u
+#define GOLDEN         UINT64_C(0x9e3779b97f4a7c15)
+
+/* One (key, slice) held, in the arena in arrival order: this header, then
+ * the folded row (whose key fields are the key). */
+typedef struct held_row {
+    uint64_t hash;
+    int64_t slice;
+    int64_t ts; /* latest timestamp folded in */
+    uint32_t row_len;
+} held_row;
+
+typedef struct local_agg {
+    fl_field_agg agg;
+    int64_t offset, slide;
+    int n_keys; /* the key fields and whether each is STRING or BYTES */
+    const int *key_fields;
+    bool *key_var;
+    uint32_t n_held;
+    /* Open addressing over the held rows: the upper 32 bits of the row's
+     * hash, then its arena offset / 8 + 1 (0: empty). */
+    uint64_t *slots;
+    uint32_t mask;
+    uint8_t *arena;
+    size_t used, cap;
+} local_agg;
+
+static uint64_t mix(uint64_t h) {
+    h ^= h >> 32;
+    h *= UINT64_C(0xd6e8feb86659fd93);
+    return h ^ (h >> 32);
+}
+
+/* The hash of (the row's key fields, slice): for this table only, so it
+ * needs no key row (the exchange hashes the key row of what goes out). */
+static uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t slice) {
+    uint64_t h = (uint64_t)slice * GOLDEN;
+    for (int k = 0; k < l->n_keys; k++) {
+        uint32_t f = (uint32_t)l->key_fields[k];
+        uint64_t v;
+        if (fl__row_null(row, f)) {
+            v = GOLDEN;
+        } else if (l->key_var[k]) {
+            uint32_t len;
+            const uint8_t *p = fl__row_var(row, f, &len);
+            v = fl_hash_bytes_local(p, len);
+        } else {
+            v = fl__row_slot_u64(row, f);
+        }
+        h = mix(h ^ v) + (uint64_t)k;
+    }
+    return h;
+}
+
+/* Whether rows a and b have equal key fields. */
+static bool same_key(const local_agg *l, const fl_row *a, const fl_row *b) {
+    for (int k = 0; k < l->n_keys; k++) {
+        uint32_t f = (uint32_t)l->key_fields[k];
+        bool na = fl__row_null(a, f), nb = fl__row_null(b, f);
+        if (na || nb) {
+            if (na != nb) return false;
+            continue;
+        }
+        if (!l->key_var[k]) {
+            if (fl__row_slot_u64(a, f) != fl__row_slot_u64(b, f)) return false;
+            continue;
+        }
+        uint32_t la, lb;
+        const uint8_t *pa = fl__row_var(a, f, &la), *pb = fl__row_var(b, f, &lb);
+        if (la != lb || !fl__bytes_equal(pa, pb, la)) return false;
+    }
+    return true;
+}
+
+static uint32_t home(const local_agg *l, uint64_t h) { return (uint32_t)h & l->mask; }
+
+static uint64_t slot_of(uint64_t h, size_t off) { return (h >> 32 << 32) | (off / 8 + 1); }
+
+static held_row *held_at(const local_agg *l, uint64_t slot) {
+    return (held_row *)(l->arena + ((slot & 0xffffffffu) - 1) * 8);
+}
+
+static size_t held_size(const held_row *x) { return sizeof *x + fl__align8(x->row_len); }
+
+static void place(local_agg *l, uint64_t h, size_t off) {
+    uint32_t i = home(l, h);
+    while (l->slots[i]) i = (i + 1) & l->mask;
+    l->slots[i] = slot_of(h, off);
+}
+
+/* Slots for twice the rows held and more; rebuilt from the arena. */
+static void grow_slots(local_agg *l) {
+    uint32_t cap = l->slots ? (l->mask + 1) * 2 : MIN_SLOTS;
+    free(l->slots);
+    l->slots = fl_xcalloc(cap, sizeof *l->slots);
+    l->mask = cap - 1;
+    for (size_t off = 0; off < l->used;) {
+        held_row *x = (held_row *)(l->arena + off);
+        place(l, x->hash, off);
+        off += held_size(x);
+    }
+}
+
+/* Emits every held row in arrival order and forgets them. */
+static int flush_held(fl_operator *op) {
+    local_agg *l = op->impl;
+    if (l->n_held == 0) return 0;
+    for (size_t off = 0; off < l->used;) {
+        const held_row *x = (const held_row *)(l->arena + off);
+        int rc = fl__output_emit_ref(&op->out, (const fl_row *)(x + 1), x->ts);
+        if (rc < 0) return rc;
+        off += held_size(x);
+    }
+    /* The rows are referenced by the output batch until it is pushed on. */
+    int rc = fl__output_flush(&op->out);
+    memset(l->slots, 0, ((size_t)l->mask + 1) * sizeof *l->slots);
+    l->n_held = 0;
+    l->used = 0;
+    return rc;
+}
+
+/* Folds row into what is held for its key and slice, or holds it. */
+static void hold(local_agg *l, const fl_row *row, int64_t slice, int64_t ts) {
+    uint64_t h = key_hash(l, row, slice);
+    uint32_t i = home(l, h);
+    for (uint64_t s; (s = l->slots[i]); i = (i + 1) & l->mask) {
+        if (s >> 32 != h >> 32) continue;
+        held_row *x = held_at(l, s);
+        const fl_row *acc = (const fl_row *)(x + 1);
+        if (x->hash != h || x->slice != slice || !same_key(l, acc, row)) continue;
+        uint64_t value;
+        if (fl__field_agg_fold(&l->agg, acc, row, &value))
+            fl__field_agg_set((uint8_t *)(x + 1), l->agg.field, value);
+        if (ts > x->ts) x->ts = ts;
+        return;
+    }
+    uint32_t len = fl__row_len(row);
+    size_t need = sizeof(held_row) + fl__align8(len);
+    if (l->used + need > l->cap) {
+        size_t cap = l->cap ? l->cap : 256 * 1024;
+        while (cap < l->used + need) cap *= 2;
+        l->arena = fl_xrealloc(l->arena, cap);
+        l->cap = cap;
+    }
+    size_t off = l->used;
+    held_row *x = (held_row *)(l->arena + off);
+    *x = (held_row){.hash = h, .slice = slice, .ts = ts, .row_len = len};
+    memcpy(x + 1, row, len);
+    l->used += need;
+    l->slots[i] = slot_of(h, off);
+    if (++l->n_held * 2 > l->mask + 1) grow_slots(l);
+}
+
+static int local_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
+    (void)input;
+    (void)err;
+    local_agg *l = op->impl;
+    for (uint32_t i = 0; i < in->n; i++) {
+        int64_t ts = in->ts[i];
+        /* A row goes on as it is when it has no timestamp or when the
+         * watermark reached its slice's earliest window, which ends at
+         * slice + slide (the window operator may have fired that one). */
+        int64_t slice = ts == FL_NO_TIMESTAMP ? 0 : fl__win_start(ts, l->offset, l->slide);
+        if (ts == FL_NO_TIMESTAMP || slice > INT64_MAX - l->slide ||
+            slice + l->slide - 1 <= op->watermark) {
+            int rc = fl__output_emit_ref(&op->out, in->rows[i], ts);
+            if (rc < 0) return rc;
+            continue;
+        }
+        hold(l, in->rows[i], slice, ts);
+        if (l->n_held == LOCAL_MAX_ROWS) {
+            int rc = flush_held(op);
+            if (rc < 0) return rc;
+        }
+    }
+    return 0;
+}
+
+static int local_watermark(fl_operator *op, int64_t watermark, fl_error *err) {
+    (void)err;
+    int rc = flush_held(op);
+    return rc < 0 ? rc : fl__op_forward_watermark(op, watermark);
+}
+
+static int local_end_input(fl_operator *op, fl_error *err) {
+    (void)err;
+    return flush_held(op);
+}
+
+static int local_prepare_snapshot(fl_operator *op, int64_t checkpoint_id, fl_error *err) {
+    (void)checkpoint_id;
+    (void)err;
+    return flush_held(op);
+}
+
+static int local_open(fl_operator *op, fl_error *err) {
+    local_agg *l = fl_xcalloc(1, sizeof *l);
+    op->impl = l;
+    const fl_stream_node *n = op->node;
+    fl_window_assigner a;
+    int rc = fl__win_assigner_from_options(n->options, &a, err);
+    if (rc < 0) return rc;
+    fl_win_fn_kind fn;
+    const char *f = fl_kv_get(n->options, FL_WIN_OPT_FIELD);
+    int field = f ? atoi(f) : -1;
+    if (!n->key || n->key->n_fields == 0 || fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &fn) < 0 ||
+        (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX) || field < 0 ||
+        field >= fl_schema_num_fields(op->input_schema) || a.domain != FL_TIME_EVENT ||
+        (a.kind != FL_WINDOW_TUMBLING && a.kind != FL_WINDOW_SLIDING))
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\": a local window aggregate needs a sum, min or max keyed by "
+                            "fields over tumbling or sliding event-time windows",
+                            n->name);
+    l->agg = (fl_field_agg){.kind = fn == FL_WIN_SUM   ? FL_FIELD_SUM
+                                    : fn == FL_WIN_MIN ? FL_FIELD_MIN
+                                                       : FL_FIELD_MAX,
+                            .field = (uint32_t)field,
+                            .type = fl_schema_field_type(op->input_schema, field)};
+    l->offset = a.offset_ms;
+    l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
+    if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\": a local window aggregate needs a window size that is a "
+                            "multiple of the slide",
+                            n->name);
+    l->n_keys = n->key->n_fields;
+    l->key_fields = n->key->fields;
+    l->key_var = fl_xcalloc((size_t)l->n_keys, sizeof *l->key_var);
+    for (int k = 0; k < l->n_keys; k++) {
+        fl_type t = fl_schema_field_type(op->input_schema, l->key_fields[k]);
+        l->key_var[k] = t == FL_STRING || t == FL_BYTES;
+    }
+    grow_slots(l);
+    return 0;
+}
+
+static void local_close(fl_operator *op) {
+    local_agg *l = op->impl;
+    if (!l) return;
+    free(l->key_var);
+    free(l->slots);
+    free(l->arena);
+    free(l);
+    op->impl = NULL;
+}
+
+const fl_operator_ops fl__op_window_local = {
+    .kind = "window_local",
+    .open = local_open,
+    .process = local_process,
+    .watermark = local_watermark,
+    .end_input = local_end_input,
+    .prepare_snapshot = local_prepare_snapshot,
+    .close = local_close,
+};
