@@ -90,8 +90,9 @@ fl_key_spec *fl__key_of_fields(fl_env *env, const fl_schema *s, const char *fiel
 fl_stream *fl__keyed_node(fl_keyed_stream *k, const char *op, const char *name);
 /* The planner's two-phase window aggregation (window_api.c): puts a local
  * pre-aggregation (op_window_local.c) in front of the key_by of every keyed
- * window sum/min/max over tumbling or sliding event-time windows, unless
- * pipeline.window.local-aggregation is false. On the plan about to run. */
+ * window sum/min/max or merging aggregate over tumbling or sliding
+ * event-time windows, unless pipeline.window.local-aggregation is false. On
+ * the plan about to run. */
 int fl__window_plan_local_aggregation(fl_stream_graph *g, fl_error *err);
 /* A handle for a failed call: a valid stream of the given schema. */
 fl_stream *fl__poison(fl_env *env, const fl_schema *schema);

@@ -569,11 +569,14 @@ fl_stream *fl_window_co_group(fl_stream *left, const char *left_key, fl_stream *
 
 /* ---- two-phase window aggregation ------------------------------------------------------------ */
 
-/* Whether window node n sums, or takes the min or max of, a field over
- * tumbling or aligned sliding event-time windows of a key_by on fields,
- * with the default trigger and no evictor, and its input's producer chains
- * to a new node in front of the key_by. */
-static bool local_aggregation_applies(const fl_stream_graph *g, const fl_stream_node *n) {
+/* Whether window node n sums, or takes the min or max of, a field, or runs
+ * an aggregate function that merges without a late-data side output (rows
+ * then cross as accumulators), over tumbling or aligned sliding event-time
+ * windows of a key_by on fields, with the default trigger and no evictor,
+ * and its input's producer chains to a new node in front of the key_by.
+ * *aggregate tells which. */
+static bool local_aggregation_applies(const fl_stream_graph *g, const fl_stream_node *n,
+                                      bool *aggregate) {
     if (strcmp(n->op, "window") || n->n_inputs != 1 || !n->key || n->key->n_fields == 0) return false;
     const fl_stream_edge *e = &n->inputs[0];
     if (e->partitioner != FL_PART_HASH) return false;
@@ -581,8 +584,11 @@ static bool local_aggregation_applies(const fl_stream_graph *g, const fl_stream_
     if (!g->chaining_enabled || src->chaining == FL_CHAIN_NEVER || !strcmp(src->op, "sink"))
         return false;
     fl_win_fn_kind fn;
-    if (fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &fn) < 0 ||
-        (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX))
+    if (fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &fn) < 0) return false;
+    *aggregate = fn == FL_WIN_AGGREGATE || fn == FL_WIN_AGGREGATE_PROCESS;
+    const char *merge = fl_kv_get(n->options, "fn." FL_WIN_FN_AGG_MERGE);
+    if (*aggregate ? !merge || !*merge || fl_kv_get(n->options, FL_WIN_OPT_LATE_TAG)
+                   : fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX)
         return false;
     fl_trigger_kind t;
     if (fl__win_trigger_parse(fl_kv_get(n->options, FL_WIN_OPT_TRIGGER), &t) < 0 ||
@@ -595,6 +601,39 @@ static bool local_aggregation_applies(const fl_stream_graph *g, const fl_stream_
     return a.kind == FL_WINDOW_TUMBLING || (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms == 0);
 }
 
+/* The rows an aggregate's local step sends: the key fields of `in`, then the
+ * accumulator's fields (named "acc.<name>"); NULL when the accumulator
+ * schema does not decode. */
+static fl_schema *partial_schema(const fl_schema *in, const fl_key_spec *key, const char *acc_text,
+                                 fl_error *err) {
+    fl_schema *acc = fl__schema_decode(acc_text, "the window's options", err);
+    if (!acc) return NULL;
+    int k = key->n_fields, m = fl_schema_num_fields(acc);
+    fl_field *fields = fl_xcalloc((size_t)(k + m), sizeof *fields);
+    char **names = fl_xcalloc((size_t)(k + m), sizeof *names);
+    for (int i = 0; i < k; i++) {
+        names[i] = fl_xstrdup(fl_schema_field_name(in, key->fields[i]));
+        fields[i] = (fl_field){names[i], fl_schema_field_type(in, key->fields[i])};
+    }
+    for (int j = 0; j < m; j++) {
+        names[k + j] = fl_xasprintf("acc.%s", fl_schema_field_name(acc, j));
+        fields[k + j] = (fl_field){names[k + j], fl_schema_field_type(acc, j)};
+    }
+    fl_schema *s = fl_schema_create(fields, k + m, err);
+    for (int i = 0; i < k + m; i++) free(names[i]);
+    free(names);
+    free(fields);
+    fl_schema_unref(acc);
+    return s;
+}
+
+/* The key of the accumulator rows: their first n fields, as key was. */
+static fl_key_spec *leading_key(const fl_key_spec *key) {
+    fl_key_spec *k = fl_key_spec_clone(key);
+    for (int i = 0; i < k->n_fields; i++) k->fields[i] = i;
+    return k;
+}
+
 int fl__window_plan_local_aggregation(fl_stream_graph *g, fl_error *err) {
     const char *v = g->config ? fl_kv_get(g->config, FL_CONF_WINDOW_LOCAL_AGGREGATION) : NULL;
     bool on = true;
@@ -605,22 +644,38 @@ int fl__window_plan_local_aggregation(fl_stream_graph *g, fl_error *err) {
     int n_nodes = g->n_nodes; /* not the nodes added here */
     for (int i = 0; on && i < n_nodes; i++) {
         fl_stream_node *w = g->nodes[i];
-        if (!local_aggregation_applies(g, w)) continue;
+        bool aggregate = false;
+        if (!local_aggregation_applies(g, w, &aggregate)) continue;
         fl_stream_edge *e = &w->inputs[0];
         const fl_stream_node *src = g->nodes[e->source_id];
+        const fl_schema *in = fl_stream_edge_schema(g, e);
+        fl_schema *out = aggregate ? partial_schema(in, w->key,
+                                                    fl_kv_get(w->options, FL_WIN_OPT_ACC_SCHEMA), err)
+                                   : fl_schema_ref((fl_schema *)in);
+        if (!out) return err->code;
         char name[256];
         snprintf(name, sizeof name, "Local %s", w->name);
         fl_stream_node *l = fl_stream_graph_add_node(g, "window_local", name);
         l->parallelism = src->parallelism;
         l->max_parallelism = src->max_parallelism;
-        l->schema = fl_schema_ref((fl_schema *)fl_stream_edge_schema(g, e));
+        l->schema = out;
         l->key = fl_key_spec_clone(w->key);
         fl_kv_destroy(l->options);
         l->options = fl_kv_clone(w->options);
-        fl_stream_edge *in = fl_stream_node_add_input(l, e->source_id, FL_PART_FORWARD, true);
-        in->side_output = e->side_output; /* moves to the new edge */
+        fl_stream_edge *edge = fl_stream_node_add_input(l, e->source_id, FL_PART_FORWARD, true);
+        edge->side_output = e->side_output; /* moves to the new edge */
         e->side_output = NULL;
         e->source_id = l->id;
+        if (aggregate) { /* the window and the exchange key the accumulator rows */
+            fl_key_spec *k = leading_key(w->key);
+            fl_key_spec_destroy(w->key);
+            w->key = k;
+            if (e->key) {
+                fl_key_spec_destroy(e->key);
+                e->key = leading_key(k);
+            }
+            fl_kv_set(w->options, FL_WIN_OPT_INPUT, "accumulators");
+        }
     }
     return 0;
 }

@@ -564,6 +564,14 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
         op, FL_WIN_FN_AGG_RESULT);
     a->merge = (int (*)(fl_context *, const fl_row *, const fl_row *, fl_row_builder *))fl__op_fn(
         op, FL_WIN_FN_AGG_MERGE);
+    const char *input = fl_kv_get(n->options, FL_WIN_OPT_INPUT);
+    w->acc_input = input && strcmp(input, "accumulators") == 0;
+    if (w->acc_input && (!n->key || n->key->n_fields == 0 || !a->merge ||
+                         (w->fn_kind != FL_WIN_AGGREGATE && w->fn_kind != FL_WIN_AGGREGATE_PROCESS)))
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\": accumulator input needs a keyed aggregate function that merges",
+                            n->name);
+    if (w->acc_input) w->n_key_fields = n->key->n_fields;
     if (w->fn_kind == FL_WIN_AGGREGATE || w->fn_kind == FL_WIN_AGGREGATE_PROCESS) {
         const char *where = "the window's options";
         a->acc_schema = fl__schema_decode(fl_kv_get(n->options, FL_WIN_OPT_ACC_SCHEMA), where, err);

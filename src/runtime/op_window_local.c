@@ -11,7 +11,13 @@
  * first row of its (key, slice) with the field folded (field_agg.h), stamped
  * with the latest timestamp folded into it; the window operator adds it to
  * its windows like any element, which for sum/min/max gives the same
- * result.
+ * result. For an aggregate function that merges, the step keeps an
+ * accumulator per (key, slice) (create_accumulator, add) and sends (key
+ * fields, accumulator fields), the node's schema; the window operator then
+ * keys those rows by their leading fields and merges the accumulators
+ * (FL_WIN_OPT_INPUT). The planner does this only when no late-data side
+ * output is declared, since a row passing unfolded goes as an accumulator of
+ * one row.
  *
  * Rows are held until the next watermark, checkpoint barrier or end of
  * input, and go out before any of these does, or when LOCAL_MAX_ROWS keys
@@ -33,6 +39,7 @@
 #include "mem.h"
 #include "row_int.h"
 #include "runtime_int.h"
+#include "schema_text.h"
 #include "window_int.h"
 
 #define LOCAL_MAX_ROWS (64u * 1024u)
@@ -40,16 +47,32 @@
 #define GOLDEN         UINT64_C(0x9e3779b97f4a7c15)
 
 /* One (key, slice) held, in the arena in arrival order: this header, then
- * the folded row (whose key fields are the key). */
+ * the folded row (sum/min/max), or the first row (aggregate: its key fields
+ * are the key; the accumulator is apart, as it may change size). */
 typedef struct held_row {
     uint64_t hash;
     int64_t slice;
     int64_t ts; /* latest timestamp folded in */
     uint32_t row_len;
+    uint32_t index; /* arrival number: the accumulator's place in accs */
 } held_row;
+
+/* An aggregate's accumulator of a held row. */
+typedef struct held_acc {
+    uint8_t *row;
+    uint32_t len, cap;
+} held_acc;
 
 typedef struct local_agg {
     fl_field_agg agg;
+    /* An aggregate function instead (it merges): rows fold into an
+     * accumulator and go out as (key fields, accumulator fields), the
+     * node's schema. */
+    bool aggregate;
+    fl_aggregate_function fn;
+    fl_row_builder *acc_a, *acc_b, *out;
+    held_acc *accs; /* LOCAL_MAX_ROWS of them, reused */
+    fl_operator *op;
     int64_t offset, slide;
     int n_keys; /* the key fields and whether each is STRING or BYTES */
     const int *key_fields;
@@ -139,39 +162,99 @@ static void grow_slots(local_agg *l) {
     }
 }
 
+/* ---- aggregate functions ------------------------------------------------------------------ */
+
+static int user_failure(local_agg *l, const char *what, int rc, fl_error *err) {
+    return fl__user_failure(l->op, what, rc, err);
+}
+
+/* The accumulator of acc (NULL: a new one) with row added, in a builder. */
+static int acc_add(local_agg *l, const fl_row *acc, const fl_row *row, int64_t ts,
+                   const fl_row **out, fl_error *err) {
+    fl_context *ctx = &l->op->ctx;
+    ctx->timestamp = ts;
+    if (!acc) {
+        fl_row_builder_reset(l->acc_b);
+        int rc = l->fn.create_accumulator(ctx, l->acc_b);
+        if (rc < 0 || ctx->failure) return user_failure(l, "create_accumulator", rc, err);
+        if (!(acc = fl_row_builder_finish(l->acc_b)))
+            return fl_error_set(err, FL_EUSER, "create_accumulator of \"%s\" built an invalid row: %s",
+                                l->op->node->name, fl_row_builder_error(l->acc_b));
+    }
+    fl_row_builder_reset(l->acc_a);
+    int rc = l->fn.add(ctx, row, acc, l->acc_a);
+    if (rc < 0 || ctx->failure) return user_failure(l, "aggregate function", rc, err);
+    if (!(*out = fl_row_builder_finish(l->acc_a)))
+        return fl_error_set(err, FL_EUSER, "aggregate function of \"%s\" built an invalid row: %s",
+                            l->op->node->name, fl_row_builder_error(l->acc_a));
+    return 0;
+}
+
+static void keep_acc(local_agg *l, const held_row *x, const fl_row *acc) {
+    held_acc *a = &l->accs[x->index];
+    uint32_t len = fl__row_len(acc);
+    if (len > a->cap) {
+        a->cap = len * 2;
+        a->row = fl_xrealloc(a->row, a->cap);
+    }
+    memcpy(a->row, acc, len);
+    a->len = len;
+}
+
+/* Emits (key fields of row, fields of acc) at ts. */
+static int emit_partial(fl_operator *op, const fl_row *row, const fl_row *acc, int64_t ts) {
+    local_agg *l = op->impl;
+    fl_row_builder *b = l->out;
+    fl_row_builder_reset(b);
+    for (int k = 0; k < l->n_keys; k++) fl_row_builder_copy_field(b, k, row, l->key_fields[k]);
+    int m = fl_schema_num_fields(l->fn.acc_schema);
+    for (int j = 0; j < m; j++) fl_row_builder_copy_field(b, l->n_keys + j, acc, j);
+    const fl_row *r = fl_row_builder_finish(b);
+    if (!r)
+        return fl_error_set(&op->task->error, FL_EUSER, "\"%s\": %s", op->node->name,
+                            fl_row_builder_error(b));
+    return fl__output_emit(&op->out, r, ts);
+}
+
 /* Emits every held row in arrival order and forgets them. */
 static int flush_held(fl_operator *op) {
     local_agg *l = op->impl;
     if (l->n_held == 0) return 0;
+    int rc = 0;
     for (size_t off = 0; off < l->used;) {
-        const held_row *x = (const held_row *)(l->arena + off);
-        int rc = fl__output_emit_ref(&op->out, (const fl_row *)(x + 1), x->ts);
-        if (rc < 0) return rc;
+        held_row *x = (held_row *)(l->arena + off);
+        const fl_row *first = (const fl_row *)(x + 1);
+        if (rc == 0)
+            rc = l->aggregate ? emit_partial(op, first, (const fl_row *)l->accs[x->index].row, x->ts)
+                              : fl__output_emit_ref(&op->out, first, x->ts);
         off += held_size(x);
     }
     /* The rows are referenced by the output batch until it is pushed on. */
-    int rc = fl__output_flush(&op->out);
+    if (rc == 0) rc = fl__output_flush(&op->out);
     memset(l->slots, 0, ((size_t)l->mask + 1) * sizeof *l->slots);
     l->n_held = 0;
     l->used = 0;
     return rc;
 }
 
-/* Folds row into what is held for its key and slice, or holds it. */
-static void hold(local_agg *l, const fl_row *row, int64_t slice, int64_t ts) {
-    uint64_t h = key_hash(l, row, slice);
+/* The held row of row's key and slice (hash h), or NULL and in *slot where
+ * it would go. */
+static inline held_row *find(const local_agg *l, const fl_row *row, uint64_t h, int64_t slice,
+                             uint32_t *slot) {
     uint32_t i = home(l, h);
     for (uint64_t s; (s = l->slots[i]); i = (i + 1) & l->mask) {
         if (s >> 32 != h >> 32) continue;
         held_row *x = held_at(l, s);
-        const fl_row *acc = (const fl_row *)(x + 1);
-        if (x->hash != h || x->slice != slice || !same_key(l, acc, row)) continue;
-        uint64_t value;
-        if (fl__field_agg_fold(&l->agg, acc, row, &value))
-            fl__field_agg_set((uint8_t *)(x + 1), l->agg.field, value);
-        if (ts > x->ts) x->ts = ts;
-        return;
+        if (x->hash == h && x->slice == slice && same_key(l, (const fl_row *)(x + 1), row))
+            return x;
     }
+    *slot = i;
+    return NULL;
+}
+
+/* Holds row as the first of its key and slice, at slot. */
+static inline held_row *insert(local_agg *l, const fl_row *row, uint64_t h, int64_t slice,
+                               int64_t ts, uint32_t slot) {
     uint32_t len = fl__row_len(row);
     size_t need = sizeof(held_row) + fl__align8(len);
     if (l->used + need > l->cap) {
@@ -182,16 +265,55 @@ static void hold(local_agg *l, const fl_row *row, int64_t slice, int64_t ts) {
     }
     size_t off = l->used;
     held_row *x = (held_row *)(l->arena + off);
-    *x = (held_row){.hash = h, .slice = slice, .ts = ts, .row_len = len};
+    *x = (held_row){.hash = h, .slice = slice, .ts = ts, .row_len = len, .index = l->n_held};
     memcpy(x + 1, row, len);
     l->used += need;
-    l->slots[i] = slot_of(h, off);
+    l->slots[slot] = slot_of(h, off);
+    return x;
+}
+
+static void held_one_more(local_agg *l) {
     if (++l->n_held * 2 > l->mask + 1) grow_slots(l);
+}
+
+/* sum/min/max: folds row into the held row of its key and slice, or holds it. */
+static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, int64_t ts) {
+    uint64_t h = key_hash(l, row, slice);
+    uint32_t slot;
+    held_row *x = find(l, row, h, slice, &slot);
+    if (!x) {
+        insert(l, row, h, slice, ts, slot);
+        held_one_more(l);
+        return;
+    }
+    uint64_t value;
+    if (fl__field_agg_fold(&l->agg, (const fl_row *)(x + 1), row, &value))
+        fl__field_agg_set((uint8_t *)(x + 1), l->agg.field, value);
+    if (ts > x->ts) x->ts = ts;
+}
+
+/* Aggregate: adds row to the accumulator of its key and slice, or starts one. */
+static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *row,
+                                                    int64_t slice, int64_t ts, fl_error *err) {
+    uint64_t h = key_hash(l, row, slice);
+    uint32_t slot;
+    held_row *x = find(l, row, h, slice, &slot);
+    const fl_row *acc;
+    int rc = acc_add(l, x ? (const fl_row *)l->accs[x->index].row : NULL, row, ts, &acc, err);
+    if (rc < 0) return rc;
+    if (!x) {
+        x = insert(l, row, h, slice, ts, slot);
+        keep_acc(l, x, acc);
+        held_one_more(l);
+        return 0;
+    }
+    keep_acc(l, x, acc);
+    if (ts > x->ts) x->ts = ts;
+    return 0;
 }
 
 static int local_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     (void)input;
-    (void)err;
     local_agg *l = op->impl;
     for (uint32_t i = 0; i < in->n; i++) {
         int64_t ts = in->ts[i];
@@ -201,11 +323,23 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
         int64_t slice = ts == FL_NO_TIMESTAMP ? 0 : fl__win_start(ts, l->offset, l->slide);
         if (ts == FL_NO_TIMESTAMP || slice > INT64_MAX - l->slide ||
             slice + l->slide - 1 <= op->watermark) {
-            int rc = fl__output_emit_ref(&op->out, in->rows[i], ts);
+            int rc;
+            if (l->aggregate) { /* alone, as an accumulator of one row */
+                const fl_row *acc;
+                rc = acc_add(l, NULL, in->rows[i], ts, &acc, err);
+                if (rc == 0) rc = emit_partial(op, in->rows[i], acc, ts);
+            } else {
+                rc = fl__output_emit_ref(&op->out, in->rows[i], ts);
+            }
             if (rc < 0) return rc;
             continue;
         }
-        hold(l, in->rows[i], slice, ts);
+        if (!l->aggregate) {
+            hold_field(l, in->rows[i], slice, ts);
+        } else {
+            int rc = hold_aggregate(l, in->rows[i], slice, ts, err);
+            if (rc < 0) return rc;
+        }
         if (l->n_held == LOCAL_MAX_ROWS) {
             int rc = flush_held(op);
             if (rc < 0) return rc;
@@ -238,22 +372,44 @@ static int local_open(fl_operator *op, fl_error *err) {
     fl_window_assigner a;
     int rc = fl__win_assigner_from_options(n->options, &a, err);
     if (rc < 0) return rc;
+    l->op = op;
     fl_win_fn_kind fn;
-    const char *f = fl_kv_get(n->options, FL_WIN_OPT_FIELD);
-    int field = f ? atoi(f) : -1;
-    if (!n->key || n->key->n_fields == 0 || fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &fn) < 0 ||
-        (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX) || field < 0 ||
-        field >= fl_schema_num_fields(op->input_schema) || a.domain != FL_TIME_EVENT ||
-        (a.kind != FL_WINDOW_TUMBLING && a.kind != FL_WINDOW_SLIDING))
+    const char *f = fl_kv_get(n->options, FL_WIN_OPT_FUNCTION);
+    if (fl__win_fn_parse(f, &fn) < 0) fn = FL_WIN_PROCESS;
+    l->aggregate = fn == FL_WIN_AGGREGATE || fn == FL_WIN_AGGREGATE_PROCESS;
+    const char *fld = fl_kv_get(n->options, FL_WIN_OPT_FIELD);
+    int field = fld ? atoi(fld) : -1;
+    bool field_ok = field >= 0 && field < fl_schema_num_fields(op->input_schema);
+    if (!n->key || n->key->n_fields == 0 || a.domain != FL_TIME_EVENT ||
+        (a.kind != FL_WINDOW_TUMBLING && a.kind != FL_WINDOW_SLIDING) ||
+        (!l->aggregate && (!field_ok || (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX))))
         return fl_error_set(err, FL_EINVAL,
-                            "\"%s\": a local window aggregate needs a sum, min or max keyed by "
-                            "fields over tumbling or sliding event-time windows",
+                            "\"%s\": a local window aggregate needs a sum, min, max or merging "
+                            "aggregate keyed by fields over tumbling or sliding event-time windows",
                             n->name);
-    l->agg = (fl_field_agg){.kind = fn == FL_WIN_SUM   ? FL_FIELD_SUM
-                                    : fn == FL_WIN_MIN ? FL_FIELD_MIN
-                                                       : FL_FIELD_MAX,
-                            .field = (uint32_t)field,
-                            .type = fl_schema_field_type(op->input_schema, field)};
+    if (l->aggregate) {
+        fl_aggregate_function *g = &l->fn;
+        g->create_accumulator =
+            (int (*)(fl_context *, fl_row_builder *))fl__op_fn(op, FL_WIN_FN_AGG_CREATE);
+        g->add = (int (*)(fl_context *, const fl_row *, const fl_row *, fl_row_builder *))fl__op_fn(
+            op, FL_WIN_FN_AGG_ADD);
+        g->acc_schema = fl__schema_decode(fl_kv_get(n->options, FL_WIN_OPT_ACC_SCHEMA),
+                                          "the local window aggregate's options", err);
+        if (!g->acc_schema) return err->code;
+        if (!g->create_accumulator || !g->add)
+            return fl_error_set(err, FL_EINVAL, "\"%s\": the aggregate function is incomplete",
+                                n->name);
+        l->acc_a = fl_row_builder_create(g->acc_schema);
+        l->acc_b = fl_row_builder_create(g->acc_schema);
+        l->out = fl_row_builder_create(n->schema);
+        l->accs = fl_xcalloc(LOCAL_MAX_ROWS, sizeof *l->accs);
+    } else {
+        l->agg = (fl_field_agg){.kind = fn == FL_WIN_SUM   ? FL_FIELD_SUM
+                                        : fn == FL_WIN_MIN ? FL_FIELD_MIN
+                                                           : FL_FIELD_MAX,
+                                .field = (uint32_t)field,
+                                .type = fl_schema_field_type(op->input_schema, field)};
+    }
     l->offset = a.offset_ms;
     l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
     if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
@@ -275,6 +431,12 @@ static int local_open(fl_operator *op, fl_error *err) {
 static void local_close(fl_operator *op) {
     local_agg *l = op->impl;
     if (!l) return;
+    for (uint32_t i = 0; l->accs && i < LOCAL_MAX_ROWS; i++) free(l->accs[i].row);
+    free(l->accs);
+    fl_row_builder_destroy(l->acc_a);
+    fl_row_builder_destroy(l->acc_b);
+    fl_row_builder_destroy(l->out);
+    fl_schema_unref((fl_schema *)l->fn.acc_schema);
     free(l->key_var);
     free(l->slots);
     free(l->arena);

@@ -129,6 +129,7 @@ int fl__win_fn_open(fl_win_op *w, fl_error *err) {
         w->acc_a = fl_row_builder_create(w->agg.acc_schema);
         w->acc_b = fl_row_builder_create(w->agg.acc_schema);
         w->result_b = fl_row_builder_create(w->agg.out_schema);
+        if (w->acc_input) w->acc_in = fl_row_builder_create(w->agg.acc_schema);
     }
     w->out = fl__collector_create(w->op, w->op->node->schema);
     return 0;
@@ -138,6 +139,7 @@ void fl__win_fn_close(fl_win_op *w) {
     fl_row_builder_destroy(w->acc_a);
     fl_row_builder_destroy(w->acc_b);
     fl_row_builder_destroy(w->result_b);
+    fl_row_builder_destroy(w->acc_in);
     fl__collector_destroy(w->out);
     fl_schema_unref(w->wrap_schema);
     free(w->scratch);
@@ -185,7 +187,17 @@ int fl__win_fn_add(fl_win_op *w, int input, const fl_row *row, int64_t ts, bool 
     default:
         *was_empty = fl_kstate_is_empty(s);
         w->op->ctx.timestamp = ts;
-        rc = fl_kstate_add(s, row);
+        if (w->acc_input) {
+            /* (key fields, accumulator): the accumulator merges in. */
+            fl_row_builder *b = w->acc_in;
+            fl_row_builder_reset(b);
+            int m = fl_schema_num_fields(w->agg.acc_schema);
+            for (int j = 0; j < m; j++) fl_row_builder_copy_field(b, j, row, w->n_key_fields + j);
+            const fl_row *acc = fl_row_builder_finish(b);
+            rc = acc ? fl_kstate_merge_in(s, acc) : FL_EINVAL;
+        } else {
+            rc = fl_kstate_add(s, row);
+        }
         break;
     }
     if (rc < 0 || w->op->ctx.failure)

@@ -42,6 +42,9 @@
 #define FL_WIN_OPT_FIELD            "field"         /* sum/min/max: field index */
 #define FL_WIN_OPT_ACC_SCHEMA       "aggregate.acc-schema"
 #define FL_WIN_OPT_AGG_OUT_SCHEMA   "aggregate.out-schema"
+/* "accumulators": the input rows are (key fields, accumulator fields) that a
+ * local pre-aggregation (op_window_local.c) folded; the window merges them. */
+#define FL_WIN_OPT_INPUT            "input"
 
 /* Roles of the "fn.<role>" options. */
 #define FL_WIN_FN_REDUCE             "reduce"

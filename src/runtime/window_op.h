@@ -51,6 +51,11 @@ struct fl_win_op {
     fl_reduce_fn reduce;
     fl_window_process_fn process;
     fl_aggregate_function agg; /* functions resolved, schemas owned */
+    /* Accumulator input (FL_WIN_OPT_INPUT): a row is the key's n_key_fields
+     * fields, then an accumulator, copied out with acc_in and merged. */
+    bool acc_input;
+    int n_key_fields;
+    fl_row_builder *acc_in;
     fl_join_fn join;
     fl_cogroup_fn cogroup;
     /* For non-merging windows, timers of a window exist while it has

@@ -162,6 +162,10 @@ size_t fl_kstate_map_entries(fl_kstate *s, const fl_row *const **keys,
 
 /* ---- reducing / aggregating --------------------------------------------------------------- */
 int fl_kstate_add(fl_kstate *s, const fl_row *in); /* reduce or aggregate into the entry */
+/* Merges an accumulator (aggregating: merge(); reducing: reduce()) of an
+ * aggregation done elsewhere into the entry, or stores it when there is
+ * none: how a window takes the rows a local pre-aggregation folded. */
+int fl_kstate_merge_in(fl_kstate *s, const fl_row *acc);
 const fl_row *fl_kstate_get(fl_kstate *s);         /* reduced value / aggregate result */
 /* fl_kstate_get that tells a failure from an empty entry: 0 with *out (NULL
  * when empty), or result()'s negative return (FL_EUSER when the function

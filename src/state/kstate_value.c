@@ -94,6 +94,23 @@ static int result_of(fl_kstate *s, const fl_row *acc, const fl_row **out) {
     return finish(s->result, out);
 }
 
+int fl_kstate_merge_in(fl_kstate *s, const fl_row *acc) {
+    if (s->kind != FL_STATE_REDUCING && s->kind != FL_STATE_AGGREGATING) return FL_ESTATE;
+    if (!acc) return FL_EINVAL;
+    fl__loc loc;
+    if (!fl__kstate_live(s, &loc, false)) return FL_ESTATE;
+    const fl_row *next = acc;
+    if (loc.e) {
+        const fl_row *cur = (const fl_row *)fl__entry_payload(loc.e);
+        fl_row_builder_reset(s->out_a);
+        int rc = s->kind == FL_STATE_REDUCING ? s->reduce(s->reduce_arg, cur, acc, s->out_a)
+                                              : s->agg.merge(s->agg.arg, cur, acc, s->out_a);
+        if (rc < 0 || (rc = finish(s->out_a, &next)) < 0) return rc;
+    }
+    fl__kstate_store(s, &loc, s->ns, s->ns_len, s->ns_hash, next, fl__row_len(next), 0);
+    return 0;
+}
+
 int fl_kstate_get_checked(fl_kstate *s, const fl_row **out) {
     *out = NULL;
     if (s->kind != FL_STATE_REDUCING && s->kind != FL_STATE_AGGREGATING) return FL_ESTATE;

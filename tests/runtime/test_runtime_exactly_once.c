@@ -44,6 +44,38 @@ int rt_eo_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows,
     return fl_collector_emit(out);
 }
 
+/* The same (key, window start, sum, count) through a merging aggregate of
+ * (sum, count): the planner then folds rows into accumulators before the
+ * key_by and the window merges them. */
+int rt_eo_acc_create(fl_context *ctx, fl_row_builder *acc) {
+    fl_row_builder_set_bigint(acc, 0, 0);
+    fl_row_builder_set_bigint(acc, 1, 0);
+    return 0;
+}
+int rt_eo_acc_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 1));
+    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
+    return 0;
+}
+int rt_eo_acc_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
+    fl_row_builder_copy_row(out, acc);
+    return 0;
+}
+int rt_eo_acc_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
+    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(a, 1) + fl_row_get_bigint(b, 1));
+    return 0;
+}
+int rt_eo_acc_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
+                     fl_collector *out) {
+    fl_row_builder *b = fl_collector_builder(out);
+    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(fl_context_current_key(ctx), 0));
+    fl_row_builder_set_bigint(b, 1, w->start);
+    fl_row_builder_set_bigint(b, 2, fl_row_get_bigint(rows[0], 0));
+    fl_row_builder_set_bigint(b, 3, fl_row_get_bigint(rows[0], 1));
+    return fl_collector_emit(out);
+}
+
 /* Runs the job into dir; failures > 0 injects that many, at `points` with
  * `probability` per draw. */
 static const char *mode = "EXACTLY_ONCE";
@@ -52,6 +84,7 @@ static const char *unaligned = "false";
  * rows before the key_by (op_window_local.c), holding them until the next
  * watermark or barrier; output lines are (key, sum). */
 static bool use_sum = false;
+static bool use_aggregate = false; /* rt_eo_acc_*: same output as the process function */
 
 static void run_job(const char *dir, int failures, const char *points, const char *probability) {
     char path_opt[512], budget[16];
@@ -60,7 +93,8 @@ static void run_job(const char *dir, int failures, const char *points, const cha
     fl_env *env = rt_env(2, "execution.checkpointing.interval", "10 ms",
                          /* Rare watermarks: the local step then holds rows
                           * at many barriers. */
-                         "pipeline.auto-watermark-interval", use_sum ? "1 s" : "0",
+                         "pipeline.auto-watermark-interval",
+                         use_sum || use_aggregate ? "1 s" : "0",
                          "restart-strategy.type", "fixed-delay",
                          "restart-strategy.fixed-delay.attempts", "1000",
                          "restart-strategy.fixed-delay.delay", "0 ms",
@@ -80,8 +114,15 @@ static void run_job(const char *dir, int failures, const char *points, const cha
     fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_eo_key, kv), "to-key");
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(keyed, "k"), fl_tumbling_event_time_windows(WINDOW, 0));
+    fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    fl_aggregate_function agg = {acc, acc, rt_eo_acc_create, rt_eo_acc_add, rt_eo_acc_result,
+                                 rt_eo_acc_merge};
     fl_stream *sums = fl_stream_uid(
-        use_sum ? fl_window_sum(w, "v") : fl_window_process(w, rt_eo_window, out), "window");
+        use_sum         ? fl_window_sum(w, "v")
+        : use_aggregate ? fl_window_aggregate_process(w, &agg, rt_eo_acc_window, out)
+                        : fl_window_process(w, rt_eo_window, out),
+        "window");
+    fl_schema_unref(acc);
     const char *opts[] = {path_opt, "format=csv", "rolling.on-checkpoint=true", NULL};
     fl_stream_uid(fl_stream_add_sink(sums, "filesystem-exactly-once", opts), "sink");
     rt_execute(env, "exactly once");
@@ -218,8 +259,9 @@ static void test_unaligned_random_failures_change_nothing(void **state) {
     unaligned = "false";
 }
 
-/* A window sum, folded before the exchange: what the local step holds at
- * a barrier goes out before it, so a restore neither loses nor repeats it. */
+/* A window sum, folded before the exchange, and a merging aggregate, whose
+ * rows cross as accumulators: what the local step holds at a barrier goes
+ * out before it, so a restore neither loses nor repeats it. */
 static void test_local_window_aggregation_random_failures(void **state) {
     use_sum = true;
     /* Fewer rows reach the window task: failures are drawn more often. */
@@ -228,6 +270,9 @@ static void test_local_window_aggregation_random_failures(void **state) {
     check_run("process,snapshot", "0.02", 10, false);
     unaligned = "false";
     use_sum = false;
+    use_aggregate = true;
+    check_run("process,snapshot,commit", "0.02", 20, false);
+    use_aggregate = false;
 }
 
 /* At-least-once: nothing is lost (a window may count a row twice). Every

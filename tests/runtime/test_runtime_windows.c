@@ -758,9 +758,11 @@ static void test_per_window_state(void **state) {
  * windows see is the one at the end of input, so the local step folds every
  * row of a key and slice into one before the exchange: sum, min and max over
  * tumbling and sliding windows at parallelism 2 must still be those of a
- * plain reference, with the local step on and off. With few keys the rows
- * of a key and slice fold by the dozen; with more keys and slices than the
- * local table holds (65 536), it also sends its rows on when full. */
+ * plain reference, with the local step on and off; and so must a merging
+ * aggregate (sum and count), whose rows then cross as accumulators. With few
+ * keys the rows of a key and slice fold by the dozen; with more keys and
+ * slices than the local table holds (65 536), it also sends its rows on when
+ * full. */
 static int fold_keys;
 static int64_t fold_key(int i) { return i % fold_keys; }
 /* Time rising 1 ms per row, with jitter. */
@@ -782,10 +784,21 @@ static void run_folded(const char *local, int keys, int n) {
     fl_collect *c_max = fl_stream_collect(fl_stream_process(
         fl_window_max(fl_keyed_window(k, fl_sliding_event_time_windows(900, 300, 0)), "v"),
         rt_win_stamp, st));
+    /* A merging aggregate: rows cross as (key, accumulator); the sliding
+     * one is also kept in slices by the window. */
+    acc_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    fl_schema *wo = window_out_schema();
+    fl_aggregate_function agg = sum_count_agg();
+    fl_collect *c_agg_t = fl_stream_collect(fl_window_aggregate_process(
+        fl_keyed_window(k, fl_tumbling_event_time_windows(700, 0)), &agg, rt_win_agg_window, wo));
+    fl_collect *c_agg_s = fl_stream_collect(fl_window_aggregate_process(
+        fl_keyed_window(k, fl_sliding_event_time_windows(900, 300, 0)), &agg, rt_win_agg_window,
+        wo));
     rt_execute(env, "folded windows");
 
     /* Reference: per key, every window its rows' times reach. */
-    results want_sum = {0}, want_min = {0}, want_max = {0};
+    results want_sum = {0}, want_min = {0}, want_max = {0}, want_agg_t = {0}, want_agg_s = {0};
     for (int key = 0; key < keys && key < n; key++) {
         int64_t first = INT64_MAX, last = INT64_MIN;
         for (int i = key; i < n; i += keys) {
@@ -798,6 +811,10 @@ static void run_folded(const char *local, int keys, int n) {
             for (int i = key; i < n; i += keys)
                 if (fold_ts(i) >= start && fold_ts(i) < start + 700) sum += ev_value(i), any = true;
             if (any) push(&want_sum, key, start + 699, sum, 0);
+            int64_t count = 0;
+            for (int i = key; i < n; i += keys)
+                count += fold_ts(i) >= start && fold_ts(i) < start + 700;
+            if (any) push5(&want_agg_t, key, start, start + 699, sum, count);
         }
         for (int64_t start = first - first % 300 - 600; start <= last; start += 300) {
             int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -809,6 +826,10 @@ static void run_folded(const char *local, int keys, int n) {
             if (lo == INT64_MAX) continue;
             push(&want_min, key, start + 899, lo, 0);
             push(&want_max, key, start + 899, hi, 0);
+            int64_t sum = 0, count = 0;
+            for (int i = key; i < n; i += keys)
+                if (fold_ts(i) >= start && fold_ts(i) < start + 900) sum += ev_value(i), count++;
+            push5(&want_agg_s, key, start, start + 899, sum, count);
         }
     }
     char what[96];
@@ -821,6 +842,15 @@ static void run_folded(const char *local, int keys, int n) {
     got = collected(c_max, 2);
     snprintf(what, sizeof what, "folded max, %d keys, local %s", keys, local);
     expect_results(&want_max, &got, what);
+    got = collected_windows(c_agg_t);
+    snprintf(what, sizeof what, "folded tumbling aggregate, %d keys, local %s", keys, local);
+    expect_results(&want_agg_t, &got, what);
+    got = collected_windows(c_agg_s);
+    snprintf(what, sizeof what, "folded sliding aggregate, %d keys, local %s", keys, local);
+    expect_results(&want_agg_s, &got, what);
+    fl_schema_unref(wo);
+    fl_schema_unref(acc_schema_);
+    fl_schema_unref(agg_out_schema_);
     free_rows(rows, n);
     fl_schema_unref(s);
     fl_schema_unref(st);
@@ -839,9 +869,10 @@ int rt_win_discard(fl_context *ctx, const fl_row *in) {
     return 0;
 }
 
-/* The plan has the local step in front of the key_by of a window sum over
- * event-time windows, and not when switched off or for a process function,
- * processing time or sessions. */
+/* The plan has the local step in front of the key_by of a window sum or a
+ * merging aggregate over event-time windows, and not when switched off, for
+ * a process function, processing time, sessions, an aggregate without
+ * merge, or an aggregate whose late data goes to a side output. */
 static bool plan_has_local(const char *local, int which) {
     fl_schema *s = event_schema();
     fl_row **rows = make_rows(s, 10, ev_key, ev_ts, ev_value);
@@ -852,9 +883,18 @@ static bool plan_has_local(const char *local, int which) {
                                         : fl_tumbling_event_time_windows(100, 0);
     fl_windowed_stream *w = fl_keyed_window(k, a);
     fl_schema *wo = window_out_schema();
-    fl_stream_sink(which == 1 ? fl_window_process(w, rt_win_process_all, wo) : fl_window_sum(w, "v"),
-                   rt_win_discard);
+    acc_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
+    fl_aggregate_function agg = sum_count_agg();
+    if (which == 5) agg.merge = NULL;
+    if (which == 6) fl_window_side_output_late_data(w, "late");
+    fl_stream *r = which == 1   ? fl_window_process(w, rt_win_process_all, wo)
+                   : which >= 4 ? fl_window_aggregate_process(w, &agg, rt_win_agg_window, wo)
+                                : fl_window_sum(w, "v");
+    fl_stream_sink(r, rt_win_discard);
     fl_schema_unref(wo);
+    fl_schema_unref(acc_schema_);
+    fl_schema_unref(agg_out_schema_);
     char *plan = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&plan, &len);
@@ -875,6 +915,9 @@ static void test_local_aggregation_plan(void **state) {
     assert_false(plan_has_local("true", 1)); /* process function */
     assert_false(plan_has_local("true", 2)); /* processing time */
     assert_false(plan_has_local("true", 3)); /* sessions */
+    assert_true(plan_has_local("true", 4));  /* an aggregate that merges */
+    assert_false(plan_has_local("true", 5)); /* one that does not */
+    assert_false(plan_has_local("true", 6)); /* late data to a side output */
 }
 
 /* ---- window_all ---------------------------------------------------------------------------- */
