@@ -21,7 +21,7 @@
  *
  * Rows are held until the next watermark, checkpoint barrier or end of
  * input, and go out before any of these does, or when LOCAL_MAX_ROWS keys
- * and slices are held. The window operator fires only on a watermark, so
+ * and slices or LOCAL_MAX_BYTES of rows are held. The window operator fires only on a watermark, so
  * holding rows until the watermark delays no result. A row whose slice's
  * earliest window the last watermark has reached -- a window the window
  * operator may have fired already -- goes on at once, unfolded: late
@@ -42,7 +42,8 @@
 #include "schema_text.h"
 #include "window_int.h"
 
-#define LOCAL_MAX_ROWS (64u * 1024u)
+#define LOCAL_MAX_ROWS  (64u * 1024u)
+#define LOCAL_MAX_BYTES (16u << 20) /* of held rows: then they go out */
 #define MIN_SLOTS      4096u
 #define GOLDEN         UINT64_C(0x9e3779b97f4a7c15)
 
@@ -340,7 +341,7 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
             int rc = hold_aggregate(l, in->rows[i], slice, ts, err);
             if (rc < 0) return rc;
         }
-        if (l->n_held == LOCAL_MAX_ROWS) {
+        if (l->n_held == LOCAL_MAX_ROWS || l->used >= LOCAL_MAX_BYTES) {
             int rc = flush_held(op);
             if (rc < 0) return rc;
         }

@@ -869,6 +869,51 @@ int rt_win_discard(fl_context *ctx, const fl_row *in) {
     return 0;
 }
 
+/* Rows of 1.5 KiB (a padding string): the local table reaches its 16 MiB of
+ * rows long before its 65 536 keys and sends them on; the sums per key and
+ * window still add up. */
+static void test_local_aggregation_large_rows(void **state) {
+    enum { N = 16000, KEYS = 8000, PAD = 1500 };
+    fl_schema *s = fl_schema_of(4, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "v", FL_BIGINT, "pad",
+                                FL_STRING);
+    fl_schema *st = stamped_schema();
+    char *pad = malloc(PAD);
+    memset(pad, 'x', PAD);
+    fl_row **rows = calloc(N, sizeof *rows);
+    fl_row_builder *rb = fl_row_builder_create(s);
+    for (int i = 0; i < N; i++) {
+        fl_row_builder_reset(rb);
+        fl_row_builder_set_bigint(rb, 0, i % KEYS);
+        fl_row_builder_set_timestamp(rb, 1, i / 10);
+        fl_row_builder_set_bigint(rb, 2, ev_value(i));
+        fl_row_builder_set_string(rb, 3, pad, PAD);
+        rows[i] = fl_row_copy(fl_row_builder_finish(rb));
+    }
+    fl_row_builder_destroy(rb);
+    free(pad);
+    fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "1 h", NULL);
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, N, BOUND), "k");
+    fl_collect *c = fl_stream_collect(fl_stream_process(
+        fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(1000, 0)), "v"),
+        rt_win_stamp, st));
+    rt_execute(env, "large rows");
+    results want = {0};
+    for (int key = 0; key < KEYS; key++)
+        for (int64_t start = 0; start < N / 10; start += 1000) {
+            int64_t sum = 0;
+            bool any = false;
+            for (int i = key; i < N; i += KEYS)
+                if (i / 10 >= start && i / 10 < start + 1000) sum += ev_value(i), any = true;
+            if (any) push(&want, key, start + 999, sum, 0);
+        }
+    results got = collected(c, 2);
+    expect_results(&want, &got, "large rows");
+    free_rows(rows, N);
+    fl_schema_unref(s);
+    fl_schema_unref(st);
+    fl_env_destroy(env);
+}
+
 /* The plan has the local step in front of the key_by of a window sum or a
  * merging aggregate over event-time windows, and not when switched off, for
  * a process function, processing time, sessions, an aggregate without
@@ -986,6 +1031,7 @@ int main(void) {
         cmocka_unit_test(test_per_window_state),
         cmocka_unit_test(test_window_all),
         cmocka_unit_test(test_local_aggregation_folds),
+        cmocka_unit_test(test_local_aggregation_large_rows),
         cmocka_unit_test(test_local_aggregation_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
