@@ -44,8 +44,8 @@
 
 #define LOCAL_MAX_ROWS  (64u * 1024u)
 #define LOCAL_MAX_BYTES (16u << 20) /* of held rows: then they go out */
-#define MIN_SLOTS      4096u
-#define GOLDEN         UINT64_C(0x9e3779b97f4a7c15)
+#define MIN_SLOTS       4096u
+#define GOLDEN          UINT64_C(0x9e3779b97f4a7c15)
 
 /* One (key, slice) held, in the arena in arrival order: this header, then
  * the folded row (sum/min/max), or the first row (aggregate: its key fields
