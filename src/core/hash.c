@@ -22,8 +22,6 @@
 
 uint64_t fl_hash_bytes(const void *p, size_t len) { return XXH64(p, len, 0); }
 
-uint64_t fl_hash_bytes_local(const void *p, size_t len) { return XXH3_64bits(p, len); }
-
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 void fl_key_group_range(int subtask, int max_parallelism, int parallelism, int *first, int *last) {

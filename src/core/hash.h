@@ -20,9 +20,6 @@
 #include <stdint.h>
 
 uint64_t fl_hash_bytes(const void *p, size_t len);
-/* XXH3 (64 bits, seed 0): faster on short inputs, for hash tables that live
- * in one process only; never for key groups, which must keep XXH64's values. */
-uint64_t fl_hash_bytes_local(const void *p, size_t len);
 
 /* Final avalanche step (murmur3's fmix64) so that the low bits, which the
  * modulo keeps, depend on every bit of the hash. */
