@@ -74,6 +74,7 @@ typedef struct local_agg {
     held_acc *accs; /* LOCAL_MAX_ROWS of them, reused */
     fl_operator *op;
     int64_t offset, slide;
+    int64_t last_slice; /* the slice of the last row (INT64_MAX: none yet) */
     int n_keys; /* the key fields and whether each is STRING or BYTES */
     const int *key_fields;
     bool *key_var;
@@ -329,7 +330,14 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
         /* A row goes on as it is when it has no timestamp or when the
          * watermark reached its slice's earliest window, which ends at
          * slice + slide (the window operator may have fired that one). */
-        int64_t slice = ts == FL_NO_TIMESTAMP ? 0 : fl__win_start(ts, l->offset, l->slide);
+        int64_t slice = 0;
+        if (ts != FL_NO_TIMESTAMP) { /* consecutive rows mostly share a slice */
+            int64_t d;
+            if (ts < l->last_slice || __builtin_sub_overflow(ts, l->last_slice, &d) ||
+                d >= l->slide)
+                l->last_slice = fl__win_start(ts, l->offset, l->slide);
+            slice = l->last_slice;
+        }
         if (ts == FL_NO_TIMESTAMP || slice > INT64_MAX - l->slide ||
             slice + l->slide - 1 <= op->watermark) {
             int rc;
@@ -420,6 +428,7 @@ static int local_open(fl_operator *op, fl_error *err) {
                                 .type = fl_schema_field_type(op->input_schema, field)};
     }
     l->offset = a.offset_ms;
+    l->last_slice = INT64_MAX;
     l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
     if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
         return fl_error_set(err, FL_EINVAL,
