@@ -333,8 +333,10 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
         fl_info("minicluster",
                 "Job \"%s\" (%d tasks, %d subtasks, %d slots%s) switched from CREATED to RUNNING",
                 name, job->n_vertices, eg->n_subtasks, slots, attempt ? ", restarted" : "");
-        int slot = register_run(r);
+        /* Started (its coordinator made) before others can find it to ask
+         * for a savepoint. */
         rc = fl_job_run_start(r, err);
+        int slot = register_run(r);
         fl_error run_err = {0};
         fl_job_status st = fl_job_run_wait(r, &run_err);
         unregister_run(slot);
