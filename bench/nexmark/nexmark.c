@@ -18,24 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "log.h"
 #include "queries.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
 
 static void usage(void) {
     fprintf(stderr, "usage: nexmark [--events N] [--rate R] [--parallelism P] [--seed S] "
@@ -109,9 +95,9 @@ int main(int argc, char **argv) {
         fl_env_set_parallelism(env, cfg.parallelism);
         fl_stream *sink = fl_stream_discard(q->build(env, &cfg));
         fl_error err = {0};
-        double wall0 = now_s(), cpu0 = cpu_s();
+        double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
         int rc = fl_env_execute(env, q->name, &err);
-        double wall = now_s() - wall0, cpu = cpu_s() - cpu0;
+        double wall = bench_now_s() - wall0, cpu = bench_cpu_s() - cpu0;
         if (rc != 0) {
             fprintf(stderr, "nexmark: %s failed: %s\n", q->name, err.message);
             failed = 1;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "rt_util.h"
 
 #include "queries.h"
@@ -533,11 +534,6 @@ static struct {
     int64_t counted; /* sum of the recorded counts */
 } held;
 
-static int64_t monotonic_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static fl_schema *held_schema(const fl_options *opts, const fl_schema *declared, fl_error *err) {
     return held.inner->schema(opts, declared, err);
@@ -575,7 +571,7 @@ static int held_read(void *state, fl_source_ctx *ctx, fl_error *err) {
         pthread_mutex_unlock(&held.mu);
     }
     if (atomic_load(&held.released)) return FL_SOURCE_END;
-    fl_source_idle_until(ctx, monotonic_ns() + 1000000);
+    fl_source_idle_until(ctx, fl_clock_monotonic_ns() + 1000000);
     return FL_SOURCE_IDLE;
 }
 
@@ -681,21 +677,21 @@ static void q12_processing_time(void **unused) {
      * windows have counted them all. The failure is reported after the job
      * is released and joined. */
     const char *failure = NULL;
-    int64_t deadline = monotonic_ns() + (int64_t)HELD_WAIT_S * 1000000000;
+    int64_t deadline = fl_clock_monotonic_ns() + (int64_t)HELD_WAIT_S * 1000000000;
     pthread_mutex_lock(&held.mu);
     while ((atomic_load(&held.parallelism) == 0 ||
             atomic_load(&held.ended) < atomic_load(&held.parallelism)) &&
-           monotonic_ns() < deadline)
+           fl_clock_monotonic_ns() < deadline)
         held_wait(deadline);
     if (atomic_load(&held.parallelism) == 0 ||
         atomic_load(&held.ended) < atomic_load(&held.parallelism))
         failure = "the nexmark-held subtasks did not all reach the end of the events";
-    while (!failure && held.counted < n_bids && monotonic_ns() < deadline) {
+    while (!failure && held.counted < n_bids && fl_clock_monotonic_ns() < deadline) {
         pthread_mutex_unlock(&held.mu);
         fl_manual_clock_advance(held.clock, NX_WINDOW_MS);
         pthread_mutex_lock(&held.mu);
-        int64_t brief = monotonic_ns() + 100000000;
-        while (held.counted < n_bids && monotonic_ns() < brief) held_wait(brief);
+        int64_t brief = fl_clock_monotonic_ns() + 100000000;
+        while (held.counted < n_bids && fl_clock_monotonic_ns() < brief) held_wait(brief);
     }
     if (!failure && held.counted < n_bids) failure = "the windows did not count every bid";
     int64_t counted = held.counted;
