@@ -272,13 +272,18 @@ static void test_ttl_and_processing_timers_on_manual_clock(void **state) {
     /* Reference: visible iff the previous write is less than 1000 ms old. */
     int row = 0;
     int64_t last_write = INT64_MIN;
-    bool timer_rows_seen = false;
+    /* Timers: one per row time + 500 that the clock (last set to 6000)
+     * passed, each once, in time order, for key 7. */
+    const int64_t timers[] = {500, 900, 1899, 2900, 3000, 4500, 5499};
+    enum { N_TIMERS = sizeof timers / sizeof timers[0] };
+    int fired = 0;
     for (size_t i = 0; i < fl_collect_count(c); i++) {
         const fl_row *r = fl_collect_row(c, i);
         if (fl_row_get_bigint(r, 2) == -1) {
-            /* A processing-time timer: registered at some row time + 500 and
-             * due by the time it fired. */
-            timer_rows_seen = true;
+            assert_true(fired < N_TIMERS);
+            assert_int_equal(fl_row_get_bigint(r, 0), 7);
+            assert_int_equal(fl_row_get_bigint(r, 1), timers[fired]);
+            fired++;
             continue;
         }
         assert_true(row < N);
@@ -292,8 +297,7 @@ static void test_ttl_and_processing_timers_on_manual_clock(void **state) {
         row++;
     }
     assert_int_equal(row, N);
-    /* The clock passed several registered times (+500) while rows arrived. */
-    assert_true(timer_rows_seen);
+    assert_int_equal(fired, N_TIMERS);
     for (int i = 0; i < N; i++) free(rows[i]);
     fl_schema_unref(s);
     fl_schema_unref(out);

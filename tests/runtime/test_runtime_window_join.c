@@ -24,56 +24,6 @@
 /* Rows of (id BIGINT, ts TIMESTAMP, x BIGINT); timestamps out of order within bound. */
 #define BOUND 30
 
-/* Sorted int64 tuples of 4, compared as multisets. */
-typedef struct tuples {
-    int64_t (*v)[4];
-    size_t n, cap;
-} tuples;
-
-static void push(tuples *t, int64_t a, int64_t b, int64_t c, int64_t d) {
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 256;
-        t->v = realloc(t->v, t->cap * sizeof *t->v);
-    }
-    t->v[t->n][0] = a;
-    t->v[t->n][1] = b;
-    t->v[t->n][2] = c;
-    t->v[t->n][3] = d;
-    t->n++;
-}
-
-static int cmp4(const void *a, const void *b) {
-    const int64_t *x = a, *y = b;
-    for (int i = 0; i < 4; i++)
-        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
-static void expect_tuples(tuples *want, tuples *got, const char *what) {
-    qsort(want->v, want->n, sizeof *want->v, cmp4);
-    qsort(got->v, got->n, sizeof *got->v, cmp4);
-    size_t n = want->n < got->n ? want->n : got->n;
-    for (size_t i = 0; i < n; i++)
-        if (cmp4(want->v[i], got->v[i]) != 0)
-            fail_msg("%s: tuple %zu is (%lld, %lld, %lld, %lld), expected (%lld, %lld, %lld, %lld)",
-                     what, i, (long long)got->v[i][0], (long long)got->v[i][1],
-                     (long long)got->v[i][2], (long long)got->v[i][3], (long long)want->v[i][0],
-                     (long long)want->v[i][1], (long long)want->v[i][2], (long long)want->v[i][3]);
-    if (want->n != got->n) fail_msg("%s: %zu tuples, expected %zu", what, got->n, want->n);
-    free(want->v);
-    free(got->v);
-}
-
-static tuples collected(const fl_collect *c, int nf) {
-    tuples t = {0};
-    for (size_t i = 0; i < fl_collect_count(c); i++) {
-        const fl_row *r = fl_collect_row(c, i);
-        push(&t, fl_row_get_bigint(r, 0), nf > 1 ? fl_row_get_bigint(r, 1) : 0,
-             nf > 2 ? fl_row_get_bigint(r, 2) : 0, nf > 3 ? fl_row_get_bigint(r, 3) : 0);
-    }
-    return t;
-}
-
 /* ---- window join --------------------------------------------------------------------------- */
 
 enum { J_LEFT = 1500, J_RIGHT = 1100, J_KEYS = 9 };
@@ -119,14 +69,14 @@ static void test_window_join_tumbling(void **state) {
 
     /* Every pair of equal keys in the same window, none late (each side's
      * rows stay within its watermark bound). */
-    tuples want = {0};
+    results want = {0};
     for (int i = 0; i < J_LEFT; i++)
         for (int k = 0; k < J_RIGHT; k++)
             if (l_id(i) == r_id(k) && l_ts(i) / size == r_ts(k) / size)
                 push(&want, l_id(i), l_x(i), r_x(k), (l_ts(i) / size + 1) * size - 1);
     assert_true(want.n > 1000);
-    tuples got = collected(c, 4);
-    expect_tuples(&want, &got, "window join");
+    results got = rt_results(c, 2, 3);
+    expect_results(&want, &got, "window join");
     assert_int_equal(state_left("Join", before), 0);
     free_rows(lrows, J_LEFT);
     free_rows(rrows, J_RIGHT);
@@ -184,7 +134,7 @@ static void test_co_group_sessions(void **state) {
     rt_execute(env, "co-group");
 
     /* Sessions per key over both sides: bursts (i / 12) of key i % 3. */
-    tuples want = {0};
+    results want = {0};
     for (int burst = 0; burst * 12 < NL || burst * 12 < NR; burst++) {
         for (int k = 0; k < 3; k++) {
             int64_t nl = 0, nr = 0, sum = 0, last = INT64_MIN;
@@ -196,8 +146,8 @@ static void test_co_group_sessions(void **state) {
             if (nl + nr > 0) push(&want, k, last + GAP - 1, nl * 1000 + nr, sum);
         }
     }
-    tuples got = collected(c, 4);
-    expect_tuples(&want, &got, "co-group on sessions");
+    results got = rt_results(c, 2, 3);
+    expect_results(&want, &got, "co-group on sessions");
     assert_int_equal(state_left("CoGroup", before), 0);
     free_rows(lrows, NL);
     free_rows(rrows, NR);
@@ -217,14 +167,6 @@ static int64_t one(int i) { return 1; }
 static int64_t slow_id(int i) { return i % 4; }
 static int64_t slow_ts(int i) { return i; }
 
-int rt_wj_stamp(fl_context *ctx, const fl_row *in, fl_collector *out) {
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(in, 0));
-    fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
-    fl_row_builder_set_bigint(b, 2, fl_row_get_bigint(in, 2));
-    return fl_collector_emit(out);
-}
-
 static void test_slowest_source_holds_back(void **state) {
     const int64_t size = 1000;
     fl_schema *s = fl_schema_of(3, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "n", FL_BIGINT);
@@ -237,13 +179,13 @@ static void test_slowest_source_holds_back(void **state) {
         fl_keyed_window(fl_stream_key_by(u, "k"), fl_tumbling_event_time_windows(size, 0));
     fl_window_side_output_late_data(w, "late");
     fl_stream *sums = fl_window_sum(w, "n");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wj_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     fl_collect *late = fl_stream_collect(fl_stream_side_output(sums, "late", s));
     rt_execute(env, "two speeds");
 
     /* Nothing is late: the window's watermark is the slower source's. */
     assert_int_equal(fl_collect_count(late), 0);
-    tuples want = {0};
+    results want = {0};
     for (int64_t start = 0; start < B_ROWS; start += size)
         for (int k = 0; k < 4; k++) {
             int64_t n = 0;
@@ -252,8 +194,8 @@ static void test_slowest_source_holds_back(void **state) {
             for (int64_t t = start; t < start + size && t < B_ROWS; t++) n += slow_id((int)t) == k;
             if (n) push(&want, k, start + size - 1, n, 0);
         }
-    tuples got = collected(c, 3);
-    expect_tuples(&want, &got, "two sources");
+    results got = rt_results(c, 2, -1);
+    expect_results(&want, &got, "two sources");
     free_rows(a, A_ROWS);
     free_rows(b, B_ROWS);
     fl_schema_unref(s);
@@ -330,7 +272,7 @@ int rt_wj_parse(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
 
 /* Results as they arrive, while the job runs. */
 static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
-static tuples sunk;
+static results sunk;
 static atomic_int sunk_n;
 
 int rt_wj_sink(fl_context *ctx, const fl_row *in) {
@@ -380,8 +322,8 @@ static void test_idle_source_does_not_hold_back(void **state) {
         &idle);
     fl_windowed_stream *w = fl_keyed_window(fl_stream_key_by(fl_stream_union(sa, sb), "k"),
                                             fl_tumbling_event_time_windows(size, 0));
-    fl_stream_sink(fl_stream_process(fl_window_sum(w, "n"), rt_wj_stamp, st), rt_wj_sink);
-    sunk = (tuples){0};
+    fl_stream_sink(fl_stream_process(fl_window_sum(w, "n"), rt_win_stamp, st), rt_wj_sink);
+    sunk = (results){0};
     atomic_store(&sunk_n, 0);
 
     job j = {.env = env};
@@ -402,15 +344,15 @@ static void test_idle_source_does_not_hold_back(void **state) {
     if (j.rc != 0) fail_msg("job failed: %s", j.err.message);
     assert_int_equal(while_open, expected_open);
     /* At the end the last window of each key fires too. */
-    tuples want = {0};
+    results want = {0};
     for (int64_t start = 0; start < ROWS * 10; start += size)
         for (int k = 0; k < 3; k++) {
             int64_t n = 0;
             for (int i = 0; i < ROWS; i++) n += i % 3 == k && i * 10 / size == start / size;
             push(&want, k, start + size - 1, n, 0);
         }
-    expect_tuples(&want, &sunk, "idle source");
-    sunk = (tuples){0};
+    expect_results(&want, &sunk, "idle source");
+    sunk = (results){0};
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
     free(data);

@@ -28,73 +28,6 @@ static fl_schema *event_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "v", FL_BIGINT);
 }
 
-/* ---- results as multisets of (key, ts, value, extra) --------------------------------------- */
-
-typedef struct result {
-    int64_t key, ts, value, extra;
-} result;
-
-typedef struct results {
-    result *v;
-    size_t n, cap;
-} results;
-
-static void push(results *r, int64_t key, int64_t ts, int64_t value, int64_t extra) {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 256;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
-    }
-    r->v[r->n++] = (result){key, ts, value, extra};
-}
-
-static int cmp_result(const void *a, const void *b) {
-    const result *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    if (x->value != y->value) return x->value < y->value ? -1 : 1;
-    return (x->extra > y->extra) - (x->extra < y->extra);
-}
-
-static void expect_results(results *want, results *got, const char *what) {
-    qsort(want->v, want->n, sizeof *want->v, cmp_result);
-    qsort(got->v, got->n, sizeof *got->v, cmp_result);
-    size_t n = want->n < got->n ? want->n : got->n;
-    for (size_t i = 0; i < n; i++)
-        if (cmp_result(&want->v[i], &got->v[i]) != 0)
-            fail_msg("%s: result %zu is (k %lld, ts %lld, v %lld, x %lld), expected (k %lld, ts "
-                     "%lld, v %lld, x %lld)",
-                     what, i, (long long)got->v[i].key, (long long)got->v[i].ts,
-                     (long long)got->v[i].value, (long long)got->v[i].extra,
-                     (long long)want->v[i].key, (long long)want->v[i].ts,
-                     (long long)want->v[i].value, (long long)want->v[i].extra);
-    if (want->n != got->n) fail_msg("%s: %zu results, expected %zu", what, got->n, want->n);
-    free(want->v);
-    free(got->v);
-}
-
-/* process (k, ts, v) -> (k, result timestamp, v) */
-int rt_wt_stamp(fl_context *ctx, const fl_row *in, fl_collector *out) {
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(in, 0));
-    fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
-    fl_row_builder_set_bigint(b, 2, fl_row_get_bigint(in, 2));
-    return fl_collector_emit(out);
-}
-
-static fl_schema *stamped_schema(void) {
-    return fl_schema_of(3, "k", FL_BIGINT, "t", FL_BIGINT, "v", FL_BIGINT);
-}
-
-static results collected(const fl_collect *c, int extra_field) {
-    results r = {0};
-    for (size_t i = 0; i < fl_collect_count(c); i++) {
-        const fl_row *row = fl_collect_row(c, i);
-        push(&r, fl_row_get_bigint(row, 0), fl_row_get_bigint(row, 1), fl_row_get_bigint(row, 2),
-             extra_field >= 0 ? fl_row_get_bigint(row, extra_field) : 0);
-    }
-    return r;
-}
-
 int rt_wt_reduce_sum(fl_context *ctx, const fl_row *acc, const fl_row *in, fl_row_builder *out) {
     fl_row_builder_copy_row(out, acc);
     fl_row_builder_set_bigint(out, 2, fl_row_get_bigint(acc, 2) + fl_row_get_bigint(in, 2));
@@ -166,7 +99,7 @@ static void test_count_trigger_global_purging(void **state) {
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 7, .purging = true});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "Count Sum");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Count Sum");
     rt_execute(env, "count trigger");
 
@@ -184,7 +117,7 @@ static void test_count_trigger_global_purging(void **state) {
         }
     }
     for (int k = 0; k < N_KEYS; k++) left += count[k] % 7;
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "count trigger on global windows");
     /* Global windows are never cleaned up: what did not fire is still held. */
     assert_true(left > 0);
@@ -206,7 +139,7 @@ static void test_count_trigger_time_windows(void **state) {
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 4});
     fl_stream *sums = fl_window_reduce(w, rt_wt_reduce_sum);
     fl_stream_name(sums, "Count Reduce");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Count Reduce");
     rt_execute(env, "count trigger on time windows");
 
@@ -221,7 +154,7 @@ static void test_count_trigger_time_windows(void **state) {
             if ((j + 1) % 4 == 0) push(&want, ws.w[i].key, ws.w[i].start + size - 1, sum, 0);
         }
     }
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "count trigger on tumbling windows");
     assert_int_equal(state_left("Count Reduce", before), 0);
     free_windows(&ws);
@@ -247,28 +180,15 @@ static void test_count_trigger_sessions(void **state) {
     enum { N = 2500 };
     const int64_t gap = 50, bound = 100;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = calloc(N, sizeof *rows);
-    fl_row_builder *b = fl_row_builder_create(s);
-    for (int i = 0; i < N; i++) {
-        fl_row_builder_reset(b);
-        fl_row_builder_set_bigint(b, 0, ev_key(i));
-        fl_row_builder_set_timestamp(b, 1, cs_ts(i));
-        fl_row_builder_set_bigint(b, 2, ev_value(i));
-        rows[i] = fl_row_copy(fl_row_builder_finish(b));
-    }
-    fl_row_builder_destroy(b);
+    fl_row **rows = make_rows(s, N, ev_key, cs_ts, ev_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_watermark_strategy ws = {.max_out_of_orderness_ms = bound, .timestamp_field = "ts"};
-    fl_stream *src = fl_stream_set_parallelism(
-        fl_stream_assign_timestamps_and_watermarks(
-            fl_env_from_rows(env, s, (const fl_row *const *)rows, N), &ws),
-        1);
+    fl_stream *src = timed(env, s, rows, N, bound);
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(src, "k"), fl_event_time_session_windows(gap));
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_COUNT, .count = 3});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "Session Count");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Session Count");
     rt_execute(env, "count trigger on sessions");
 
@@ -313,7 +233,7 @@ static void test_count_trigger_sessions(void **state) {
             if (ss[j].end - 1 <= wm) ss[j].gone = true;
     }
     assert_true(merges > 10);
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "count trigger on sessions");
     assert_int_equal(state_left("Session Count", before), 0);
     free(ss);
@@ -327,34 +247,23 @@ static void test_count_trigger_sessions(void **state) {
 
 /* In-order events: k = i % 3, ts = 20 + 37 i. */
 static int64_t co_ts(int i) { return 20 + (int64_t)i * 37; }
+static int64_t co_key(int i) { return i % 3; }
+static int64_t co_value(int i) { return i; }
 
 static void test_continuous_event_time_trigger(void **state) {
     enum { N = 1200 };
     const int64_t size = 1000, interval = 300;
     fl_schema *s = event_schema(), *st = stamped_schema();
-    fl_row **rows = calloc(N, sizeof *rows);
-    fl_row_builder *b = fl_row_builder_create(s);
-    for (int i = 0; i < N; i++) {
-        fl_row_builder_reset(b);
-        fl_row_builder_set_bigint(b, 0, i % 3);
-        fl_row_builder_set_timestamp(b, 1, co_ts(i));
-        fl_row_builder_set_bigint(b, 2, i);
-        rows[i] = fl_row_copy(fl_row_builder_finish(b));
-    }
-    fl_row_builder_destroy(b);
+    fl_row **rows = make_rows(s, N, co_key, co_ts, co_value);
     fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "0", NULL);
-    fl_watermark_strategy wstrat = {.timestamp_field = "ts"};
-    fl_stream *src = fl_stream_set_parallelism(
-        fl_stream_assign_timestamps_and_watermarks(
-            fl_env_from_rows(env, s, (const fl_row *const *)rows, N), &wstrat),
-        1);
+    fl_stream *src = timed(env, s, rows, N, 0);
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(src, "k"), fl_tumbling_event_time_windows(size, 0));
     fl_window_trigger(
         w, (fl_trigger){.kind = FL_TRIGGER_CONTINUOUS_EVENT_TIME, .interval_ms = interval});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "Continuous Sum");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Continuous Sum");
     rt_execute(env, "continuous trigger");
 
@@ -386,7 +295,7 @@ static void test_continuous_event_time_trigger(void **state) {
             }
         }
     }
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "continuous event-time trigger");
     assert_int_equal(state_left("Continuous Sum", before), 0);
     free_rows(rows, N);
@@ -409,7 +318,7 @@ static void test_purging_event_time_trigger(void **state) {
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_EVENT_TIME, .purging = true});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "Purging Sum");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Purging Sum");
     rt_execute(env, "purging trigger");
 
@@ -456,7 +365,7 @@ static void test_purging_event_time_trigger(void **state) {
         }
     }
     assert_true(late > 0);
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "purging event-time trigger");
     assert_int_equal(state_left("Purging Sum", before), 0);
     free(ws);
@@ -522,7 +431,7 @@ static void test_user_trigger(void **state) {
     fl_window_trigger(w, (fl_trigger){.kind = FL_TRIGGER_USER, .fns = &user_trigger});
     fl_stream *sums = fl_window_sum(w, "v");
     fl_stream_name(sums, "User Trigger");
-    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(sums, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("User Trigger");
     rt_execute(env, "user trigger");
 
@@ -536,7 +445,7 @@ static void test_user_trigger(void **state) {
         }
         push(&want, ws.w[i].key, end_ts, sum, 0);
     }
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "user trigger");
     assert_int_equal(state_left("User Trigger", before), 0);
     free_windows(&ws);
@@ -572,7 +481,7 @@ static void test_count_evictor_before(void **state) {
     fl_window_evictor(w, (fl_evictor){.kind = FL_EVICTOR_COUNT, .count = 3});
     fl_stream *reduced = fl_window_reduce(w, rt_wt_reduce_sum);
     fl_stream_name(reduced, "Evicting Reduce");
-    fl_collect *c = fl_stream_collect(fl_stream_process(reduced, rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(reduced, rt_win_stamp, st));
     int64_t before = fl__keyed_state_bytes_at_close("Evicting Reduce");
     rt_execute(env, "count evictor");
 
@@ -585,7 +494,7 @@ static void test_count_evictor_before(void **state) {
             sum += ev_value(ws.w[i].ids[j]);
         push(&want, ws.w[i].key, ws.w[i].start + size - 1, sum, 0);
     }
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "count evictor before a reduce");
     assert_int_equal(state_left("Evicting Reduce", before), 0);
     free_windows(&ws);
@@ -670,7 +579,7 @@ static void test_time_evictor_after_with_lateness(void **state) {
         }
     }
 #undef FIRE
-    results got = collected(c, 3);
+    results got = rt_results(c, 2, 3);
     expect_results(&want, &got, "time evictor after a process function");
     assert_int_equal(state_left("Evicting Process", before), 0);
     free(ws);
@@ -727,7 +636,7 @@ static void run_processing_time(bool sessions, int64_t *times) {
         fl_keyed_window(fl_stream_key_by_fn(src, rt_wt_clock_key, ks),
                         sessions ? fl_processing_time_session_windows(gap)
                                  : fl_tumbling_processing_time_windows(size, 0));
-    fl_collect *c = fl_stream_collect(fl_stream_process(fl_window_sum(w, "v"), rt_wt_stamp, st));
+    fl_collect *c = fl_stream_collect(fl_stream_process(fl_window_sum(w, "v"), rt_win_stamp, st));
     rt_execute(env, "processing-time windows");
 
     /* Reference: windows by processing time; every window ends before the
@@ -765,7 +674,7 @@ static void run_processing_time(bool sessions, int64_t *times) {
             if (open) push(&want, k, end - 1, sum, 0);
         }
     }
-    results got = collected(c, -1);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, sessions ? "processing-time sessions" : "processing-time tumbling");
     for (int i = 0; i <= PT_N; i++) free(rows[i]);
     free(rows);

@@ -14,6 +14,7 @@
  * and is gone once the watermark reaches end - 1 + lateness; an element all
  * of whose windows are gone is late data.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,97 +39,6 @@ static int64_t ev_value(int i) { return i % 100 + 1; }
 
 static fl_schema *event_schema(void) {
     return fl_schema_of(3, "k", FL_BIGINT, "ts", FL_TIMESTAMP, "v", FL_BIGINT);
-}
-
-/* ---- results ------------------------------------------------------------------------------- */
-
-/* One window result: key, the result's timestamp (window end - 1), value. */
-typedef struct result {
-    int64_t key, ts, value, extra, start;
-} result;
-
-static int cmp_result(const void *a, const void *b) {
-    const result *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    if (x->start != y->start) return x->start < y->start ? -1 : 1;
-    if (x->value != y->value) return x->value < y->value ? -1 : 1;
-    return (x->extra > y->extra) - (x->extra < y->extra);
-}
-
-typedef struct results {
-    result *v;
-    size_t n, cap;
-} results;
-
-static void push5(results *r, int64_t key, int64_t start, int64_t ts, int64_t value,
-                  int64_t extra) {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 256;
-        r->v = realloc(r->v, r->cap * sizeof *r->v);
-    }
-    r->v[r->n++] = (result){key, ts, value, extra, start};
-}
-
-static void push(results *r, int64_t key, int64_t ts, int64_t value, int64_t extra) {
-    push5(r, key, 0, ts, value, extra);
-}
-
-/* Compares as multisets; fails with the first difference. */
-static void expect_results(results *want, results *got, const char *what) {
-    qsort(want->v, want->n, sizeof *want->v, cmp_result);
-    qsort(got->v, got->n, sizeof *got->v, cmp_result);
-    if (getenv("RT_WIN_DUMP")) {
-        size_t i = 0, j = 0;
-        while (i < want->n || j < got->n) {
-            int c = i == want->n ? 1 : j == got->n ? -1 : cmp_result(&want->v[i], &got->v[j]);
-            const result *r = c <= 0 ? &want->v[i] : &got->v[j];
-            if (c != 0)
-                printf("%s k %lld start %lld ts %lld v %lld x %lld\n",
-                       c < 0 ? "missing" : "extra  ", (long long)r->key, (long long)r->start,
-                       (long long)r->ts, (long long)r->value, (long long)r->extra);
-            if (c <= 0) i++;
-            if (c >= 0) j++;
-        }
-    }
-    size_t n = want->n < got->n ? want->n : got->n;
-    for (size_t i = 0; i < n; i++) {
-        if (cmp_result(&want->v[i], &got->v[i]) != 0)
-            fail_msg("%s: result %zu is (k %lld, start %lld, ts %lld, v %lld, x %lld), expected (k "
-                     "%lld, start %lld, ts %lld, v %lld, x %lld)",
-                     what, i, (long long)got->v[i].key, (long long)got->v[i].start,
-                     (long long)got->v[i].ts, (long long)got->v[i].value,
-                     (long long)got->v[i].extra, (long long)want->v[i].key,
-                     (long long)want->v[i].start, (long long)want->v[i].ts,
-                     (long long)want->v[i].value, (long long)want->v[i].extra);
-    }
-    if (want->n != got->n) fail_msg("%s: %zu results, expected %zu", what, got->n, want->n);
-    free(want->v);
-    free(got->v);
-}
-
-/* (k, ts, v) rows stamped by rt_win_stamp: (k, result timestamp, v). */
-static results collected(const fl_collect *c, int value_field) {
-    results r = {0};
-    for (size_t i = 0; i < fl_collect_count(c); i++) {
-        const fl_row *row = fl_collect_row(c, i);
-        push(&r, fl_row_get_bigint(row, 0), fl_row_get_bigint(row, 1),
-             fl_row_get_bigint(row, value_field), 0);
-    }
-    return r;
-}
-
-/* process (k, ts, v) -> (k, timestamp of the row, v): the result timestamp. */
-int rt_win_stamp(fl_context *ctx, const fl_row *in, fl_collector *out) {
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(in, 0));
-    fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
-    fl_row_builder_set_bigint(b, 2, fl_row_get_bigint(in, 2));
-    return fl_collector_emit(out);
-}
-
-static fl_schema *stamped_schema(void) {
-    return fl_schema_of(3, "k", FL_BIGINT, "t", FL_BIGINT, "v", FL_BIGINT);
 }
 
 /* ---- the reference for aligned windows ----------------------------------------------------- */
@@ -330,7 +240,7 @@ static void run_aligned_with(int parallelism, int64_t size, int64_t slide, int64
     results want = {0};
     for (size_t i = 0; i < ref.out.n; i++)
         push(&want, ref.out.v[i].key, ref.out.v[i].ts, ref.out.v[i].value, 0);
-    results got = collected(c, 2);
+    results got = rt_results(c, 2, -1);
     char what[128];
     snprintf(what, sizeof what, "size %lld slide %lld lateness %lld p %d local %s",
              (long long)size, (long long)slide, (long long)lateness, parallelism, local);
@@ -522,7 +432,7 @@ static void run_sessions(int parallelism, int64_t lateness, bool use_reduce) {
     if (use_reduce) {
         /* Only (k, end - 1, sum) are known to the reduce's output. */
         for (size_t i = 0; i < want.n; i++) want.v[i].start = want.v[i].extra = 0;
-        got = collected(c, 2);
+        got = rt_results(c, 2, -1);
     } else {
         got = collected_windows(c);
     }
@@ -622,7 +532,7 @@ static void test_window_functions_p2(void **state) {
     want = (results){0};
     for (size_t i = 0; i < ref.out.n; i++)
         push(&want, ref.out.v[i].key, ref.out.v[i].ts, ref.out.v[i].value, 0);
-    results got = collected(c_reduce, 2);
+    results got = rt_results(c_reduce, 2, -1);
     expect_results(&want, &got, "reduce");
     /* process: everything */
     want = (results){0};
@@ -641,13 +551,13 @@ static void test_window_functions_p2(void **state) {
     want = (results){0};
     for (size_t i = 0; i < ref.out.n; i++)
         push(&want, ref.out.v[i].extra, ref.out.v[i].ts, ref.out.v[i].value, 0);
-    got = collected(c_agg, 2);
+    got = rt_results(c_agg, 2, -1);
     expect_results(&want, &got, "aggregate");
     /* min and max: recompute per firing from the windows' contents so far.
      * Every firing of a window reports the extreme of all its rows so far,
      * so the final firing of each window reports its overall min/max; and a
      * window fires count-many distinct prefixes. Check the final ones. */
-    results got_min = collected(c_min, 2), got_max = collected(c_max, 2);
+    results got_min = rt_results(c_min, 2, -1), got_max = rt_results(c_max, 2, -1);
     assert_int_equal(got_min.n, ref.out.n);
     assert_int_equal(got_max.n, ref.out.n);
     for (size_t i = 0; i < ref.n; i++) {
@@ -765,6 +675,41 @@ static void test_per_window_state(void **state) {
  * full. */
 static int fold_keys;
 static int64_t fold_key(int i) { return i % fold_keys; }
+
+/* The threads the tumbling aggregate's add ran in, and those its window
+ * fired in: folded before the key_by, add runs in the source's task and
+ * never where the windows fire; not folded, only there. */
+#define MAX_THREADS 8
+static struct {
+    pthread_mutex_t mu;
+    pthread_t add[MAX_THREADS], fire[MAX_THREADS];
+    int n_add, n_fire;
+} threads = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void note_thread(pthread_t *set, int *n) {
+    pthread_mutex_lock(&threads.mu);
+    bool seen = false;
+    for (int i = 0; i < *n; i++) seen |= pthread_equal(set[i], pthread_self()) != 0;
+    if (!seen && *n < MAX_THREADS) set[(*n)++] = pthread_self();
+    pthread_mutex_unlock(&threads.mu);
+}
+
+static bool in_set(const pthread_t *set, int n, pthread_t t) {
+    for (int i = 0; i < n; i++)
+        if (pthread_equal(set[i], t)) return true;
+    return false;
+}
+
+int rt_win_fold_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
+    note_thread(threads.add, &threads.n_add);
+    return rt_win_agg_add(ctx, in, acc, out);
+}
+
+int rt_win_fold_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
+                       fl_collector *out) {
+    note_thread(threads.fire, &threads.n_fire);
+    return rt_win_agg_window(ctx, w, rows, n, out);
+}
 /* Time rising 1 ms per row, with jitter. */
 static int64_t fold_ts(int i) { return (int64_t)i + (int64_t)(mix((uint32_t)i) % 50); }
 
@@ -789,13 +734,21 @@ static void run_folded(const char *local, int keys, int n) {
     acc_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     agg_out_schema_ = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_schema *wo = window_out_schema();
-    fl_aggregate_function agg = sum_count_agg();
+    fl_aggregate_function agg = sum_count_agg(), traced = agg;
+    traced.add = rt_win_fold_add;
+    threads.n_add = threads.n_fire = 0;
     fl_collect *c_agg_t = fl_stream_collect(fl_window_aggregate_process(
-        fl_keyed_window(k, fl_tumbling_event_time_windows(700, 0)), &agg, rt_win_agg_window, wo));
+        fl_keyed_window(k, fl_tumbling_event_time_windows(700, 0)), &traced, rt_win_fold_window,
+        wo));
     fl_collect *c_agg_s = fl_stream_collect(fl_window_aggregate_process(
         fl_keyed_window(k, fl_sliding_event_time_windows(900, 300, 0)), &agg, rt_win_agg_window,
         wo));
     rt_execute(env, "folded windows");
+    assert_true(threads.n_add > 0 && threads.n_fire > 0);
+    for (int i = 0; i < threads.n_add; i++)
+        if (in_set(threads.fire, threads.n_fire, threads.add[i]) != (strcmp(local, "false") == 0))
+            fail_msg("local %s: the aggregate's add ran %s the windows' threads", local,
+                     strcmp(local, "false") == 0 ? "outside" : "in");
 
     /* Reference: per key, every window its rows' times reach. */
     results want_sum = {0}, want_min = {0}, want_max = {0}, want_agg_t = {0}, want_agg_s = {0};
@@ -833,13 +786,13 @@ static void run_folded(const char *local, int keys, int n) {
         }
     }
     char what[96];
-    results got = collected(c_sum, 2);
+    results got = rt_results(c_sum, 2, -1);
     snprintf(what, sizeof what, "folded sum, %d keys, local %s", keys, local);
     expect_results(&want_sum, &got, what);
-    got = collected(c_min, 2);
+    got = rt_results(c_min, 2, -1);
     snprintf(what, sizeof what, "folded min, %d keys, local %s", keys, local);
     expect_results(&want_min, &got, what);
-    got = collected(c_max, 2);
+    got = rt_results(c_max, 2, -1);
     snprintf(what, sizeof what, "folded max, %d keys, local %s", keys, local);
     expect_results(&want_max, &got, what);
     got = collected_windows(c_agg_t);
@@ -906,7 +859,7 @@ static void test_local_aggregation_large_rows(void **state) {
                 if (i / 10 >= start && i / 10 < start + 1000) sum += ev_value(i), any = true;
             if (any) push(&want, key, start + 999, sum, 0);
         }
-    results got = collected(c, 2);
+    results got = rt_results(c, 2, -1);
     expect_results(&want, &got, "large rows");
     free_rows(rows, N);
     fl_schema_unref(s);
@@ -1001,7 +954,7 @@ static void test_window_all(void **state) {
             if (ref.w[j].start == x->start) sum += ref.w[j].sum;
         push(&want, 0, x->end - 1, sum, 0);
     }
-    results got = collected(c, 2);
+    results got = rt_results(c, 2, -1);
     for (size_t i = 0; i < got.n; i++) got.v[i].key = 0; /* the first row's k */
     expect_results(&want, &got, "window all");
     assert_int_equal(fl_collect_count(late), ref.late);

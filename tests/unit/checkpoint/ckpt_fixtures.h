@@ -48,6 +48,24 @@ static inline void test_dir_remove(test_dir *t) {
     rm_rf(t->root);
 }
 
+/* cmocka set-up and tear-down: a fresh test_dir in *state per test. */
+static inline int test_dir_setup(void **state) {
+    test_dir *t = calloc(1, sizeof *t);
+    if (!t || test_dir_make(t) != 0) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static inline int test_dir_teardown(void **state) {
+    test_dir *t = *state;
+    test_dir_remove(t);
+    free(t);
+    return 0;
+}
+
 /* root/rel in a static buffer of t (valid until the next call). */
 static inline const char *join(test_dir *t, const char *rel) {
     snprintf(t->path, sizeof t->path, "%s/%s", t->root, rel);

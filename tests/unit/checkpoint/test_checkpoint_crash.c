@@ -371,34 +371,28 @@ static void test_begin_reuses_incomplete_refuses_complete(void **state) {
     fl_checkpoint_storage_destroy(s);
 }
 
-static int setup(void **state) {
-    test_dir *t = calloc(1, sizeof *t);
-    if (test_dir_make(t) != 0) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_dir *t = *state;
-    test_dir_remove(t);
-    free(t);
-    return 0;
-}
-
 int main(void) {
     fl_log_set_level(FL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_no_metadata_is_incomplete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_temp_metadata_is_incomplete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_only_incomplete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort_removes_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort_with_open_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_after_abort_is_canceled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_abort_while_subtasks_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_complete_with_open_file_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_complete_checks_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_begin_reuses_incomplete_refuses_complete, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_metadata_is_incomplete, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_temp_metadata_is_incomplete, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_only_incomplete, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_removes_directory, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_with_open_file, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_after_abort_is_canceled, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_while_subtasks_write, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_complete_with_open_file_fails, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_complete_checks_files, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_begin_reuses_incomplete_refuses_complete,
+                                        test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,31 +184,24 @@ static void test_state_path_is_a_directory(void **state) {
     fl_checkpoint_storage_destroy(s);
 }
 
-static int setup(void **state) {
-    test_dir *t = calloc(1, sizeof *t);
-    if (test_dir_make(t) != 0) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_dir *t = *state;
-    test_dir_remove(t);
-    free(t);
-    return 0;
-}
-
 int main(void) {
     fl_log_set_level(FL_LOG_OFF);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_not_a_checkpoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_where_checkpoints_dir_expected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_where_savepoint_parent_expected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_where_job_dir_expected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_file_cannot_be_created, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_cannot_be_written, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_path_is_a_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_missing, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_not_a_checkpoint, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_file_where_checkpoints_dir_expected, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_file_where_savepoint_parent_expected, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_file_where_job_dir_expected, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_state_file_cannot_be_created, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_cannot_be_written, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_state_path_is_a_directory, test_dir_setup,
+                                        test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,30 +240,16 @@ static void test_config_errors(void **state) {
                         "NO_EXTERNALIZED_CHECKPOINTS");
 }
 
-static int setup(void **state) {
-    test_dir *t = calloc(1, sizeof *t);
-    if (test_dir_make(t) != 0) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_dir *t = *state;
-    test_dir_remove(t);
-    free(t);
-    return 0;
-}
-
 int main(void) {
     fl_log_set_level(FL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_keeps_exactly_n, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_keeps_one_and_savepoints_stay, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_adopts_existing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_end_policies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keeps_exactly_n, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_default_keeps_one_and_savepoints_stay, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_adopts_existing, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_job_end_policies, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_config_keys, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors, test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -316,27 +316,15 @@ static void test_snapshot_sink(void **state) {
     fl_config_destroy(conf);
 }
 
-static int setup(void **state) {
-    test_dir *t = calloc(1, sizeof *t);
-    if (test_dir_make(t) != 0) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_dir *t = *state;
-    test_dir_remove(t);
-    free(t);
-    return 0;
-}
-
 int main(void) {
     fl_log_set_level(FL_LOG_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parallel_write_and_read_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_is_one_json_document, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_latest_of_several, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_write_and_read_back, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_is_one_json_document, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_latest_of_several, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_sink, test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,26 +166,15 @@ static void test_savepoint_kind_must_match(void **state) {
     fl_checkpoint_storage_destroy(s);
 }
 
-static int setup(void **state) {
-    test_dir *t = calloc(1, sizeof *t);
-    if (test_dir_make(t) != 0) return -1;
-    *state = t;
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_dir *t = *state;
-    test_dir_remove(t);
-    free(t);
-    return 0;
-}
-
 int main(void) {
     fl_log_set_level(FL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_naming_and_location, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relocated_savepoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_savepoint_kind_must_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_naming_and_location, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_relocated_savepoint, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_savepoint_kind_must_match, test_dir_setup,
+                                        test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,10 +98,15 @@ static void test_jitter_stays_within_factor(void **state) {
     fl_restart_strategy s;
     int64_t d;
     init(&s, false, p);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int i = 0; i < 200; i++) {
         assert_true(fl_restart_strategy_on_failure(&s, i, &d));
         assert_true(d >= 800 && d <= 1200);
+        if (d < lo) lo = d;
+        if (d > hi) hi = d;
     }
+    /* There is jitter: 200 draws spread over more than +-5%. */
+    assert_true(lo < 950 && hi > 1050);
     fl_restart_strategy_fini(&s);
 }
 
