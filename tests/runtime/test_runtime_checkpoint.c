@@ -4,9 +4,15 @@
  * records, in snapshot hooks, how many rows every producer had sent and every
  * consumer had received from each side when a checkpoint reached it: with
  * exactly-once alignment the two agree for every completed checkpoint (a
- * consistent cut); with at-least-once a consumer may have seen more.
+ * consistent cut); with at-least-once a consumer may have seen more. The
+ * sources do not end by themselves: the job runs until ROWS rows passed each
+ * side and a completion has reached the running consumers, then stops with a
+ * savepoint, so that notification is never raced by the end of the job.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "minicluster.h"
 #include "rt_util.h"
@@ -23,7 +29,10 @@ static int64_t produced_total[2][P_SRC];
 static int64_t completed_hook[MAX_ID];
 static __thread int64_t passed, got[2];
 
-static int side_of(int64_t v) { return v >= 1000000; }
+/* Side B's values start here; each side has more than any run reads. */
+#define B0 (INT64_C(1) << 40)
+
+static int side_of(int64_t v) { return v >= B0; }
 
 static int pass(fl_context *ctx, int side) {
     passed++;
@@ -55,27 +64,54 @@ void rt_ck_complete(fl_context *ctx, int64_t id) {
     if (id < MAX_ID) __atomic_fetch_add(&completed_hook[id], 1, __ATOMIC_SEQ_CST);
 }
 
+static int64_t notified_total(void) {
+    int64_t n = 0;
+    for (int64_t id = 1; id < MAX_ID; id++) n += __atomic_load_n(&completed_hook[id], __ATOMIC_SEQ_CST);
+    return n;
+}
+
+static int64_t passed_side(int side) {
+    int64_t n = 0;
+    for (int i = 0; i < P_SRC; i++) n += __atomic_load_n(&produced_total[side][i], __ATOMIC_SEQ_CST);
+    return n;
+}
+
+/* Stops the job with a savepoint once both sides passed ROWS rows and a
+ * completion reached a running consumer. */
+static void *stop_when_notified(void *dir) {
+    struct timespec tick = {0, 1000000};
+    while (passed_side(0) < ROWS || passed_side(1) < ROWS || notified_total() == 0)
+        nanosleep(&tick, NULL);
+    while (fl_trigger_savepoint(dir, true) == 0) nanosleep(&tick, NULL);
+    return NULL;
+}
+
 static void run(const char *mode, bool exactly) {
     memset(produced, 0xff, sizeof produced); /* -1 */
     memset(consumed, 0xff, sizeof consumed);
     memset(produced_total, 0, sizeof produced_total);
     memset(completed_hook, 0, sizeof completed_hook);
+    char savepoints[] = "/tmp/flinc-ck-sp-XXXXXX";
+    assert_non_null(mkdtemp(savepoints));
     fl_env *env = rt_env(P_SRC, "execution.checkpointing.interval", "2 ms",
                          "execution.checkpointing.mode", mode, "execution.buffer-timeout", "1 ms",
-                         NULL);
-    fl_stream *a = fl_stream_filter(fl_env_from_sequence(env, 0, ROWS - 1), rt_ck_pass_a);
+                         "execution.checkpointing.savepoint-dir", savepoints, NULL);
+    fl_stream *a = fl_stream_filter(fl_env_from_sequence(env, 0, B0 - 1), rt_ck_pass_a);
     fl_stream_set_checkpoint_hooks(a, rt_ck_snapshot_a, NULL);
-    fl_stream *b = fl_stream_filter(fl_env_from_sequence(env, 1000000, 1000000 + ROWS - 1),
-                                    rt_ck_pass_b);
+    fl_stream *b = fl_stream_filter(fl_env_from_sequence(env, B0, 2 * B0 - 1), rt_ck_pass_b);
     fl_stream_set_checkpoint_hooks(b, rt_ck_snapshot_b, NULL);
     fl_schema *none = fl_schema_of(1, "x", FL_BIGINT);
     fl_stream *p = fl_stream_process(fl_stream_rebalance(fl_stream_union(a, b)), rt_ck_count, none);
     fl_stream_set_parallelism(p, P_DST);
     fl_stream_set_checkpoint_hooks(p, rt_ck_count_snapshot, rt_ck_complete);
     fl_stream_discard(p);
+    pthread_t stopper;
+    assert_int_equal(pthread_create(&stopper, NULL, stop_when_notified, savepoints), 0);
     rt_execute(env, mode);
+    pthread_join(stopper, NULL);
 
     fl_checkpoint_stats st = fl_minicluster_last_checkpoint_stats();
+    assert_true(st.stopped);
     assert_true(st.completed > 0);
     int checked = 0;
     for (int64_t id = 1; id <= st.last_completed_id && id < MAX_ID; id++) {
@@ -99,13 +135,16 @@ static void run(const char *mode, bool exactly) {
         checked++;
     }
     assert_true(checked > 0);
-    /* Completion reaches the running tasks (a task that already finished
-     * does not hear of the last checkpoints, as in Flink). */
-    int64_t notified = 0;
-    for (int64_t id = 1; id < MAX_ID; id++) notified += completed_hook[id];
-    assert_true(notified > 0);
+    /* Completion reached the running tasks: the stopper waited for it. A
+     * notification only ever names a checkpoint that completed. */
+    assert_true(notified_total() > 0);
+    for (int64_t id = st.last_completed_id + 1; id < MAX_ID; id++)
+        assert_int_equal(completed_hook[id], 0);
     fl_schema_unref(none);
     fl_env_destroy(env);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", savepoints);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_exactly_once_alignment_gives_consistent_cut(void **state) {
