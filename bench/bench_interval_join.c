@@ -104,10 +104,7 @@ static int run_once(const bench_options *o, int parallelism, double *wall, doubl
                                           bench_ij_join, out);
     fl_stream *sink = fl_stream_discard(j);
 
-    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
-    if (fl_env_execute(env, "Interval join benchmark", &err) != 0) goto done;
-    *wall = bench_now_s() - wall0;
-    *cpu = bench_cpu_s() - cpu0;
+    if (bench_execute(env, "Interval join benchmark", wall, cpu, &err) != 0) goto done;
     *pairs = fl_stream_discarded(sink);
     rc = 0;
 

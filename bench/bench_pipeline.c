@@ -78,11 +78,8 @@ static int run_once(const bench_options *opt, int parallelism, bench_result *res
     fl_stream *sums = fl_keyed_sum(fl_stream_key_by(pairs, "key"), "value");
     fl_stream *sink = fl_stream_discard(sums);
 
-    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
-    if (fl_env_execute(env, "Pipeline benchmark", &err) != 0)
+    if (bench_execute(env, "Pipeline benchmark", &res->wall_s, &res->cpu_s, &err) != 0)
         goto done;
-    res->wall_s = bench_now_s() - wall0;
-    res->cpu_s = bench_cpu_s() - cpu0;
     res->discarded = fl_stream_discarded(sink);
     rc = 0;
 

@@ -21,10 +21,11 @@ int bench_rebalance_inc(fl_context *ctx, const fl_row *in, fl_row_builder *out) 
 }
 
 int main(int argc, char **argv) {
-    long long rows = 50000000;
+    int64_t rows = 50000000;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--rows") && i + 1 < argc) {
-            rows = atoll(argv[++i]);
+        if (!strcmp(argv[i], "--rows") && i + 1 < argc &&
+            bench_parse_int64(argv[i + 1], 1, INT64_MAX, &rows) == 0) {
+            i++;
         } else {
             fprintf(stderr, "usage: bench_rebalance [--rows N]\n");
             return 2;
@@ -36,21 +37,20 @@ int main(int argc, char **argv) {
     fl_stream *m1 = fl_stream_map(fl_env_from_sequence(env, 1, rows), bench_rebalance_inc, NULL);
     fl_stream *m2 = fl_stream_map(fl_stream_rebalance(m1), bench_rebalance_inc, NULL);
     fl_stream *sink = fl_stream_discard(m2);
-    double w0 = bench_now_s(), c0 = bench_cpu_s();
     fl_error err = {0};
-    if (fl_env_execute(env, "rebalance", &err) != 0) {
+    double wall, cpu;
+    if (bench_execute(env, "rebalance", &wall, &cpu, &err) != 0) {
         fprintf(stderr, "bench_rebalance: %s\n", err.message);
         return 1;
     }
-    double wall = bench_now_s() - w0, cpu = bench_cpu_s() - c0;
     long long got = (long long)fl_stream_discarded(sink);
     fl_env_destroy(env);
     if (got != rows) {
-        fprintf(stderr, "bench_rebalance: discarded %lld rows, expected %lld\n", got, rows);
+        fprintf(stderr, "bench_rebalance: discarded %lld rows, expected %lld\n", got, (long long)rows);
         return 1;
     }
     printf("source->map->rebalance->map->discard parallelism=1 rows=%lld wall_s=%.3f cpu_s=%.3f "
            "records_per_s=%.0f records_per_s_per_cpu_s=%.0f\n",
-           rows, wall, cpu, rows / wall, rows / cpu);
+           (long long)rows, wall, cpu, (double)rows / wall, (double)rows / cpu);
     return 0;
 }

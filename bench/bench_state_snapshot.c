@@ -120,7 +120,12 @@ static void run(int nkeys) {
     double t0 = (1e9 * bench_now_s());
     int rc = fl_keyed_backend_restore(r, out.p, out.len, NULL);
     double rns = (1e9 * bench_now_s()) - t0;
-    printf("  restore (rc %d)                      %8.1f ms, %.0f MB/s, %.0f ns per key\n", rc,
+    if (rc != 0 || fl_keyed_backend_entries(r) != (size_t)nkeys) {
+        fprintf(stderr, "bench_state_snapshot: the restore gave rc %d and %zu entries, not %d\n",
+                rc, fl_keyed_backend_entries(r), nkeys);
+        exit(1);
+    }
+    printf("  restore                             %8.1f ms, %.0f MB/s, %.0f ns per key\n",
            rns / 1e6, out.len / (rns / 1e9) / 1e6, rns / nkeys);
     fl_keyed_backend_destroy(r);
 

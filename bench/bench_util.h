@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "flinc/flinc.h"
+
 /* Monotonic wall-clock seconds. */
 static inline double bench_now_s(void) {
     struct timespec ts;
@@ -26,6 +28,17 @@ static inline double bench_cpu_s(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Runs the job (fl_env_execute); *wall and *cpu get the wall-clock and the
+ * process's user + system CPU seconds it took. fl_env_execute's result. */
+static inline int bench_execute(fl_env *env, const char *job_name, double *wall, double *cpu,
+                                fl_error *err) {
+    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
+    int rc = fl_env_execute(env, job_name, err);
+    *wall = bench_now_s() - wall0;
+    *cpu = bench_cpu_s() - cpu0;
+    return rc;
 }
 
 /* A decimal integer in [min, max]: 0, or -1 when s is not one. */

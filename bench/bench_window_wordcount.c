@@ -183,9 +183,8 @@ static int run_once(const char *path, int64_t words, int parallelism, const char
     atomic_store(&window_task_us, 0);
     fl_error err;
     fl_error_clear(&err);
-    double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
-    int rc = fl_env_execute(env, "Window WordCount benchmark", &err);
-    double wall = bench_now_s() - wall0, cpu = bench_cpu_s() - cpu0;
+    double wall, cpu;
+    int rc = bench_execute(env, "Window WordCount benchmark", &wall, &cpu, &err);
     fl_env_destroy(env);
     if (rc != 0) {
         fprintf(stderr, "bench_window_wordcount: the job failed: %s\n", err.message);

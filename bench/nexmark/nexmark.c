@@ -95,9 +95,8 @@ int main(int argc, char **argv) {
         fl_env_set_parallelism(env, cfg.parallelism);
         fl_stream *sink = fl_stream_discard(q->build(env, &cfg));
         fl_error err = {0};
-        double wall0 = bench_now_s(), cpu0 = bench_cpu_s();
-        int rc = fl_env_execute(env, q->name, &err);
-        double wall = bench_now_s() - wall0, cpu = bench_cpu_s() - cpu0;
+        double wall, cpu;
+        int rc = bench_execute(env, q->name, &wall, &cpu, &err);
         if (rc != 0) {
             fprintf(stderr, "nexmark: %s failed: %s\n", q->name, err.message);
             failed = 1;

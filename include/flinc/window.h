@@ -164,9 +164,6 @@ fl_stream *fl_window_reduce_process(fl_windowed_stream *w, fl_reduce_fn reduce,
 fl_stream *fl_window_aggregate_process(fl_windowed_stream *w, const fl_aggregate_function *agg,
                                        fl_window_process_fn fn, const fl_schema *out_schema);
 
-/* The window a process window function runs for, and the context's
- * current watermark / processing time as in fl_context_*. */
-
 /* ---- connected streams ----------------------------------------------------------------------------- */
 
 typedef struct fl_connected_streams fl_connected_streams;
