@@ -17,12 +17,10 @@
  * (one compare on a header already in cache; always false without views),
  * and works on a copy when a view shares it.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "hash.h"
 #include "mem.h"
 #include "state_int.h"
@@ -147,22 +145,21 @@ static void append_types(char *buf, size_t size, size_t *len, const fl_schema *s
 
 /* "VALUE (BIGINT)", "MAP (STRING -> BIGINT)", "AGGREGATING (BIGINT -> acc (BIGINT, INT) ->
  * DOUBLE)" */
-char *fl__state_describe(char *buf, size_t size, fl_state_kind kind, const fl_schema *value,
-                         const fl_schema *map_key, const fl_schema *acc, const fl_schema *result) {
+char *fl__state_describe(char *buf, size_t size, const fl__state_shape *shape) {
     size_t len = 0;
     buf[0] = '\0';
-    append(buf, size, &len, kind_name(kind));
+    append(buf, size, &len, kind_name(shape->kind));
     append(buf, size, &len, " (");
-    if (kind == FL_STATE_MAP && map_key) {
-        append_types(buf, size, &len, map_key);
+    if (shape->kind == FL_STATE_MAP && shape->map_key) {
+        append_types(buf, size, &len, shape->map_key);
         append(buf, size, &len, " -> ");
     }
-    append_types(buf, size, &len, value);
-    if (kind == FL_STATE_AGGREGATING && acc && result) {
+    append_types(buf, size, &len, shape->value);
+    if (shape->kind == FL_STATE_AGGREGATING && shape->acc && shape->result) {
         append(buf, size, &len, " -> acc (");
-        append_types(buf, size, &len, acc);
+        append_types(buf, size, &len, shape->acc);
         append(buf, size, &len, ") -> ");
-        append_types(buf, size, &len, result);
+        append_types(buf, size, &len, shape->result);
     }
     append(buf, size, &len, ")");
     return buf;
@@ -204,23 +201,48 @@ static bool same_schema(const fl_schema *a, const fl_schema *b) {
     return (!a && !b) || (a && b && fl_schema_equals(a, b));
 }
 
+bool fl__state_same_shape(const fl__state_shape *a, const fl__state_shape *b) {
+    return a->kind == b->kind && same_schema(a->value, b->value) &&
+           same_schema(a->map_key, b->map_key) && same_schema(a->acc, b->acc) &&
+           same_schema(a->result, b->result);
+}
+
+fl__state_shape fl__kstate_shape(const fl_kstate *s) {
+    return (fl__state_shape){.kind = s->kind,
+                             .value = s->value_schema,
+                             .map_key = s->map_key_schema,
+                             .acc = s->acc_schema,
+                             .result = s->result_schema};
+}
+
+/* The schemas d's kind uses (check_desc has checked they are there). */
+static fl__state_shape desc_shape(const fl_state_desc *d) {
+    bool agg = d->kind == FL_STATE_AGGREGATING;
+    return (fl__state_shape){.kind = d->kind,
+                             .value = d->value_schema,
+                             .map_key = d->kind == FL_STATE_MAP ? d->map_key_schema : NULL,
+                             .acc = agg ? d->aggregate->acc_schema : NULL,
+                             .result = agg ? d->result_schema : NULL};
+}
+
+void fl__kstate_set_schemas(fl_kstate *s, const fl__state_shape *shape) {
+    s->value_schema = fl_schema_ref((fl_schema *)shape->value);
+    if (shape->map_key) s->map_key_schema = fl_schema_ref((fl_schema *)shape->map_key);
+    if (shape->acc) s->acc_schema = fl_schema_ref((fl_schema *)shape->acc);
+    if (shape->result) s->result_schema = fl_schema_ref((fl_schema *)shape->result);
+}
+
 /* Checks a re-declaration of s against d (same kind, schemas, TTL and functions). */
 static int check_same(const fl_kstate *s, const fl_state_desc *d, fl_error *err) {
     bool agg = d->kind == FL_STATE_AGGREGATING;
-    const fl_schema *acc = agg ? d->aggregate->acc_schema : NULL;
-    bool same = s->kind == d->kind && same_schema(s->value_schema, d->value_schema);
-    if (same && d->kind == FL_STATE_MAP) same = same_schema(s->map_key_schema, d->map_key_schema);
-    if (same && agg)
-        same = same_schema(s->acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
-    if (!same) {
+    fl__state_shape was_shape = fl__kstate_shape(s), now_shape = desc_shape(d);
+    if (!fl__state_same_shape(&was_shape, &now_shape)) {
         char was[256], now[256];
-        fl__state_describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema,
-                           s->acc_schema, s->result_schema);
+        fl__state_describe(was, sizeof was, &was_shape);
         if (s->kind != d->kind)
             snprintf(now, sizeof now, "%s", kind_name(d->kind));
         else
-            fl__state_describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
-                               d->result_schema);
+            fl__state_describe(now, sizeof now, &now_shape);
         return fl_error_set(err, FL_ESTATE, "state \"%s\" was declared as %s, not %s", s->name, was,
                             now);
     }
@@ -278,7 +300,6 @@ static void attach(fl_kstate *s, const fl_state_desc *d) {
     }
     if (d->kind == FL_STATE_AGGREGATING) {
         s->agg = *d->aggregate;
-        s->has_agg = true;
         s->out_a = fl_row_builder_create(d->aggregate->acc_schema);
         s->out_b = fl_row_builder_create(d->aggregate->acc_schema);
         s->result = fl_row_builder_create(d->result_schema);
@@ -293,18 +314,11 @@ static void attach(fl_kstate *s, const fl_state_desc *d) {
  * update type may change: restored deadlines are kept, new writes use the
  * declared TTL), as in Flink. */
 static int declare_restored(fl_kstate *s, const fl_state_desc *d, fl_error *err) {
-    bool agg = d->kind == FL_STATE_AGGREGATING;
-    const fl_schema *acc = agg ? d->aggregate->acc_schema : NULL;
-    bool same = s->kind == d->kind && same_schema(s->value_schema, d->value_schema);
-    if (same && d->kind == FL_STATE_MAP) same = same_schema(s->map_key_schema, d->map_key_schema);
-    if (same && agg)
-        same = same_schema(s->acc_schema, acc) && same_schema(s->result_schema, d->result_schema);
-    if (!same) {
+    fl__state_shape was_shape = fl__kstate_shape(s), now_shape = desc_shape(d);
+    if (!fl__state_same_shape(&was_shape, &now_shape)) {
         char was[256], now[256];
-        fl__state_describe(was, sizeof was, s->kind, s->value_schema, s->map_key_schema,
-                           s->acc_schema, s->result_schema);
-        fl__state_describe(now, sizeof now, d->kind, d->value_schema, d->map_key_schema, acc,
-                           d->result_schema);
+        fl__state_describe(was, sizeof was, &was_shape);
+        fl__state_describe(now, sizeof now, &now_shape);
         return fl_error_set(err, FL_ESTATE,
                             "state \"%s\" was restored as %s, it cannot be declared as %s", s->name,
                             was, now);
@@ -328,12 +342,8 @@ fl_kstate *fl_keyed_backend_state(fl_keyed_backend *b, const fl_state_desc *d, f
         return check_same(s, d, err) < 0 ? NULL : s;
     }
     fl_kstate *s = fl__kstate_new(b, d->name, d->kind);
-    s->value_schema = fl_schema_ref((fl_schema *)d->value_schema);
-    if (d->kind == FL_STATE_MAP) s->map_key_schema = fl_schema_ref((fl_schema *)d->map_key_schema);
-    if (d->kind == FL_STATE_AGGREGATING) {
-        s->acc_schema = fl_schema_ref((fl_schema *)d->aggregate->acc_schema);
-        s->result_schema = fl_schema_ref((fl_schema *)d->result_schema);
-    }
+    fl__state_shape shape = desc_shape(d);
+    fl__kstate_set_schemas(s, &shape);
     attach(s, d);
     return s;
 }
@@ -365,8 +375,8 @@ void fl_kstate_set_namespace(fl_kstate *s, const void *ns, uint32_t len) {
 
 bool fl__kstate_locate(fl_kstate *s, fl__loc *loc) {
     fl_keyed_backend *b = s->b;
-    if (b->key_group < 0) return false;
-    fl__table *t = &s->groups[b->key_group - b->first_key_group];
+    fl__table *t = fl__kstate_table(s);
+    if (!t) return false;
     loc->t = t;
     if (s->cache_ok && s->cache_epoch == b->key_epoch) {
         loc->slot = s->cache_slot;
@@ -385,16 +395,10 @@ bool fl__kstate_locate(fl_kstate *s, fl__loc *loc) {
 bool fl__kstate_locate_ns(fl_kstate *s, const void *ns, uint32_t nslen, uint64_t ns_hash,
                           fl__loc *loc) {
     fl_keyed_backend *b = s->b;
-    if (b->key_group < 0) return false;
-    loc->t = &s->groups[b->key_group - b->first_key_group];
+    if (!(loc->t = fl__kstate_table(s))) return false;
     loc->e =
         fl__table_find(loc->t, b->key_hash ^ ns_hash, b->key, b->key_len, ns, nslen, &loc->slot);
     return true;
-}
-
-int64_t fl__kstate_now(const fl_kstate *s) {
-    const fl_keyed_backend *b = s->b;
-    return b->clock ? b->clock(b->clock_arg) : fl_clock_wall_ms();
 }
 
 int64_t fl__ttl_deadline(int64_t now, int64_t ttl_ms) {
@@ -449,16 +453,6 @@ fl__entry *fl__entry_new(const fl_keyed_backend *b, const void *key, uint32_t kl
     return e;
 }
 
-/* Puts e (a copy of the entry at loc, which a view shares) in its place. */
-static void replace_shared(fl_kstate *s, fl__loc *loc, fl__entry *e) {
-    fl_keyed_backend *b = s->b;
-    fl__entry *old = loc->e;
-    fl__table_set(loc->t, loc->slot, e, b);
-    loc->e = e;
-    /* Only the entry: its nested map table now belongs to the copy too. */
-    fl__drop(b, old, old->version, fl__entry_bytes(old));
-}
-
 fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t nslen,
                             uint64_t ns_hash, const void *payload, uint32_t len, uint32_t count) {
     fl_keyed_backend *b = s->b;
@@ -466,28 +460,12 @@ fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t
     if (fl__kstate_has_ttl(s)) deadline = fl__ttl_deadline(fl__kstate_now(s), s->ttl_ms);
     fl__entry *e = loc->e;
     if (e) {
-        bool grow = fl__entry_needs_realloc(e, payload, len);
-        /* payloads are rows or lists of rows: multiples of 8, under 4 GiB */
-        uint32_t vcap = !grow ? e->vcap : len > UINT32_MAX / 2 ? len : fl__align8(len + len / 4);
-        if (fl__shared(b, e->version)) {
-            /* payload may point into the old entry, which the views keep */
-            fl__entry *copy = fl__entry_clone(b, e, vcap, false);
-            memcpy(fl__entry_payload(copy), payload, len);
-            replace_shared(s, loc, copy);
-            e = copy;
-        } else {
-            if (grow) {
-                size_t old = fl__entry_bytes(e);
-                e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
-                e->vcap = vcap;
-                b->bytes += fl__entry_bytes(e) - old;
-                /* the entry is not shared: nor is the slot array it was inserted into */
-                assert(!fl__shared(b, loc->t->version));
-                loc->t->slots[loc->slot].e = e;
-                loc->e = e;
-            }
-            memmove(fl__entry_payload(e), payload, len);
-        }
+        uint32_t vcap = fl__entry_needs_realloc(e, payload, len) ? fl__payload_cap(len) : e->vcap;
+        /* A shared entry is cloned without its payload: payload may point into
+         * it (the views keep it). A reallocation never meets payload inside
+         * the entry (fl__entry_needs_realloc), an entry kept in place may. */
+        e = loc->e = fl__entry_own(b, loc->t, loc->slot, vcap, false);
+        memmove(fl__entry_payload(e), payload, len);
         e->vlen = len;
         e->count = count;
         e->deadline = deadline;
@@ -497,10 +475,9 @@ fl__entry *fl__kstate_store(fl_kstate *s, fl__loc *loc, const void *ns, uint32_t
     e->deadline = deadline;
     e->count = count;
     uint32_t cap_before = fl__table_capacity(loc->t);
-    loc->slot = fl__table_insert(loc->t, loc->slot, b->key_hash ^ ns_hash, e, b);
+    loc->slot =
+        fl__table_add(loc->t, loc->slot, b->key_hash ^ ns_hash, e, s->kind != FL_STATE_MAP, b);
     loc->e = e;
-    b->bytes += fl__entry_bytes(e);
-    if (s->kind != FL_STATE_MAP) b->entries++;
     if (is_current_ns(s, ns) && fl__table_capacity(loc->t) == cap_before) {
         s->cache_ok = true;
         s->cache_found = true;
@@ -523,18 +500,7 @@ fl__entry *fl__kstate_reserve(fl_kstate *s, fl__loc *loc, uint32_t need) {
         vcap = vcap < 64 ? 64 : vcap;
         while (vcap < need) vcap *= 2;
     }
-    if (shared) {
-        replace_shared(s, loc, fl__entry_clone(s->b, e, vcap, true));
-        return loc->e;
-    }
-    size_t old = fl__entry_bytes(e);
-    e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
-    e->vcap = vcap;
-    s->b->bytes += fl__entry_bytes(e) - old;
-    assert(!fl__shared(s->b, loc->t->version)); /* as in fl__kstate_store */
-    loc->t->slots[loc->slot].e = e;
-    loc->e = e;
-    return e;
+    return loc->e = fl__entry_own(s->b, loc->t, loc->slot, vcap, true);
 }
 
 void fl__kstate_drop_entry(void *arg, fl__entry *e) {

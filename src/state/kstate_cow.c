@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "mem.h"
 #include "state_int.h"
 
@@ -42,6 +41,28 @@ fl__entry *fl__entry_clone(fl_keyed_backend *b, const fl__entry *e, uint32_t vca
     }
     b->bytes += fl__entry_bytes(c);
     return c;
+}
+
+fl__entry *fl__entry_own_slow(fl_keyed_backend *b, fl__table *t, uint32_t slot, uint32_t vcap,
+                              bool copy_payload) {
+    fl__entry *e = t->slots[slot].e;
+    if (fl__shared(b, e->version)) {
+        fl__entry *copy = fl__entry_clone(b, e, vcap, copy_payload);
+        fl__table_set(t, slot, copy, b);
+        /* Only the entry: a map container's nested table now belongs to the copy. */
+        fl__drop(b, e, e->version, fl__entry_bytes(e));
+        return copy;
+    }
+    if (vcap != e->vcap) {
+        size_t old = fl__entry_bytes(e);
+        e = fl_xrealloc(e, fl__entry_size(e->klen, e->nslen, vcap));
+        e->vcap = vcap;
+        b->bytes += fl__entry_bytes(e) - old;
+        /* the entry is not shared: nor is the slot array it was inserted into */
+        assert(!fl__shared(b, t->version));
+        t->slots[slot].e = e;
+    }
+    return e;
 }
 
 void fl__drop(fl_keyed_backend *b, void *p, uint32_t version, size_t bytes) {
@@ -148,7 +169,7 @@ fl_keyed_snapshot *fl_keyed_backend_snapshot(fl_keyed_backend *b) {
     v->first_key_group = b->first_key_group;
     v->last_key_group = b->last_key_group;
     v->max_parallelism = b->max_parallelism;
-    v->now = b->clock ? b->clock(b->clock_arg) : fl_clock_wall_ms();
+    v->now = fl__backend_now(b);
     v->n_states = b->n_states;
     /* One block: the state copies, then every state's table headers. */
     size_t head = b->n_states * sizeof *v->states;

@@ -20,10 +20,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "mem.h"
 #include "state_int.h"
-
-static fl__table *nested(fl__entry *container) { return fl__map_nested(container); }
 
 static void drop_map_entry(void *arg, fl__entry *me) {
     fl_keyed_backend *b = arg;
@@ -33,7 +30,7 @@ static void drop_map_entry(void *arg, fl__entry *me) {
 
 void fl__map_drop_nested(fl_kstate *s, fl__entry *container) {
     /* Read, never written: the container may be in a view. */
-    const fl__table *t = nested(container);
+    const fl__table *t = fl__map_nested(container);
     uint32_t cap = fl__table_capacity(t);
     for (uint32_t i = 0; i < cap; i++)
         if (t->slots[i].e) drop_map_entry(s->b, t->slots[i].e);
@@ -41,9 +38,7 @@ void fl__map_drop_nested(fl_kstate *s, fl__entry *container) {
 }
 
 bool fl__map_has_live(const fl__entry *container, int64_t now) {
-    const fl__table *t =
-        (const fl__table *)(container->data +
-                            fl__entry_payload_off(container->klen, container->nslen));
+    const fl__table *t = fl__map_nested(container);
     uint32_t cap = fl__table_capacity(t);
     for (uint32_t i = 0; i < cap; i++)
         if (t->slots[i].e && fl__entry_live(t->slots[i].e, now)) return true;
@@ -51,31 +46,12 @@ bool fl__map_has_live(const fl__entry *container, int64_t now) {
 }
 
 /* The nested table of the container at loc, in a container that may be changed. */
-static fl__table *own_nested(fl_kstate *s, fl__loc *loc) { return nested(fl__kstate_own(s, loc)); }
-
-/* The map entry in slot of t (t's container owned), made writable with
- * payload capacity vcap (reallocated or copied as needed). */
-static fl__entry *own_map_entry(fl_kstate *s, fl__table *t, uint32_t slot, uint32_t vcap) {
-    fl_keyed_backend *b = s->b;
-    fl__entry *me = t->slots[slot].e;
-    if (fl__shared(b, me->version)) {
-        fl__entry *copy = fl__entry_clone(b, me, vcap, true);
-        fl__table_set(t, slot, copy, b);
-        fl__drop(b, me, me->version, fl__entry_bytes(me));
-        return copy;
-    }
-    if (vcap != me->vcap) {
-        size_t old = fl__entry_bytes(me);
-        me = fl_xrealloc(me, fl__entry_size(me->klen, 0, vcap));
-        me->vcap = vcap;
-        b->bytes += fl__entry_bytes(me) - old;
-        fl__table_set(t, slot, me, b); /* not shared: nor is t's slot array */
-    }
-    return me;
+static fl__table *own_nested(fl_kstate *s, fl__loc *loc) {
+    return fl__map_nested(fl__kstate_own(s, loc));
 }
 
 void fl__map_purge(fl_kstate *s, fl__loc *loc, int64_t now) {
-    if (!fl__table_has_expired(nested(loc->e), now)) return;
+    if (!fl__table_has_expired(fl__map_nested(loc->e), now)) return;
     fl__table *t = own_nested(s, loc);
     fl__table_purge(t, now, drop_map_entry, s->b, s->b);
     if (t->count == 0) fl__kstate_remove(s, loc);
@@ -96,7 +72,7 @@ static uint64_t map_key_hash(const fl_row *k) { return fl__map_key_hash(k, fl__r
 /* Removes the map entry in slot of the container at loc (which must be
  * owned) and the container when that was its last entry. */
 static void remove_map_entry(fl_kstate *s, fl__loc *loc, uint32_t slot) {
-    fl__table *t = nested(loc->e);
+    fl__table *t = fl__map_nested(loc->e);
     fl__entry *me = t->slots[slot].e;
     fl__table_remove_at(t, slot, s->b);
     drop_map_entry(s->b, me);
@@ -110,13 +86,13 @@ static fl__entry *map_find(fl_kstate *s, fl__loc *loc, const fl_row *k, bool rea
     if (!loc->e) return NULL;
     uint32_t slot;
     fl__entry *me =
-        fl__table_find(nested(loc->e), map_key_hash(k), k, fl__row_len(k), NULL, 0, &slot);
+        fl__table_find(fl__map_nested(loc->e), map_key_hash(k), k, fl__row_len(k), NULL, 0, &slot);
     if (!me || !fl__kstate_has_ttl(s)) return me;
     int64_t now = fl__kstate_now(s);
     if (fl__entry_live(me, now)) {
         if (read && s->ttl_update == FL_TTL_ON_READ_AND_WRITE) {
             fl__table *t = own_nested(s, loc);
-            me = own_map_entry(s, t, slot, me->vcap);
+            me = fl__entry_own(s->b, t, slot, me->vcap, true);
             me->deadline = fl__ttl_deadline(now, s->ttl_ms);
         }
         return me;
@@ -165,22 +141,18 @@ int fl_kstate_map_put(fl_kstate *s, const fl_row *map_key, const fl_row *value) 
     uint64_t h = map_key_hash(map_key);
     fl__entry *me = fl__table_find(t, h, map_key, klen, NULL, 0, &slot);
     if (me) {
-        uint32_t vcap = me->vcap;
-        if (fl__entry_needs_realloc(me, value, vlen))
-            vcap = vlen > UINT32_MAX / 2 ? vlen : fl__align8(vlen + vlen / 4);
+        uint32_t vcap = fl__entry_needs_realloc(me, value, vlen) ? fl__payload_cap(vlen) : me->vcap;
         /* A shared entry is copied (value may be its own row: the old
          * entry stays for the views); a reallocation never meets value
          * inside the entry (fl__entry_needs_realloc). */
-        me = own_map_entry(s, t, slot, vcap);
+        me = fl__entry_own(s->b, t, slot, vcap, true);
         memmove(fl__entry_payload(me), value, vlen);
         me->vlen = vlen;
         me->deadline = deadline;
         return 0;
     }
     me = fl__map_entry_new(b, map_key, klen, value, vlen, deadline);
-    fl__table_insert(t, slot, h, me, b);
-    b->bytes += fl__entry_bytes(me);
-    b->entries++;
+    fl__table_add(t, slot, h, me, true, b);
     return 0;
 }
 
@@ -212,11 +184,11 @@ size_t fl_kstate_map_entries(fl_kstate *s, const fl_row *const **keys,
             int64_t deadline = fl__ttl_deadline(now, s->ttl_ms);
             for (uint32_t i = 0; i < fl__table_capacity(t); i++) {
                 if (!t->slots[i].e) continue;
-                own_map_entry(s, t, i, t->slots[i].e->vcap)->deadline = deadline;
+                fl__entry_own(s->b, t, i, t->slots[i].e->vcap, true)->deadline = deadline;
             }
         }
     }
-    fl__table *t = nested(loc.e);
+    fl__table *t = fl__map_nested(loc.e);
     const fl_row **k = fl__kstate_ptrs(s, t->count), **v = fl__kstate_vals(s, t->count);
     size_t n = 0;
     for (uint32_t i = 0; i < fl__table_capacity(t); i++) {

@@ -21,7 +21,6 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "clock.h"
 #include "hash.h"
 #include "kstate_format.h"
 #include "mem.h"
@@ -151,23 +150,26 @@ static bool in_desc(in *r, desc *d) {
     return true;
 }
 
-static bool same_schema(const fl_schema *a, const fl_schema *b) {
-    return (!a && !b) || (a && b && fl_schema_equals(a, b));
+/* The kind and schemas of d (in_desc leaves NULL those its kind has none of). */
+static fl__state_shape desc_shape(const desc *d) {
+    return (fl__state_shape){.kind = d->kind,
+                             .value = d->value,
+                             .map_key = d->map_key,
+                             .acc = d->acc,
+                             .result = d->result};
 }
 
 /* Matches d with the backend's state of that name, if any. */
 static int match(fl_keyed_backend *b, desc *d, fl_error *err) {
+    fl__state_shape snap_shape = desc_shape(d);
     for (size_t i = 0; i < b->n_states; i++) {
         fl_kstate *s = b->states[i];
         if (strcmp(s->name, d->name) != 0) continue;
-        bool same = s->kind == d->kind && same_schema(s->value_schema, d->value) &&
-                    same_schema(s->map_key_schema, d->map_key) &&
-                    same_schema(s->acc_schema, d->acc) && same_schema(s->result_schema, d->result);
-        if (!same) {
+        fl__state_shape state_shape = fl__kstate_shape(s);
+        if (!fl__state_same_shape(&state_shape, &snap_shape)) {
             char was[256], now[256];
-            fl__state_describe(was, sizeof was, d->kind, d->value, d->map_key, d->acc, d->result);
-            fl__state_describe(now, sizeof now, s->kind, s->value_schema, s->map_key_schema,
-                               s->acc_schema, s->result_schema);
+            fl__state_describe(was, sizeof was, &snap_shape);
+            fl__state_describe(now, sizeof now, &state_shape);
             return fl_error_set(err, FL_ESTATE,
                                 PREFIX "state \"%s\" is %s in the snapshot but %s in the backend",
                                 d->name, was, now);
@@ -187,10 +189,8 @@ static int match(fl_keyed_backend *b, desc *d, fl_error *err) {
 /* A state the operator has not declared (yet): from its descriptor. */
 static void create(fl_keyed_backend *b, desc *d) {
     fl_kstate *s = fl__kstate_new(b, d->name, d->kind);
-    s->value_schema = fl_schema_ref(d->value);
-    if (d->map_key) s->map_key_schema = fl_schema_ref(d->map_key);
-    if (d->acc) s->acc_schema = fl_schema_ref(d->acc);
-    if (d->result) s->result_schema = fl_schema_ref(d->result);
+    fl__state_shape shape = desc_shape(d);
+    fl__kstate_set_schemas(s, &shape);
     s->ttl_update = d->ttl_update;
     s->ttl_ms = d->ttl_ms;
     s->declared = false;
@@ -231,9 +231,7 @@ static int insert(ctx *c, fl_kstate *s, uint64_t key_hash, const uint8_t *key, u
                                    "already (the same snapshot restored twice?)",
                             s->name, c->kg);
     fl__entry *e = fl__entry_new(b, key, klen, ns, nslen, payload, len, len);
-    fl__table_insert(t, slot, h, e, b);
-    b->bytes += fl__entry_bytes(e);
-    if (s->kind != FL_STATE_MAP) b->entries++;
+    fl__table_add(t, slot, h, e, s->kind != FL_STATE_MAP, b);
     *out = e;
     return 0;
 }
@@ -265,9 +263,7 @@ static int restore_map(ctx *c, in *r, fl_kstate *s, uint64_t key_hash, const uin
         if (fl__table_find(t, h, mk, mklen, NULL, 0, &slot)) return corrupt(c, "map (a key twice)");
         fl__entry *me =
             fl__map_entry_new(b, (const fl_row *)mk, mklen, (const fl_row *)val, vlen, deadline);
-        fl__table_insert(t, slot, h, me, b);
-        b->bytes += fl__entry_bytes(me);
-        b->entries++;
+        fl__table_add(t, slot, h, me, true, b);
     }
     return 0;
 }
@@ -418,7 +414,7 @@ int fl_keyed_backend_restore(fl_keyed_backend *b, const void *data, size_t len, 
         const uint8_t *item = p + index + (size_t)(kg - (int)first) * FL__SNAP_INDEX_ITEM;
         uint64_t off = get_u64(item), n = get_u64(item + 8);
         if (off < blocks || off > index || n > index - off ||
-            XXH64(p + off, n, 0) != get_u64(item + 16)) {
+            fl_hash_bytes(p + off, n) != get_u64(item + 16)) {
             rc = fl_error_set(err, FL_EFORMAT,
                               PREFIX "the snapshot is corrupt (checksum mismatch in key group %d)",
                               kg);
@@ -429,7 +425,7 @@ int fl_keyed_backend_restore(fl_keyed_backend *b, const void *data, size_t len, 
         if (!descs[i].s) create(b, &descs[i]);
 
     ctx c = {.b = b, .descs = descs, .n_descs = n_states, .err = err};
-    c.now = b->clock ? b->clock(b->clock_arg) : fl_clock_wall_ms();
+    c.now = fl__backend_now(b);
     for (int kg = lo; kg <= hi && rc == 0; kg++) {
         const uint8_t *item = p + index + (size_t)(kg - (int)first) * FL__SNAP_INDEX_ITEM;
         c.kg = kg;

@@ -197,7 +197,7 @@ static bool has_ttl(const fl__view_state *vs) { return vs->ttl_update != FL_TTL_
 
 /* Live map entries of a container at now. */
 static uint32_t map_live(const fl__entry *c, bool ttl, int64_t now) {
-    const fl__table *t = (const fl__table *)(c->data + fl__entry_payload_off(c->klen, c->nslen));
+    const fl__table *t = fl__map_nested(c);
     if (!ttl) return t->count;
     uint32_t n = 0, cap = fl__table_capacity(t);
     for (uint32_t i = 0; i < cap; i++)
@@ -207,7 +207,7 @@ static uint32_t map_live(const fl__entry *c, bool ttl, int64_t now) {
 
 static bool entry_written(const fl__view_state *vs, const fl__entry *e, int64_t now) {
     if (!has_ttl(vs)) return true;
-    if (vs->kind == FL_STATE_MAP) return map_live(e, true, now) > 0;
+    if (vs->kind == FL_STATE_MAP) return fl__map_has_live(e, now);
     return fl__entry_live(e, now);
 }
 
@@ -241,7 +241,7 @@ static void put_entry(out *o, const fl__view_state *vs, const fl__slot *sl, int6
         bool ttl = has_ttl(vs);
         p = put_u32(p, map_live(e, ttl, now));
         o->pos += (size_t)(p - start);
-        const fl__table *t = (const fl__table *)payload;
+        const fl__table *t = fl__map_nested(e);
         uint32_t cap = fl__table_capacity(t);
         for (uint32_t i = 0; i < cap; i++) {
             const fl__entry *me = t->slots[i].e;

@@ -24,11 +24,8 @@
 #include "state_int.h"
 
 #define MIN_CAPACITY 16u
-#define GOLDEN       UINT64_C(0x9e3779b97f4a7c15)
 
-static inline uint32_t home(const fl__table *t, uint64_t h) {
-    return (uint32_t)((h * GOLDEN) >> t->shift);
-}
+static inline uint32_t home(const fl__table *t, uint64_t h) { return fl__fib_home(h, t->shift); }
 
 static inline bool matches(const fl__entry *e, const void *key, uint32_t klen, const void *ns,
                            uint32_t nslen) {
@@ -78,12 +75,6 @@ void fl_kstate_prefetch(const fl_kstate *s, uint64_t key_hash, uint64_t ns_hash,
 
 uint64_t fl_kstate_namespace_hash(const void *ns, uint32_t len) { return fl__ns_hash(ns, len); }
 
-static uint32_t log2u(uint32_t n) {
-    uint32_t l = 0;
-    while ((1u << l) < n) l++;
-    return l;
-}
-
 static size_t slots_bytes(uint32_t cap) { return (size_t)cap * sizeof(fl__slot); }
 
 /* Moves every entry into a new slot array of capacity cap (a power of two);
@@ -93,7 +84,7 @@ static void rehash(fl__table *t, uint32_t cap, fl_keyed_backend *b) {
     uint32_t old_cap = fl__table_capacity(t), old_version = t->version;
     t->slots = fl_xcalloc(cap, sizeof *t->slots);
     t->mask = cap - 1;
-    t->shift = 64 - log2u(cap);
+    t->shift = fl__fib_shift(cap);
     t->version = b->version;
     for (uint32_t j = 0; j < old_cap; j++) {
         if (!old[j].e) continue;
@@ -160,9 +151,7 @@ void fl__table_remove_at(fl__table *t, uint32_t slot, fl_keyed_backend *b) {
         j = (j + 1) & t->mask;
         fl__slot *sl = &t->slots[j];
         if (!sl->e) break;
-        uint32_t k = home(t, sl->hash);
-        bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-        if (stays) continue;
+        if (fl__probe_stays(hole, j, home(t, sl->hash))) continue;
         t->slots[hole] = *sl;
         hole = j;
     }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "clock.h"
 #include "keyed_state.h"
 #include "row_int.h"
 
@@ -55,6 +56,27 @@ static inline uint8_t *fl__entry_payload(fl__entry *e) {
 }
 static inline size_t fl__entry_bytes(const fl__entry *e) {
     return fl__entry_size(e->klen, e->nslen, e->vcap);
+}
+
+/* Open addressing, shared by the state tables (kstate_table.c) and the timer
+ * set and bucket map (timers.c): capacities are powers of two, and the home
+ * slot of a hash is its top bits after multiplying by 2^64/phi (Fibonacci
+ * hashing), which spreads even poorly mixed hashes. */
+#define FL__GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+static inline uint32_t fl__fib_home(uint64_t h, uint32_t shift) {
+    return (uint32_t)((h * FL__GOLDEN) >> shift);
+}
+/* The shift of capacity cap: 64 - log2(cap). */
+static inline uint32_t fl__fib_shift(uint32_t cap) {
+    uint32_t bits = 0;
+    while ((1u << bits) < cap) bits++;
+    return 64 - bits;
+}
+/* Backward-shift deletion: the entry in slot j, whose home is k, stays when
+ * k lies cyclically in (hole, j]; otherwise it moves into the hole. */
+static inline bool fl__probe_stays(uint32_t hole, uint32_t j, uint32_t k) {
+    return hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
 }
 
 /* Open addressing with linear probing and backward-shift deletion (no
@@ -93,8 +115,7 @@ struct fl_kstate {
     bool declared;
     fl_state_reduce_fn reduce;
     void *reduce_arg;
-    fl_state_aggregate agg; /* copy of the descriptor's */
-    bool has_agg;
+    fl_state_aggregate agg;   /* copy of the descriptor's */
     int64_t ttl_ms;           /* 0 without TTL */
     fl_ttl_update ttl_update; /* FL_TTL_DISABLED without TTL */
 
@@ -205,6 +226,11 @@ struct fl_keyed_backend {
     atomic_int release_pending;
 };
 
+/* The backend's clock (wall-clock milliseconds unless the caller gave one). */
+static inline int64_t fl__backend_now(const fl_keyed_backend *b) {
+    return b->clock ? b->clock(b->clock_arg) : fl_clock_wall_ms();
+}
+
 /* Does p point into the allocation of e? (A row handed back to the state
  * that returned it: it must survive a realloc of e.) */
 static inline bool fl__entry_contains(const fl__entry *e, const void *p) {
@@ -218,6 +244,12 @@ static inline bool fl__entry_contains(const fl__entry *e, const void *p) {
 static inline bool fl__entry_needs_realloc(const fl__entry *e, const void *src, uint32_t len) {
     if (len > e->vcap) return true; /* src cannot be inside e: it would fit */
     return e->vcap > 256 && len < e->vcap / 4 && !fl__entry_contains(e, src);
+}
+/* The capacity a payload of len bytes is (re)allocated with: a quarter of
+ * room to grow. Payloads are rows or lists of rows: multiples of 8, under
+ * 4 GiB. */
+static inline uint32_t fl__payload_cap(uint32_t len) {
+    return len > UINT32_MAX / 2 ? len : fl__align8(len + len / 4);
 }
 
 /* ---- kstate_table.c ---------------------------------------------------------------------- */
@@ -234,6 +266,15 @@ fl__entry *fl__table_find(const fl__table *t, uint64_t h, const void *key, uint3
  * ignored when the table must grow). Returns e's slot. */
 uint32_t fl__table_insert(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e,
                           fl_keyed_backend *b);
+/* Inserts e, a new entry, as fl__table_insert does and counts it in b->bytes,
+ * and in b->entries when counts_entry (every entry but a map container). */
+static inline uint32_t fl__table_add(fl__table *t, uint32_t slot, uint64_t h, fl__entry *e,
+                                     bool counts_entry, fl_keyed_backend *b) {
+    slot = fl__table_insert(t, slot, h, e, b);
+    b->bytes += fl__entry_bytes(e);
+    if (counts_entry) b->entries++;
+    return slot;
+}
 /* Removes the entry in slot (without dropping it); may shrink the slot array.
  * Other entries may move to other slots. */
 void fl__table_remove_at(fl__table *t, uint32_t slot, fl_keyed_backend *b);
@@ -255,7 +296,7 @@ static inline uint32_t fl__table_capacity(const fl__table *t) { return t->slots 
 
 /* ---- keyed_state.c: shared by the kinds ---------------------------------------------------- */
 
-int64_t fl__kstate_now(const fl_kstate *s);
+static inline int64_t fl__kstate_now(const fl_kstate *s) { return fl__backend_now(s->b); }
 /* now + ttl, saturating at FL__NO_DEADLINE. */
 int64_t fl__ttl_deadline(int64_t now, int64_t ttl_ms);
 static inline bool fl__kstate_has_ttl(const fl_kstate *s) {
@@ -304,9 +345,23 @@ void fl__kstate_drop_entry(void *arg, fl__entry *e);
  * namespace, vcap payload bytes of which len are copied from payload. */
 fl__entry *fl__entry_new(const fl_keyed_backend *b, const void *key, uint32_t klen, const void *ns,
                          uint32_t nslen, const void *payload, uint32_t len, uint32_t vcap);
+/* What a declaration or a snapshot's descriptor must agree on with a state:
+ * its kind and schemas, NULL where the kind has none (a map's key, an
+ * aggregate's accumulator and result). */
+typedef struct fl__state_shape {
+    fl_state_kind kind;
+    const fl_schema *value, *map_key, *acc, *result;
+} fl__state_shape;
+
+/* s's kind and schemas (borrowed from s). */
+fl__state_shape fl__kstate_shape(const fl_kstate *s);
+/* Same kind, and equal schemas (or none) in every place? */
+bool fl__state_same_shape(const fl__state_shape *a, const fl__state_shape *b);
+/* Sets the schemas of s (which has none yet) to shape's, taking a reference
+ * on each. */
+void fl__kstate_set_schemas(fl_kstate *s, const fl__state_shape *shape);
 /* "VALUE (BIGINT)", "MAP (STRING -> BIGINT)", ... into buf; returns buf. */
-char *fl__state_describe(char *buf, size_t size, fl_state_kind kind, const fl_schema *value,
-                         const fl_schema *map_key, const fl_schema *acc, const fl_schema *result);
+char *fl__state_describe(char *buf, size_t size, const fl__state_shape *shape);
 /* A state of that name and kind with empty tables, appended to the backend
  * (descriptor fields are left to the caller). */
 fl_kstate *fl__kstate_new(fl_keyed_backend *b, const char *name, fl_state_kind kind);
@@ -338,9 +393,12 @@ fl__entry *fl__map_entry_new(const fl_keyed_backend *b, const fl_row *map_key, u
                              const fl_row *value, uint32_t vlen, int64_t deadline);
 /* The hash a map key is found by in a container's nested table. */
 uint64_t fl__map_key_hash(const void *map_key, uint32_t klen);
-/* The nested table in a container's payload. */
-static inline fl__table *fl__map_nested(fl__entry *container) {
-    return (fl__table *)fl__entry_payload(container);
+/* The nested table in a container's payload. Readers (views among them) may
+ * take any container; only a writable one (fl__kstate_own) may be changed
+ * through the result. */
+static inline fl__table *fl__map_nested(const fl__entry *container) {
+    return (fl__table *)(container->data +
+                         fl__entry_payload_off(container->klen, container->nslen));
 }
 /* Does the map container hold a live entry at now? */
 bool fl__map_has_live(const fl__entry *container, int64_t now);
@@ -405,6 +463,20 @@ void fl__drop(fl_keyed_backend *b, void *p, uint32_t version, size_t bytes);
  * copied when copy_payload, up to vcap bytes), counted in b->bytes. */
 fl__entry *fl__entry_clone(fl_keyed_backend *b, const fl__entry *e, uint32_t vcap,
                            bool copy_payload);
+/* fl__entry_own once the entry has to be copied or reallocated. */
+fl__entry *fl__entry_own_slow(fl_keyed_backend *b, fl__table *t, uint32_t slot, uint32_t vcap,
+                              bool copy_payload);
+/* Makes the entry in slot of t writable, with payload capacity vcap: when a
+ * view shares it, a clone (its payload copied when copy_payload) takes the
+ * slot and the entry is left to the views; else it is reallocated when vcap
+ * differs. Returns the entry now in the slot. t's header must be writable
+ * (a map's nested table: its container owned). */
+static inline fl__entry *fl__entry_own(fl_keyed_backend *b, fl__table *t, uint32_t slot,
+                                       uint32_t vcap, bool copy_payload) {
+    fl__entry *e = t->slots[slot].e;
+    if (vcap == e->vcap && !fl__shared(b, e->version)) return e; /* the hot path: in place */
+    return fl__entry_own_slow(b, t, slot, vcap, copy_payload);
+}
 /* Frees what released views kept, when a release happened since the last
  * look. The hot path's only cost with live views: an atomic load. */
 void fl__views_reclaim(fl_keyed_backend *b);

@@ -32,19 +32,16 @@
 #include "mem.h"
 #include "state_int.h"
 
-#define MIN_SET_CAPACITY  16u
+#define MIN_SET_CAPACITY   16u
 #define MIN_NODES_CAPACITY 16u
-#define GOLDEN            UINT64_C(0x9e3779b97f4a7c15)
 
 static size_t node_bytes(const fl__timer *t) { return sizeof *t + t->klen + t->nslen; }
 
+/* In memory only: a snapshot writes the timer's key hash, and a restore
+ * registers the timer anew. */
 static uint64_t timer_hash(uint64_t key_hash, const void *ns, uint32_t nslen, int64_t time) {
-    uint64_t h =
-        key_hash ^ fl__ns_hash(ns, nslen) ^ ((uint64_t)time * UINT64_C(0xc2b2ae3d27d4eb4f));
-    h ^= h >> 31;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 29;
-    return h;
+    return fl__hash_mix64(key_hash ^ fl__ns_hash(ns, nslen) ^
+                          ((uint64_t)time * UINT64_C(0xc2b2ae3d27d4eb4f)));
 }
 
 static void drop_node(fl_keyed_backend *b, fl__timer *t) {
@@ -138,7 +135,7 @@ static void sift_down(fl__timer_queue *q, uint32_t i) {
 }
 
 static uint32_t bmap_home(const fl__timer_queue *q, int64_t time) {
-    return (uint32_t)(((uint64_t)time * GOLDEN) >> q->bmap_shift);
+    return fl__fib_home((uint64_t)time, q->bmap_shift);
 }
 
 /* Resizes the map to cap slots (a power of two; 0 frees it) and the heap
@@ -157,9 +154,7 @@ static void buckets_resize(fl_keyed_backend *b, fl__timer_queue *q, uint32_t cap
     }
     q->bmap = fl_xcalloc(cap, sizeof *q->bmap);
     q->bmap_mask = cap - 1;
-    uint32_t bits = 0;
-    while ((1u << bits) < cap) bits++;
-    q->bmap_shift = 64 - bits;
+    q->bmap_shift = fl__fib_shift(cap);
     for (uint32_t j = 0; j < old_cap; j++) {
         if (!old[j]) continue;
         uint32_t i = bmap_home(q, old[j]->time);
@@ -218,9 +213,7 @@ static void bucket_drop(fl_keyed_backend *b, fl__timer_queue *q, fl__tbucket *k)
         j = (j + 1) & q->bmap_mask;
         fl__tbucket *e = q->bmap[j];
         if (!e) break;
-        uint32_t h = bmap_home(q, e->time);
-        bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
-        if (stays) continue;
+        if (fl__probe_stays(hole, j, bmap_home(q, e->time))) continue;
         q->bmap[hole] = e;
         hole = j;
     }
@@ -270,7 +263,7 @@ static void queue_remove(fl_keyed_backend *b, fl__timer_queue *q, fl__timer *t) 
 static uint32_t set_cap(const fl__timer_queue *q) { return q->set ? q->set_mask + 1 : 0; }
 
 static uint32_t set_home(const fl__timer_queue *q, uint64_t h) {
-    return (uint32_t)((h * GOLDEN) >> q->set_shift);
+    return fl__fib_home(h, q->set_shift);
 }
 
 static void set_rehash(fl_keyed_backend *b, fl__timer_queue *q, uint32_t cap) {
@@ -285,9 +278,7 @@ static void set_rehash(fl_keyed_backend *b, fl__timer_queue *q, uint32_t cap) {
     }
     q->set = fl_xcalloc(cap, sizeof *q->set);
     q->set_mask = cap - 1;
-    uint32_t bits = 0;
-    while ((1u << bits) < cap) bits++;
-    q->set_shift = 64 - bits;
+    q->set_shift = fl__fib_shift(cap);
     for (uint32_t j = 0; j < old_cap; j++) {
         if (!old[j].t) continue;
         uint32_t i = set_home(q, old[j].hash);
@@ -347,9 +338,7 @@ static void set_remove(fl_keyed_backend *b, fl__timer_queue *q, const fl__timer 
         j = (j + 1) & q->set_mask;
         fl__tslot *sl = &q->set[j];
         if (!sl->t) break;
-        uint32_t k = set_home(q, sl->hash);
-        bool stays = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-        if (stays) continue;
+        if (fl__probe_stays(hole, j, set_home(q, sl->hash))) continue;
         q->set[hole] = *sl;
         hole = j;
     }
