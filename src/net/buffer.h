@@ -74,6 +74,14 @@ static inline void fl_buffer_queue_push(fl_buffer_queue *q, fl_buffer *b) {
     q->tail = b;
     q->count++;
 }
+/* Puts b first: a buffer taken back (partly processed) or one that
+ * overtakes the queue (a priority event). */
+static inline void fl_buffer_queue_push_front(fl_buffer_queue *q, fl_buffer *b) {
+    b->next = q->head;
+    q->head = b;
+    if (!q->tail) q->tail = b;
+    q->count++;
+}
 static inline fl_buffer *fl_buffer_queue_pop(fl_buffer_queue *q) {
     fl_buffer *b = q->head;
     if (b) {

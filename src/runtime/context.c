@@ -73,6 +73,16 @@ int fl__user_failure(fl_operator *op, const char *what, int rc, fl_error *err) {
     return FL_EUSER;
 }
 
+const fl_row *fl__user_row_failed(fl_operator *op, fl_row_builder *b, int rc, const char *what,
+                                  fl_error *err) {
+    if (rc < 0 || op->ctx.failure)
+        fl__user_failure(op, what, rc, err);
+    else
+        fl_error_set(err, FL_EUSER, "%s of \"%s\" built an invalid row: %s", what, op->node->name,
+                     fl_row_builder_error(b));
+    return NULL;
+}
+
 /* ---- the flat_map collector ---------------------------------------------------------- */
 
 struct fl_collector {
@@ -107,31 +117,26 @@ fl_row_builder *fl_collector_builder(fl_collector *out) {
     return out->builder;
 }
 
-/* The row is laid out straight into the output batch when it has room (what
- * fl__output_emit would otherwise copy out of the builder's buffer); a full
- * batch goes the usual way, which flushes it first. */
+/* The row is laid out straight into the output batch (what fl__output_emit
+ * would otherwise copy out of the builder's buffer): where the batch has
+ * room, or else once a full batch went on (fl__output_reserve flushes it). */
 int fl_collector_emit(fl_collector *out) {
     if (out->rc < 0) return out->rc;
     fl_row_builder *b = out->builder;
-    fl_batch *batch = &out->op->out.batch;
+    fl_output *o = &out->op->out;
+    fl_batch *batch = &o->batch;
     size_t room = batch->n < batch->cap ? batch->bytes_cap - batch->used : 0;
-    uint8_t *at = room ? batch->bytes + batch->used : NULL;
-    uint32_t len = fl__row_builder_lay_out(b, at, room);
+    uint32_t len = fl__row_builder_lay_out(b, room ? batch->bytes + batch->used : NULL, room);
     if (len == 0) {
         fl_context_fail(&out->op->ctx, "%s: invalid output row: %s", out->op->node->name,
                         fl_row_builder_error(b));
         return out->rc = FL_EUSER;
     }
-    if (len <= room) {
-        batch->used += len;
-        batch->rows[batch->n] = (const fl_row *)at;
-        batch->ts[batch->n] = out->ts;
-        batch->n++;
-        return 0;
-    }
-    int rc = fl__output_emit(&out->op->out, fl_row_builder_finish(b), out->ts);
-    if (rc < 0) out->rc = rc;
-    return rc;
+    uint8_t *at;
+    int rc = fl__output_reserve(o, len, out->ts, &at); /* where it was laid out, if it fit */
+    if (rc < 0) return out->rc = rc;
+    if (len > room) fl__row_builder_lay_out(b, at, len);
+    return 0;
 }
 
 int fl_collector_emit_row(fl_collector *out, const fl_row *row) {

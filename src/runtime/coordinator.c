@@ -24,8 +24,7 @@ typedef struct pending {
     int64_t id;
     int64_t started_ns;
     int64_t max_align_ns;
-    bool *acked; /* per task */
-    int n_acked;
+    bool *acked;                   /* per task */
     fl_checkpoint_writer *writer;  /* NULL without checkpoint storage */
     fl_checkpoint_metadata *md;
     bool savepoint, stop;
@@ -202,7 +201,6 @@ static void check_complete(fl_coordinator *c) {
  * Called with c->mu held. */
 static void acknowledge(fl_coordinator *c, pending *p, int ti, int64_t align_ns) {
     p->acked[ti] = true;
-    p->n_acked++;
     if (align_ns > p->max_align_ns) p->max_align_ns = align_ns;
     check_complete(c);
 }

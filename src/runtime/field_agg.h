@@ -27,6 +27,16 @@ typedef struct fl_field_agg {
     fl_type type;
 } fl_field_agg;
 
+/* The kind named "sum", "min" or "max" (the rolling aggregations and the
+ * window functions use these names alike); false for any other name. */
+static inline bool fl__field_agg_parse(const char *name, fl_field_agg_kind *kind) {
+    static const char *const names[] = {
+        [FL_FIELD_SUM] = "sum", [FL_FIELD_MIN] = "min", [FL_FIELD_MAX] = "max"};
+    for (int k = FL_FIELD_SUM; name && k <= FL_FIELD_MAX; k++)
+        if (strcmp(name, names[k]) == 0) return *kind = (fl_field_agg_kind)k, true;
+    return false;
+}
+
 static inline bool fl__field_agg_fixed_width(fl_type t) { return t != FL_STRING && t != FL_BYTES; }
 
 static inline double fl__field_agg_double(uint64_t slot) {
@@ -93,6 +103,15 @@ static inline void fl__field_agg_set(uint8_t *row, uint32_t field, uint64_t valu
     uint8_t *slot = (uint8_t *)fl__row_slot(row, field);
     memcpy(slot, &value, 8);
     row[FL_ROW_HEADER + field / 8] &= (uint8_t) ~(1u << (field % 8));
+}
+
+/* acc with a's field set to value (from fl__field_agg_fold), written at dst,
+ * which has room for acc's bytes, or is acc itself (updated in place). */
+static inline const fl_row *fl__field_agg_apply(const fl_field_agg *a, uint8_t *dst,
+                                                const fl_row *acc, uint64_t value) {
+    if ((const uint8_t *)acc != dst) fl__copy_words(dst, acc, fl__row_len(acc));
+    fl__field_agg_set(dst, a->field, value);
+    return (const fl_row *)dst;
 }
 
 #endif

@@ -21,7 +21,7 @@
 #include "row_int.h"
 #include "runtime_int.h"
 
-static int64_t state_clock(void *arg) { return fl__task_now_ms(arg); }
+int64_t fl__state_clock(void *task) { return fl__task_now_ms(task); }
 
 int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     const fl_stream_node *n = op->node;
@@ -37,7 +37,8 @@ int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     }
     int first, last;
     fl_key_group_range(op->task->subtask, n->max_parallelism, op->task->parallelism, &first, &last);
-    k->backend = fl_keyed_backend_create(first, last, n->max_parallelism, state_clock, op->task);
+    k->backend =
+        fl_keyed_backend_create(first, last, n->max_parallelism, fl__state_clock, op->task);
     return fl__restore_keyed(op, k->backend, err);
 }
 
@@ -125,6 +126,24 @@ void fl__keyed_schedule(fl_operator *op) {
         k->scheduled = next;
         fl__task_schedule(op->task, op, next);
     }
+}
+
+void fl__keyed_timer(fl_operator *op, int domain, int64_t time, const void *ns, uint32_t ns_len,
+                     bool add) {
+    fl_keyed_backend *b = op->keyed->backend;
+    fl_time_domain d = (fl_time_domain)domain;
+    if (!add) {
+        fl_timer_delete(b, d, time, ns, ns_len);
+        return;
+    }
+    fl_timer_register(b, d, time, ns, ns_len);
+    if (d == FL_PROCESSING_TIME) fl__keyed_schedule(op);
+}
+
+int fl__keyed_process_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len,
+                               int64_t time, fl_error *err) {
+    fl_keyed_process_op *p = op->impl;
+    return fl__collector_run_timer(op, p->out, p->on_timer, time, err);
 }
 
 int fl__keyed_processing_time(fl_operator *op, int64_t now, fl_error *err) {

@@ -24,8 +24,9 @@ typedef enum agg_kind { AGG_REDUCE, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MIN_BY, AGG_M
 
 typedef struct agg_state {
     agg_kind kind;
-    int field;
-    fl_type field_type;
+    /* The field and its type (every aggregation but reduce); for sum, min
+     * and max also how they fold it. */
+    fl_field_agg agg;
     fl_key_extractor key;
     fl_state_table *table;
     fl_row_builder *builder;
@@ -53,15 +54,19 @@ static int agg_open_common(fl_operator *op, agg_kind kind, fl_error *err) {
     op->impl = st;
     st->kind = kind;
     if (kind != AGG_REDUCE) {
-        if (parse_kind(fl_kv_get(op->node->options, "aggregation"), &st->kind) < 0)
+        const char *aggregation = fl_kv_get(op->node->options, "aggregation");
+        if (parse_kind(aggregation, &st->kind) < 0)
             return fl_error_set(err, FL_EINVAL, "aggregate \"%s\": unknown aggregation \"%s\"",
-                                op->node->name, fl_kv_get(op->node->options, "aggregation"));
-        const char *f = fl_kv_get(op->node->options, "field");
-        st->field = f ? atoi(f) : -1;
-        if (st->field < 0 || st->field >= fl_schema_num_fields(op->input_schema))
+                                op->node->name, aggregation);
+        int field = (int)fl__op_option_int(op, "field", -1);
+        if (field < 0 || field >= fl_schema_num_fields(op->input_schema))
             return fl_error_set(err, FL_EINVAL, "aggregate \"%s\": bad field index",
                                 op->node->name);
-        st->field_type = fl_schema_field_type(op->input_schema, st->field);
+        fl_field_agg_kind fold = FL_FIELD_SUM; /* min_by, max_by: not used */
+        fl__field_agg_parse(aggregation, &fold);
+        st->agg = (fl_field_agg){.kind = fold,
+                                 .field = (uint32_t)field,
+                                 .type = fl_schema_field_type(op->input_schema, field)};
     }
     if (!op->node->key)
         return fl_error_set(err, FL_EINVAL, "\"%s\" needs a keyed input", op->node->name);
@@ -85,30 +90,13 @@ static int aggregate_open(fl_operator *op, fl_error *err) {
     return agg_open_common(op, AGG_SUM, err);
 }
 
-/* -1, 0, 1 comparing field f of two rows where it is not null. */
-static int compare_field(const fl_row *a, const fl_row *b, int f, fl_type t) {
-    switch (t) {
-    case FL_INT: {
-        int32_t x = fl_row_get_int(a, f), y = fl_row_get_int(b, f);
-        return (x > y) - (x < y);
-    }
-    case FL_DOUBLE: {
-        double x = fl_row_get_double(a, f), y = fl_row_get_double(b, f);
-        return (x > y) - (x < y);
-    }
-    default: {
-        int64_t x = fl_row_get_bigint(a, f), y = fl_row_get_bigint(b, f);
-        return (x > y) - (x < y);
-    }
-    }
-}
-
 /* Whether in's value of the field replaces acc's: a null never wins, a value
  * beats a null, ties keep the earlier row. */
 static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool want_min) {
-    if (fl_row_is_null(in, st->field)) return false;
-    if (fl_row_is_null(acc, st->field)) return true;
-    int c = compare_field(in, acc, st->field, st->field_type);
+    uint32_t f = st->agg.field;
+    if (fl__row_null(in, f)) return false;
+    if (fl__row_null(acc, f)) return true;
+    int c = fl__field_agg_compare(fl__row_slot_u64(in, f), fl__row_slot_u64(acc, f), st->agg.type);
     return want_min ? c < 0 : c > 0;
 }
 
@@ -117,22 +105,15 @@ static bool wins(const agg_state *st, const fl_row *in, const fl_row *acc, bool 
  * copy_row(acc) and a set of the field, for a fixed-width field, without
  * laying the row out field by field. */
 static const fl_row *fold_fixed(agg_state *st, const fl_row *acc, const fl_row *in) {
-    fl_field_agg a = {.kind = st->kind == AGG_SUM   ? FL_FIELD_SUM
-                              : st->kind == AGG_MIN ? FL_FIELD_MIN
-                                                    : FL_FIELD_MAX,
-                      .field = (uint32_t)st->field,
-                      .type = st->field_type};
     uint64_t value;
-    if (!fl__field_agg_fold(&a, acc, in, &value)) return acc;
+    if (!fl__field_agg_fold(&st->agg, acc, in, &value)) return acc;
     uint32_t len = fl__row_len(acc);
     if (len > st->scratch_cap) {
         free(st->scratch);
         st->scratch_cap = len * 2;
         st->scratch = fl_xmalloc(st->scratch_cap);
     }
-    fl__copy_words(st->scratch, acc, len);
-    fl__field_agg_set(st->scratch, a.field, value);
-    return (const fl_row *)st->scratch;
+    return fl__field_agg_apply(&st->agg, st->scratch, acc, value);
 }
 
 /* Builds the new accumulated row from acc and in; returns it (in the
@@ -140,31 +121,22 @@ static const fl_row *fold_fixed(agg_state *st, const fl_row *acc, const fl_row *
 static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, const fl_row *in,
                              fl_error *err) {
     fl_row_builder *b = st->builder;
-    int f = st->field;
+    int f = (int)st->agg.field;
     switch (st->kind) {
-    case AGG_REDUCE: {
+    case AGG_REDUCE:
         fl_row_builder_reset(b);
-        int rc = ((fl_reduce_fn)op->fn)(&op->ctx, acc, in, b);
-        if (rc < 0 || op->ctx.failure) {
-            fl__user_failure(op, "reduce function", rc, err);
-            return NULL;
-        }
-        const fl_row *r = fl_row_builder_finish(b);
-        if (!r)
-            fl_error_set(err, FL_EUSER, "reduce function of \"%s\" built an invalid row: %s",
-                         op->node->name, fl_row_builder_error(b));
-        return r;
-    }
+        return fl__user_row(op, b, ((fl_reduce_fn)op->fn)(&op->ctx, acc, in, b), "reduce function",
+                            err);
     case AGG_SUM:
-        if (fl__field_agg_fixed_width(st->field_type)) return fold_fixed(st, acc, in);
+        if (fl__field_agg_fixed_width(st->agg.type)) return fold_fixed(st, acc, in);
         fl_row_builder_copy_row(b, acc);
         if (fl_row_is_null(in, f)) return acc;
         if (fl_row_is_null(acc, f)) {
             fl_row_builder_copy_field(b, f, in, f);
-        } else if (st->field_type == FL_INT) {
+        } else if (st->agg.type == FL_INT) {
             uint32_t s = (uint32_t)fl_row_get_int(acc, f) + (uint32_t)fl_row_get_int(in, f);
             fl_row_builder_set_int(b, f, (int32_t)s);
-        } else if (st->field_type == FL_DOUBLE) {
+        } else if (st->agg.type == FL_DOUBLE) {
             fl_row_builder_set_double(b, f, fl_row_get_double(acc, f) + fl_row_get_double(in, f));
         } else {
             uint64_t s = (uint64_t)fl_row_get_bigint(acc, f) + (uint64_t)fl_row_get_bigint(in, f);
@@ -173,7 +145,7 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
         return fl_row_builder_finish(b);
     case AGG_MIN:
     case AGG_MAX:
-        if (fl__field_agg_fixed_width(st->field_type)) return fold_fixed(st, acc, in);
+        if (fl__field_agg_fixed_width(st->agg.type)) return fold_fixed(st, acc, in);
         if (!wins(st, in, acc, st->kind == AGG_MIN)) return acc;
         fl_row_builder_copy_row(b, acc);
         fl_row_builder_copy_field(b, f, in, f);

@@ -34,8 +34,6 @@ typedef struct bc_state {
     struct fl_user_state *state; /* what fl_context_broadcast_state returns */
 } bc_state;
 
-static int64_t state_clock(void *arg) { return fl__task_now_ms(arg); }
-
 /* The schema in option `option` (connect_api.c writes it). */
 static fl_schema *option_schema(const fl_operator *op, const char *option, fl_error *err) {
     const char *text = fl_kv_get(op->node->options, option);
@@ -67,7 +65,7 @@ static int bc_open(fl_operator *op, fl_error *err) {
 
     /* One key group and one fixed key (a row (instance INT) = 0): the
      * backend holds just this map. */
-    st->backend = fl_keyed_backend_create(0, 0, 1, state_clock, op->task);
+    st->backend = fl_keyed_backend_create(0, 0, 1, fl__state_clock, op->task);
     fl_schema *ks_schema = fl_schema_of(1, "instance", FL_INT);
     fl_row_builder *kb = fl_row_builder_create(ks_schema);
     fl_row_builder_set_int(kb, 0, 0);
@@ -104,18 +102,10 @@ static int bc_process(fl_operator *op, int input, const fl_batch *in, fl_error *
     bool rules = input == 1;
     fl_process_fn fn = rules ? st->broadcast : st->element;
     fl__broadcast_state_set_writable(st->state, rules);
-    for (uint32_t i = 0; i < in->n; i++) {
-        op->ctx.timestamp = in->ts[i];
-        fl__collector_begin(st->out, in->ts[i]);
-        int rc = fn(&op->ctx, in->rows[i], st->out);
-        int crc = fl__collector_status(st->out);
-        if (crc == FL_ECANCELED) return crc;
-        if (rc < 0 || crc < 0 || op->ctx.failure)
-            return fl__user_failure(op, rules ? "broadcast function" : "element function",
-                                    rc < 0 ? rc : crc, err);
-    }
-    fl__broadcast_state_set_writable(st->state, false);
-    return 0;
+    int rc = fl__collector_run_batch(op, st->out, fn, in,
+                                     rules ? "broadcast function" : "element function", err);
+    if (rc == 0) fl__broadcast_state_set_writable(st->state, false);
+    return rc;
 }
 
 static void bc_close(fl_operator *op) {

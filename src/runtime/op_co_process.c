@@ -20,20 +20,14 @@
 #include "runtime_int.h"
 
 typedef struct co_state {
-    fl_keyed_op keyed; /* used when the node is keyed */
+    /* the keyed part used when the node is keyed; the collector of
+     * flat_map, process and on_timer functions */
+    fl_keyed_process_op base;
     bool is_keyed;
     bool map;                /* map functions, else flat-map / process */
     void *fn[2];             /* per input */
     fl_row_builder *builder; /* map */
-    fl_collector *out;       /* flat_map, process, on_timer */
-    fl_on_timer_fn on_timer;
 } co_state;
-
-static int co_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
-                       fl_error *err) {
-    co_state *st = op->impl;
-    return fl__collector_run_timer(op, st->out, st->on_timer, time, err);
-}
 
 static int co_open(fl_operator *op, fl_error *err) {
     co_state *st = fl_xcalloc(1, sizeof *st);
@@ -46,29 +40,25 @@ static int co_open(fl_operator *op, fl_error *err) {
         return fl_error_set(err, FL_EINVAL, "\"%s\" needs a function for each input",
                             op->node->name);
     if (st->map) st->builder = fl_row_builder_create(op->node->schema);
-    st->out = fl__collector_create(op, op->node->schema);
-    st->on_timer = (fl_on_timer_fn)fl__op_fn(op, "on_timer");
+    st->base.out = fl__collector_create(op, op->node->schema);
+    st->base.on_timer = (fl_on_timer_fn)fl__op_fn(op, "on_timer");
     if (!op->node->key) return 0;
     st->is_keyed = true;
-    st->keyed.on_timer = co_on_timer;
-    return fl__keyed_open(op, &st->keyed, err);
+    st->base.keyed.on_timer = fl__keyed_process_on_timer;
+    return fl__keyed_open(op, &st->base.keyed, err);
 }
 
 static int map_row(fl_operator *op, co_state *st, fl_map_fn fn, const fl_row *row, int64_t ts,
                    fl_error *err) {
     fl_row_builder_reset(st->builder);
-    int rc = fn(&op->ctx, row, st->builder);
-    if (rc < 0 || op->ctx.failure) return fl__user_failure(op, "map function", rc, err);
-    const fl_row *out = fl_row_builder_finish(st->builder);
-    if (!out)
-        return fl_error_set(err, FL_EUSER, "map function of \"%s\" built an invalid row: %s",
-                            op->node->name, fl_row_builder_error(st->builder));
-    return fl__output_emit(&op->out, out, ts);
+    const fl_row *out =
+        fl__user_row(op, st->builder, fn(&op->ctx, row, st->builder), "map function", err);
+    return out ? fl__output_emit(&op->out, out, ts) : FL_EUSER;
 }
 
 static int collect_row(fl_operator *op, co_state *st, fl_process_fn fn, const fl_row *row,
                        int64_t ts, fl_error *err) {
-    return fl__collector_run_row(op, st->out, fn, row, ts, "process function", err);
+    return fl__collector_run_row(op, st->base.out, fn, row, ts, "process function", err);
 }
 
 static int co_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
@@ -99,9 +89,9 @@ static int co_processing_time(fl_operator *op, int64_t now, fl_error *err) {
 static void co_close(fl_operator *op) {
     co_state *st = op->impl;
     if (!st) return;
-    if (st->keyed.backend) fl__keyed_close(&st->keyed);
+    if (st->base.keyed.backend) fl__keyed_close(&st->base.keyed);
     if (st->builder) fl_row_builder_destroy(st->builder);
-    fl__collector_destroy(st->out);
+    fl__collector_destroy(st->base.out);
     free(st);
     op->impl = NULL;
     op->keyed = NULL;

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "keyed_state.h"
 #include "log.h"
 #include "mem.h"
@@ -47,12 +46,6 @@ typedef struct ij_state {
 
 /* Timer namespaces: the side's letter, then the bucket's timestamp. */
 enum { NS_LEN = 9 };
-
-static int64_t sat_add(int64_t a, int64_t b) {
-    int64_t r;
-    if (!__builtin_add_overflow(a, b, &r)) return r;
-    return b > 0 ? INT64_MAX : INT64_MIN;
-}
 
 static const char *side_name(int input) { return input == 0 ? "left" : "right"; }
 
@@ -91,13 +84,9 @@ static int emit_pair(fl_operator *op, ij_state *st, const fl_row *left, int64_t 
     int64_t ts = left_ts > right_ts ? left_ts : right_ts;
     op->ctx.timestamp = ts;
     fl_row_builder_reset(st->out);
-    int rc = st->fn(&op->ctx, left, right, st->out);
-    if (rc < 0 || op->ctx.failure) return fl__user_failure(op, "join function", rc, err);
-    const fl_row *row = fl_row_builder_finish(st->out);
-    if (!row)
-        return fl_error_set(err, FL_EUSER, "join function of \"%s\" built an invalid row: %s",
-                            op->node->name, fl_row_builder_error(st->out));
-    return fl__output_emit(&op->out, row, ts);
+    const fl_row *row =
+        fl__user_row(op, st->out, st->fn(&op->ctx, left, right, st->out), "join function", err);
+    return row ? fl__output_emit(&op->out, row, ts) : FL_EUSER;
 }
 
 /* Joins row (of side `input`, at ts) with the other side's buffered rows of
@@ -107,8 +96,8 @@ static int join_row(fl_operator *op, ij_state *st, int input, const fl_row *row,
     ij_side *other = &st->side[1 - input];
     /* Left at t meets right in [t + lower, t + upper]; right at t meets
      * left in [t - upper, t - lower]. */
-    int64_t lo = input == 0 ? sat_add(ts, st->lower) : sat_add(ts, -st->upper);
-    int64_t hi = input == 0 ? sat_add(ts, st->upper) : sat_add(ts, -st->lower);
+    int64_t lo = input == 0 ? fl__sat_add(ts, st->lower) : fl__sat_add(ts, -st->upper);
+    int64_t hi = input == 0 ? fl__sat_add(ts, st->upper) : fl__sat_add(ts, -st->lower);
     const fl_row *const *keys, *const *values;
     size_t n = fl_kstate_map_entries(other->index, &keys, &values);
     for (size_t i = 0; i < n; i++) {
@@ -140,11 +129,11 @@ static int buffer_row(fl_operator *op, ij_state *st, int input, const fl_row *ro
                             side_name(input), fl_strerror(rc));
     /* The bucket is unmatchable once the watermark passes its last partner's
      * time: left t + upper, right t - lower. */
-    int64_t last = input == 0 ? sat_add(ts, st->upper) : sat_add(ts, -st->lower);
+    int64_t last = input == 0 ? fl__sat_add(ts, st->upper) : fl__sat_add(ts, -st->lower);
     uint8_t ns[NS_LEN];
     ns[0] = input == 0 ? 'L' : 'R';
     memcpy(ns + 1, &ts, sizeof ts);
-    fl_timer_register(st->keyed.backend, FL_EVENT_TIME, sat_add(last, 1), ns, NS_LEN);
+    fl_timer_register(st->keyed.backend, FL_EVENT_TIME, fl__sat_add(last, 1), ns, NS_LEN);
     return 0;
 }
 
@@ -153,7 +142,7 @@ static int ij_process(fl_operator *op, int input, const fl_batch *in, fl_error *
     input = input == 1 ? 1 : 0;
     for (uint32_t i = 0; i < in->n; i++) {
         int64_t ts = in->ts[i];
-        if (ts == INT64_MIN)
+        if (ts == FL_NO_TIMESTAMP)
             return fl_error_set(err, FL_EINVAL,
                                 "\"%s\" joins in event time, but a row of its %s input has no "
                                 "timestamp; assign timestamps and watermarks "
@@ -173,14 +162,6 @@ static int ij_process(fl_operator *op, int input, const fl_batch *in, fl_error *
 
 /* ---- life cycle ------------------------------------------------------------------------------ */
 
-static int option_int(const fl_operator *op, const char *key, int64_t *out, fl_error *err) {
-    const char *v = fl_kv_get(op->node->options, key);
-    if (!v || fl_parse_int(v, out) != 0)
-        return fl_error_set(err, FL_EINVAL, "\"%s\" needs an integer option \"%s\"", op->node->name,
-                            key);
-    return 0;
-}
-
 static const fl_schema *input_schema(const fl_operator *op, int input) {
     const fl_stream_graph *g = op->task->eg->job->stream;
     for (int i = 0; i < op->node->n_inputs; i++)
@@ -193,8 +174,8 @@ static int ij_open(fl_operator *op, fl_error *err) {
     ij_state *st = fl_xcalloc(1, sizeof *st);
     op->impl = st;
     st->fn = (fl_join_fn)op->fn;
-    int rc = option_int(op, "lower", &st->lower, err);
-    if (rc == 0) rc = option_int(op, "upper", &st->upper, err);
+    int rc = fl__op_option_int_required(op, "lower", &st->lower, err);
+    if (rc == 0) rc = fl__op_option_int_required(op, "upper", &st->upper, err);
     if (rc < 0) return rc;
     if (!st->fn) return fl_error_set(err, FL_EINVAL, "\"%s\" has no join function", op->node->name);
     st->ts_schema = fl_schema_of(1, "ts", FL_BIGINT);
@@ -223,10 +204,6 @@ static int ij_open(fl_operator *op, fl_error *err) {
     return 0;
 }
 
-static int ij_watermark(fl_operator *op, int64_t wm, fl_error *err) {
-    return fl__keyed_watermark(op, wm, err);
-}
-
 static void ij_close(fl_operator *op) {
     ij_state *st = op->impl;
     if (!st) return;
@@ -247,6 +224,6 @@ const fl_operator_ops fl__op_interval_join = {
     .kind = "interval_join",
     .open = ij_open,
     .process = ij_process,
-    .watermark = ij_watermark,
+    .watermark = fl__keyed_watermark,
     .close = ij_close,
 };

@@ -9,29 +9,17 @@
 #include "mem.h"
 #include "runtime_int.h"
 
-typedef struct kp_state {
-    fl_keyed_op keyed;
-    fl_collector *out;
-    fl_on_timer_fn on_timer;
-} kp_state;
-
-static int kp_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
-                       fl_error *err) {
-    kp_state *st = op->impl;
-    return fl__collector_run_timer(op, st->out, st->on_timer, time, err);
-}
-
 static int kp_open(fl_operator *op, fl_error *err) {
-    kp_state *st = fl_xcalloc(1, sizeof *st);
+    fl_keyed_process_op *st = fl_xcalloc(1, sizeof *st);
     op->impl = st;
     st->out = fl__collector_create(op, op->node->schema);
     st->on_timer = (fl_on_timer_fn)fl__op_fn(op, "on_timer");
-    st->keyed.on_timer = kp_on_timer;
+    st->keyed.on_timer = fl__keyed_process_on_timer;
     return fl__keyed_open(op, &st->keyed, err);
 }
 
 static int kp_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
-    kp_state *st = op->impl;
+    fl_keyed_process_op *st = op->impl;
     fl_process_fn fn = (fl_process_fn)op->fn;
     for (uint32_t i = 0; i < in->n; i++) {
         int rc = fl__keyed_set_key(op, input, in->rows[i], err);
@@ -43,16 +31,8 @@ static int kp_process(fl_operator *op, int input, const fl_batch *in, fl_error *
     return 0;
 }
 
-static int kp_watermark(fl_operator *op, int64_t wm, fl_error *err) {
-    return fl__keyed_watermark(op, wm, err);
-}
-
-static int kp_processing_time(fl_operator *op, int64_t now, fl_error *err) {
-    return fl__keyed_processing_time(op, now, err);
-}
-
 static void kp_close(fl_operator *op) {
-    kp_state *st = op->impl;
+    fl_keyed_process_op *st = op->impl;
     if (!st) return;
     if (st->keyed.backend) fl__keyed_close(&st->keyed);
     fl__collector_destroy(st->out);
@@ -65,7 +45,7 @@ const fl_operator_ops fl__op_keyed_process = {
     .kind = "keyed_process",
     .open = kp_open,
     .process = kp_process,
-    .watermark = kp_watermark,
-    .on_processing_time = kp_processing_time,
+    .watermark = fl__keyed_watermark,
+    .on_processing_time = fl__keyed_processing_time,
     .close = kp_close,
 };

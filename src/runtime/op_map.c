@@ -17,13 +17,9 @@ static int map_process(fl_operator *op, int input, const fl_batch *in, fl_error 
     for (uint32_t i = 0; i < in->n; i++) {
         fl_row_builder_reset(b);
         op->ctx.timestamp = in->ts[i];
-        int rc = fn(&op->ctx, in->rows[i], b);
-        if (rc < 0 || op->ctx.failure) return fl__user_failure(op, "map function", rc, err);
-        const fl_row *row = fl_row_builder_finish(b);
-        if (!row)
-            return fl_error_set(err, FL_EUSER, "map function of \"%s\" built an invalid row: %s",
-                                op->node->name, fl_row_builder_error(b));
-        rc = fl__output_emit(&op->out, row, in->ts[i]);
+        const fl_row *row = fl__user_row(op, b, fn(&op->ctx, in->rows[i], b), "map function", err);
+        if (!row) return FL_EUSER;
+        int rc = fl__output_emit(&op->out, row, in->ts[i]);
         if (rc < 0) return rc;
     }
     return 0;

@@ -31,11 +31,6 @@ typedef struct ts_state {
     bool idle;
 } ts_state;
 
-static int64_t option_ms(const fl_operator *op, const char *key) {
-    const char *v = fl_kv_get(op->node->options, key);
-    return v ? strtoll(v, NULL, 10) : 0;
-}
-
 static void schedule_next(fl_operator *op, ts_state *st, int64_t now) {
     int64_t period = st->interval > 0 ? st->interval : st->idle_timeout;
     if (period > 0) fl__task_schedule(op->task, op, now + period);
@@ -44,13 +39,12 @@ static void schedule_next(fl_operator *op, ts_state *st, int64_t now) {
 static int ts_open(fl_operator *op, fl_error *err) {
     ts_state *st = fl_xcalloc(1, sizeof *st);
     op->impl = st;
-    const char *f = fl_kv_get(op->node->options, "field");
-    st->field = f ? atoi(f) : -1;
+    st->field = (int)fl__op_option_int(op, "field", -1);
     if (st->field < 0 && !op->fn)
         return fl_error_set(err, FL_EINVAL, "\"%s\" has neither a timestamp field nor an assigner",
                             op->node->name);
-    st->bound = option_ms(op, "out-of-orderness");
-    st->idle_timeout = option_ms(op, "idle-timeout");
+    st->bound = fl__op_option_int(op, "out-of-orderness", 0);
+    st->idle_timeout = fl__op_option_int(op, "idle-timeout", 0);
     st->interval = op->task->settings->watermark_interval_ms;
     st->max_ts = INT64_MIN;
     st->emitted = INT64_MIN;

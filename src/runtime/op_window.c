@@ -79,13 +79,8 @@ static void cleanup_timer(fl_win_op *w, const fl_window *win, bool add) {
     if (t == INT64_MAX) return;
     uint8_t ns[FL_WIN_NS_LEN];
     fl__win_ns(win, ns);
-    fl_time_domain d = w->event_time ? FL_EVENT_TIME : FL_PROCESSING_TIME;
-    if (add) {
-        fl_timer_register(w->keyed.backend, d, t, ns, FL_WIN_NS_LEN);
-        if (d == FL_PROCESSING_TIME) fl__keyed_schedule(w->op);
-    } else {
-        fl_timer_delete(w->keyed.backend, d, t, ns, FL_WIN_NS_LEN);
-    }
+    fl__keyed_timer(w->op, w->event_time ? FL_EVENT_TIME : FL_PROCESSING_TIME, t, ns, FL_WIN_NS_LEN,
+                    add);
 }
 
 /* ---- the merging window set in state ------------------------------------------------------- */
@@ -362,7 +357,6 @@ static void prefetch_row(fl_win_op *w, const fl_batch *in, uint32_t j, bool entr
 
 static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     fl_win_op *w = op->impl;
-    w->err = err;
     bool keyed = op->node->key != NULL;
     bool by_clock = !w->event_time;
     bool projected = false;
@@ -418,7 +412,6 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
 static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len, int64_t time,
                         fl_error *err) {
     fl_win_op *w = op->impl;
-    w->err = err;
     if (ns_len != FL_WIN_NS_LEN) return 0; /* not a window's (a user function's own timer) */
     fl_window win = fl__win_of_ns(ns);
     if (w->sliced) return sliced_timer(w, domain, &win, time);
@@ -453,29 +446,7 @@ static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns
     return rc;
 }
 
-static int win_watermark(fl_operator *op, int64_t wm, fl_error *err) {
-    ((fl_win_op *)op->impl)->err = err;
-    return fl__keyed_watermark(op, wm, err);
-}
-
-static int win_processing_time(fl_operator *op, int64_t now, fl_error *err) {
-    ((fl_win_op *)op->impl)->err = err;
-    return fl__keyed_processing_time(op, now, err);
-}
-
 /* ---- opening ------------------------------------------------------------------------------- */
-
-static int64_t option_ms(const fl_operator *op, const char *key, int64_t dflt) {
-    const char *v = fl_kv_get(op->node->options, key);
-    return v && *v ? strtoll(v, NULL, 10) : dflt;
-}
-
-static bool option_true(const fl_operator *op, const char *key) {
-    const char *v = fl_kv_get(op->node->options, key);
-    return v && strcmp(v, "true") == 0;
-}
-
-static int64_t state_clock(void *arg) { return fl__task_now_ms(arg); }
 
 /* window_all: no key field, one constant key (an empty row) for everything. */
 static int open_unkeyed(fl_operator *op, fl_win_op *w, fl_error *err) {
@@ -486,7 +457,7 @@ static int open_unkeyed(fl_operator *op, fl_win_op *w, fl_error *err) {
     k->scheduled = INT64_MAX;
     k->firing_domain = -1;
     int maxp = op->node->max_parallelism;
-    k->backend = fl_keyed_backend_create(0, maxp - 1, maxp, state_clock, op->task);
+    k->backend = fl_keyed_backend_create(0, maxp - 1, maxp, fl__state_clock, op->task);
     if (!k->backend)
         return fl_error_set(err, FL_EINVAL, "\"%s\": bad max parallelism %d", op->node->name, maxp);
     fl_keyed_backend_set_key(k->backend, empty_key, sizeof empty_key,
@@ -500,7 +471,7 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     if (rc < 0) return rc;
     w->event_time = fl__win_event_time(&w->assigner);
     w->merging = fl__win_merging(&w->assigner);
-    w->lateness = option_ms(op, FL_WIN_OPT_LATENESS, 0);
+    w->lateness = fl__op_option_int(op, FL_WIN_OPT_LATENESS, 0);
     const char *tag = fl_kv_get(n->options, FL_WIN_OPT_LATE_TAG);
     w->late_out = -1;
     for (int i = 0; tag && i < op->n_side_outs; i++)
@@ -508,9 +479,9 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
 
     if (fl__win_trigger_parse(fl_kv_get(n->options, FL_WIN_OPT_TRIGGER), &w->trigger.kind) < 0)
         w->trigger.kind = FL_TRIGGER_DEFAULT;
-    w->trigger.count = option_ms(op, FL_WIN_OPT_TRIGGER_COUNT, 0);
-    w->trigger.interval_ms = option_ms(op, FL_WIN_OPT_TRIGGER_INTERVAL, 0);
-    w->trigger.purging = option_true(op, FL_WIN_OPT_TRIGGER_PURGING);
+    w->trigger.count = fl__op_option_int(op, FL_WIN_OPT_TRIGGER_COUNT, 0);
+    w->trigger.interval_ms = fl__op_option_int(op, FL_WIN_OPT_TRIGGER_INTERVAL, 0);
+    w->trigger.purging = fl__op_option_true(op, FL_WIN_OPT_TRIGGER_PURGING);
     if (w->trigger.kind == FL_TRIGGER_DEFAULT && w->assigner.kind != FL_WINDOW_GLOBAL)
         w->trigger.kind = w->assigner.domain == FL_TIME_PROCESSING ? FL_TRIGGER_PROCESSING_TIME
                                                                    : FL_TRIGGER_EVENT_TIME;
@@ -533,23 +504,22 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     const char *ev = fl_kv_get(n->options, FL_WIN_OPT_EVICTOR);
     if (ev && strcmp(ev, "count") == 0) w->evictor.kind = FL_EVICTOR_COUNT;
     if (ev && strcmp(ev, "time") == 0) w->evictor.kind = FL_EVICTOR_TIME;
-    w->evictor.count = option_ms(op, FL_WIN_OPT_EVICTOR_COUNT, 0);
-    w->evictor.keep_ms = option_ms(op, FL_WIN_OPT_EVICTOR_KEEP, 0);
-    w->evictor.after = option_true(op, FL_WIN_OPT_EVICTOR_AFTER);
+    w->evictor.count = fl__op_option_int(op, FL_WIN_OPT_EVICTOR_COUNT, 0);
+    w->evictor.keep_ms = fl__op_option_int(op, FL_WIN_OPT_EVICTOR_KEEP, 0);
+    w->evictor.after = fl__op_option_true(op, FL_WIN_OPT_EVICTOR_AFTER);
 
-    if (fl__win_fn_parse(fl_kv_get(n->options, FL_WIN_OPT_FUNCTION), &w->fn_kind) < 0)
+    const char *function = fl_kv_get(n->options, FL_WIN_OPT_FUNCTION);
+    if (fl__win_fn_parse(function, &w->fn_kind) < 0)
         return fl_error_set(err, FL_EINVAL, "\"%s\": unknown window function \"%s\"", n->name,
-                            fl_kv_get(n->options, FL_WIN_OPT_FUNCTION));
-    w->field = (int)option_ms(op, FL_WIN_OPT_FIELD, -1);
-    if (w->fn_kind == FL_WIN_SUM || w->fn_kind == FL_WIN_MIN || w->fn_kind == FL_WIN_MAX) {
-        if (w->field < 0 || w->field >= fl_schema_num_fields(op->input_schema))
+                            function);
+    fl_field_agg_kind fold;
+    if (fl__field_agg_parse(function, &fold)) { /* sum/min/max */
+        int field = (int)fl__op_option_int(op, FL_WIN_OPT_FIELD, -1);
+        if (field < 0 || field >= fl_schema_num_fields(op->input_schema))
             return fl_error_set(err, FL_EINVAL, "\"%s\": bad field index", n->name);
-        w->field_agg = (fl_field_agg){
-            .kind = w->fn_kind == FL_WIN_SUM   ? FL_FIELD_SUM
-                    : w->fn_kind == FL_WIN_MIN ? FL_FIELD_MIN
-                                               : FL_FIELD_MAX,
-            .field = (uint32_t)w->field,
-            .type = fl_schema_field_type(op->input_schema, w->field)};
+        w->field_agg = (fl_field_agg){.kind = fold,
+                                      .field = (uint32_t)field,
+                                      .type = fl_schema_field_type(op->input_schema, field)};
     }
     w->reduce = (fl_reduce_fn)fl__op_fn(op, FL_WIN_FN_REDUCE);
     w->process = (fl_window_process_fn)fl__op_fn(op, FL_WIN_FN_PROCESS);
@@ -615,7 +585,7 @@ static int win_open(fl_operator *op, fl_error *err) {
     fl_win_op *w = fl_xcalloc(1, sizeof *w);
     op->impl = w;
     w->op = op;
-    w->err = err;
+    w->err = err; /* the task's error: every call of the operator reports there */
     int rc = open_plan(op, w, err);
     if (rc < 0) return rc;
     w->keyed.on_timer = win_on_timer;
@@ -689,7 +659,7 @@ const fl_operator_ops fl__op_window = {
     .kind = "window",
     .open = win_open,
     .process = win_process,
-    .watermark = win_watermark,
-    .on_processing_time = win_processing_time,
+    .watermark = fl__keyed_watermark,
+    .on_processing_time = fl__keyed_processing_time,
     .close = win_close,
 };

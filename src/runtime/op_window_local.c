@@ -174,30 +174,22 @@ static void grow_slots(local_agg *l) {
 
 /* ---- aggregate functions ------------------------------------------------------------------ */
 
-static int user_failure(local_agg *l, const char *what, int rc, fl_error *err) {
-    return fl__user_failure(l->op, what, rc, err);
-}
-
 /* The accumulator of acc (NULL: a new one) with row added, in a builder. */
 static int acc_add(local_agg *l, const fl_row *acc, const fl_row *row, int64_t ts,
                    const fl_row **out, fl_error *err) {
-    fl_context *ctx = &l->op->ctx;
+    fl_operator *op = l->op;
+    fl_context *ctx = &op->ctx;
     ctx->timestamp = ts;
     if (!acc) {
         fl_row_builder_reset(l->acc_b);
-        int rc = l->fn.create_accumulator(ctx, l->acc_b);
-        if (rc < 0 || ctx->failure) return user_failure(l, "create_accumulator", rc, err);
-        if (!(acc = fl_row_builder_finish(l->acc_b)))
-            return fl_error_set(err, FL_EUSER, "create_accumulator of \"%s\" built an invalid row: %s",
-                                l->op->node->name, fl_row_builder_error(l->acc_b));
+        acc = fl__user_row(op, l->acc_b, l->fn.create_accumulator(ctx, l->acc_b),
+                           "create_accumulator", err);
+        if (!acc) return FL_EUSER;
     }
     fl_row_builder_reset(l->acc_a);
-    int rc = l->fn.add(ctx, row, acc, l->acc_a);
-    if (rc < 0 || ctx->failure) return user_failure(l, "aggregate function", rc, err);
-    if (!(*out = fl_row_builder_finish(l->acc_a)))
-        return fl_error_set(err, FL_EUSER, "aggregate function of \"%s\" built an invalid row: %s",
-                            l->op->node->name, fl_row_builder_error(l->acc_a));
-    return 0;
+    *out =
+        fl__user_row(op, l->acc_a, l->fn.add(ctx, row, acc, l->acc_a), "aggregate function", err);
+    return *out ? 0 : FL_EUSER;
 }
 
 static void keep_acc(local_agg *l, const held_row *x, const fl_row *acc) {
@@ -394,12 +386,13 @@ static int local_open(fl_operator *op, fl_error *err) {
     const char *f = fl_kv_get(n->options, FL_WIN_OPT_FUNCTION);
     if (fl__win_fn_parse(f, &fn) < 0) fn = FL_WIN_PROCESS;
     l->aggregate = fn == FL_WIN_AGGREGATE || fn == FL_WIN_AGGREGATE_PROCESS;
-    const char *fld = fl_kv_get(n->options, FL_WIN_OPT_FIELD);
-    int field = fld ? atoi(fld) : -1;
+    int field = (int)fl__op_option_int(op, FL_WIN_OPT_FIELD, -1);
     bool field_ok = field >= 0 && field < fl_schema_num_fields(op->input_schema);
+    fl_field_agg_kind fold = FL_FIELD_SUM;
+    bool by_field = fl__field_agg_parse(f, &fold); /* sum/min/max */
     if (!n->key || n->key->n_fields == 0 || a.domain != FL_TIME_EVENT ||
         (a.kind != FL_WINDOW_TUMBLING && a.kind != FL_WINDOW_SLIDING) ||
-        (!l->aggregate && (!field_ok || (fn != FL_WIN_SUM && fn != FL_WIN_MIN && fn != FL_WIN_MAX))))
+        (!l->aggregate && (!field_ok || !by_field)))
         return fl_error_set(err, FL_EINVAL,
                             "\"%s\": a local window aggregate needs a sum, min, max or merging "
                             "aggregate keyed by fields over tumbling or sliding event-time windows",
@@ -421,9 +414,7 @@ static int local_open(fl_operator *op, fl_error *err) {
         l->out = fl_row_builder_create(n->schema);
         l->accs = fl_xcalloc(LOCAL_MAX_ROWS, sizeof *l->accs);
     } else {
-        l->agg = (fl_field_agg){.kind = fn == FL_WIN_SUM   ? FL_FIELD_SUM
-                                        : fn == FL_WIN_MIN ? FL_FIELD_MIN
-                                                           : FL_FIELD_MAX,
+        l->agg = (fl_field_agg){.kind = fold,
                                 .field = (uint32_t)field,
                                 .type = fl_schema_field_type(op->input_schema, field)};
     }

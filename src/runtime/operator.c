@@ -1,6 +1,7 @@
 /*
- * operator.c - the table of operator kinds a stream node can name, and what
- * the connector-backed operators (source, sink) share.
+ * operator.c - the table of operator kinds a stream node can name, what
+ * the connector-backed operators (source, sink) share, and how operators
+ * read their node's options.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,4 +34,25 @@ void *fl__op_fn(const fl_operator *op, const char *role) {
     for (int i = 0; i < op->n_fns; i++)
         if (strcmp(op->fns[i].role, role) == 0) return op->fns[i].fn;
     return NULL;
+}
+
+/* Integer options are decimal numbers the API wrote (fl_parse_int reads them). */
+int64_t fl__op_option_int(const fl_operator *op, const char *key, int64_t dflt) {
+    const char *v = fl_kv_get(op->node->options, key);
+    int64_t x;
+    return v && fl_parse_int(v, &x) == 0 ? x : dflt;
+}
+
+int fl__op_option_int_required(const fl_operator *op, const char *key, int64_t *out,
+                               fl_error *err) {
+    const char *v = fl_kv_get(op->node->options, key);
+    if (!v || fl_parse_int(v, out) != 0)
+        return fl_error_set(err, FL_EINVAL, "\"%s\" needs an integer option \"%s\"", op->node->name,
+                            key);
+    return 0;
+}
+
+bool fl__op_option_true(const fl_operator *op, const char *key) {
+    const char *v = fl_kv_get(op->node->options, key);
+    return v && strcmp(v, "true") == 0;
 }

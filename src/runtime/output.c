@@ -74,70 +74,60 @@ int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts) {
     return 0;
 }
 
-int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts) {
+int fl__output_make_room(fl_output *o, uint32_t len) {
     fl_batch *b = &o->batch;
-    uint32_t len = fl__row_len(row);
-    if (b->n == b->cap || b->used + len > b->bytes_cap) {
-        int rc = fl__output_flush(o);
-        if (rc < 0) return rc;
-        if (len > b->bytes_cap) {
-            /* Only grown while empty, so no borrowed pointer dangles. */
-            size_t cap = b->bytes_cap ? b->bytes_cap : FL_BATCH_BYTES;
-            while (cap < len) cap *= 2;
-            free(b->bytes);
-            b->bytes = fl_xmalloc(cap);
-            b->bytes_cap = cap;
-        }
+    int rc = fl__output_flush(o);
+    if (rc < 0) return rc;
+    if (len > b->bytes_cap) {
+        /* Only grown while empty, so no borrowed pointer dangles. */
+        size_t cap = b->bytes_cap ? b->bytes_cap : FL_BATCH_BYTES;
+        while (cap < len) cap *= 2;
+        free(b->bytes);
+        b->bytes = fl_xmalloc(cap);
+        b->bytes_cap = cap;
     }
-    uint8_t *at = b->bytes + b->used;
-    memcpy(at, row, len);
-    b->used += len;
-    b->rows[b->n] = (const fl_row *)at;
-    b->ts[b->n] = ts;
-    b->n++;
     return 0;
 }
 
-int fl__output_watermark(fl_output *o, int64_t watermark) {
-    fl_error *err = &o->task->error;
-    int rc = fl__output_flush(o);
-    for (int i = 0; rc == 0 && i < o->n_targets; i++) {
-        fl_output_target *t = &o->targets[i];
-        if (t->chained)
-            rc = fl__op_watermark(t->chained, watermark);
-        else
-            rc = fl__writer_broadcast_control(t->writer, FL_EL_WATERMARK, watermark, err);
-    }
+int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts) {
+    uint32_t len = fl__row_len(row);
+    uint8_t *at;
+    int rc = fl__output_reserve(o, len, ts, &at);
+    if (rc == 0) memcpy(at, row, len);
     return rc;
 }
 
-int fl__output_status(fl_output *o, bool idle) {
+/* Flushes, then passes a control element (FL_EL_WATERMARK, FL_EL_STATUS
+ * or FL_EL_END_OF_PARTITION, with its value) to every target: a chained
+ * operator gets the matching call, a network output the element. */
+static int output_control(fl_output *o, uint8_t tag, int64_t value) {
     fl_error *err = &o->task->error;
     int rc = fl__output_flush(o);
     for (int i = 0; rc == 0 && i < o->n_targets; i++) {
         fl_output_target *t = &o->targets[i];
-        if (t->chained)
-            rc = fl__op_forward_status(t->chained, idle);
-        else
-            rc = fl__writer_broadcast_control(t->writer, FL_EL_STATUS, idle ? 1 : 0, err);
-    }
-    return rc;
-}
-
-int fl__output_end(fl_output *o) {
-    fl_error *err = &o->task->error;
-    int rc = fl__output_flush(o);
-    for (int i = 0; rc == 0 && i < o->n_targets; i++) {
-        fl_output_target *t = &o->targets[i];
-        if (t->chained) {
-            rc = fl__op_end(t->chained);
+        if (!t->chained) {
+            rc = fl__writer_broadcast_control(t->writer, tag, value, err);
+            if (rc == 0 && tag == FL_EL_END_OF_PARTITION) rc = fl__writer_flush(t->writer, err);
+        } else if (tag == FL_EL_WATERMARK) {
+            rc = fl__op_watermark(t->chained, value);
+        } else if (tag == FL_EL_STATUS) {
+            rc = fl__op_forward_status(t->chained, value != 0);
         } else {
-            rc = fl__writer_broadcast_control(t->writer, FL_EL_END_OF_PARTITION, 0, err);
-            if (rc == 0) rc = fl__writer_flush(t->writer, err);
+            rc = fl__op_end(t->chained);
         }
     }
     return rc;
 }
+
+int fl__output_watermark(fl_output *o, int64_t watermark) {
+    return output_control(o, FL_EL_WATERMARK, watermark);
+}
+
+int fl__output_status(fl_output *o, bool idle) {
+    return output_control(o, FL_EL_STATUS, idle ? 1 : 0);
+}
+
+int fl__output_end(fl_output *o) { return output_control(o, FL_EL_END_OF_PARTITION, 0); }
 
 /* ---- all outputs of an operator --------------------------------------------------------- */
 

@@ -52,6 +52,14 @@ typedef struct fl_run_settings {
     const char *job_id;
 } fl_run_settings;
 
+/* a + b, saturating at INT64_MIN / INT64_MAX: times near the ends of the
+ * range stay well defined. */
+static inline int64_t fl__sat_add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* ---- batches ----------------------------------------------------------------------- */
 
 #define FL_BATCH_ROWS  512
@@ -90,6 +98,25 @@ typedef struct fl_output {
 
 /* Copies row into the output batch. 0 or a negative error (FL_ECANCELED). */
 int fl__output_emit(fl_output *o, const fl_row *row, int64_t ts);
+/* Flushes o's batch and grows it, when empty, to hold a row of len bytes.
+ * 0 or a negative error. */
+int fl__output_make_room(fl_output *o, uint32_t len);
+/* Adds a row of len bytes at ts to o's batch (flushing a full batch first)
+ * and sets *at to where its bytes go; the caller writes them before
+ * anything else touches the batch. 0 or a negative error. */
+static inline int fl__output_reserve(fl_output *o, uint32_t len, int64_t ts, uint8_t **at) {
+    fl_batch *b = &o->batch;
+    if (b->n == b->cap || b->used + len > b->bytes_cap) {
+        int rc = fl__output_make_room(o, len);
+        if (rc < 0) return rc;
+    }
+    *at = b->bytes + b->used;
+    b->used += len;
+    b->rows[b->n] = (const fl_row *)*at;
+    b->ts[b->n] = ts;
+    b->n++;
+    return 0;
+}
 /* Adds a borrowed row that stays valid until the current process call ends. */
 int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts);
 /* Pushes the batch to every target. */
@@ -181,6 +208,15 @@ struct fl_operator {
  * started; NULL when the node has none. */
 void *fl__op_fn(const fl_operator *op, const char *role);
 
+/* Integer option `key` of op's node; dflt when the node has none or it is
+ * not an integer. */
+int64_t fl__op_option_int(const fl_operator *op, const char *key, int64_t dflt);
+/* The same for an option the operator cannot do without: 0, or FL_EINVAL
+ * with err filled when it is missing or not an integer. */
+int fl__op_option_int_required(const fl_operator *op, const char *key, int64_t *out, fl_error *err);
+/* Whether option `key` of op's node is "true". */
+bool fl__op_option_true(const fl_operator *op, const char *key);
+
 /* The ops of a node kind ("map", "source", ...), or NULL. */
 const fl_operator_ops *fl__operator_ops(const char *kind);
 
@@ -203,6 +239,17 @@ extern const fl_operator_ops fl__op_interval_join;
 /* Turns a failed user call into FL_EUSER with the function's message (or
  * "<what> returned <rc>"), and resets the context's failure. */
 int fl__user_failure(fl_operator *op, const char *what, int rc, fl_error *err);
+
+/* The row a user function that returned rc built in b; NULL with err
+ * filled when the function failed (fl__user_failure, naming `what`) or
+ * built an invalid row ("<what> of "<node>" built an invalid row: ..."). */
+const fl_row *fl__user_row_failed(fl_operator *op, fl_row_builder *b, int rc, const char *what,
+                                  fl_error *err);
+static inline const fl_row *fl__user_row(fl_operator *op, fl_row_builder *b, int rc,
+                                         const char *what, fl_error *err) {
+    const fl_row *row = rc < 0 || op->ctx.failure ? NULL : fl_row_builder_finish(b);
+    return row ? row : fl__user_row_failed(op, b, rc, what, err);
+}
 
 /* The options of a source or sink operator's connector, checked against
  * its table; NULL with err filled when one is wrong. */
@@ -287,6 +334,26 @@ int fl__keyed_watermark(fl_operator *op, int64_t wm, fl_error *err);
 int fl__keyed_processing_time(fl_operator *op, int64_t now, fl_error *err);
 /* After registering processing-time timers: makes sure the task calls back. */
 void fl__keyed_schedule(fl_operator *op);
+/* Registers (add) or deletes a timer (domain: fl_time_domain) of the
+ * backend's current key in namespace ns; registering a processing-time
+ * timer makes sure the task calls back. */
+void fl__keyed_timer(fl_operator *op, int domain, int64_t time, const void *ns, uint32_t ns_len,
+                     bool add);
+/* The clock of keyed state backends (state TTL): processing time of the
+ * task `task` (an fl_task). */
+int64_t fl__state_clock(void *task);
+
+/* Keyed operators whose timers run the user's on_timer function (keyed
+ * process functions, keyed co-process functions): op->impl starts with
+ * this. */
+typedef struct fl_keyed_process_op {
+    fl_keyed_op keyed;
+    fl_collector *out;       /* what the user functions emit through */
+    fl_on_timer_fn on_timer; /* NULL: timers fire without a call */
+} fl_keyed_process_op;
+/* Their fl_keyed_op.on_timer: runs on_timer through out. */
+int fl__keyed_process_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns_len,
+                               int64_t time, fl_error *err);
 /* Frees user state handles (non-keyed operators too: operator state). */
 void fl__user_states_free(struct fl_user_state **list);
 /* Clears the current key's entry of every keyed user state in namespace

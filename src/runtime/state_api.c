@@ -434,12 +434,7 @@ const fl_row *fl_context_current_key(const fl_context *ctx) {
 
 static void timer_call(fl_context *ctx, fl_time_domain d, int64_t time, bool add) {
     fl_keyed_op *k = keyed_or_fail(ctx, "a timer");
-    if (!k) return;
-    if (add)
-        fl_timer_register(k->backend, d, time, k->ns, k->ns_len);
-    else
-        fl_timer_delete(k->backend, d, time, k->ns, k->ns_len);
-    if (d == FL_PROCESSING_TIME && add) fl__keyed_schedule(ctx->op);
+    if (k) fl__keyed_timer(ctx->op, d, time, k->ns, k->ns_len, add);
 }
 
 void fl_context_register_event_timer(fl_context *ctx, int64_t t) {

@@ -431,10 +431,7 @@ static int dispatch(fl_task *t, fl_buffer *buf) {
     int rc = process_buffer(t, buf, 0, &resume);
     if (rc == 1) {
         /* The rest of this buffer waits at the head of the parked queue. */
-        buf->next = ch->parked.head;
-        ch->parked.head = buf;
-        if (!ch->parked.tail) ch->parked.tail = buf;
-        ch->parked.count++;
+        fl_buffer_queue_push_front(&ch->parked, buf);
         ch->parked_offset = resume;
         return 0;
     }
@@ -454,10 +451,7 @@ static int unblock_all(fl_task *t) {
             ch->parked_offset = 0;
             int rc = process_buffer(t, buf, offset, &resume);
             if (rc == 1) {
-                buf->next = ch->parked.head;
-                ch->parked.head = buf;
-                if (!ch->parked.tail) ch->parked.tail = buf;
-                ch->parked.count++;
+                fl_buffer_queue_push_front(&ch->parked, buf);
                 ch->parked_offset = resume;
                 break;
             }

@@ -36,10 +36,7 @@ void fl__task_deliver_barrier_priority(fl_task *consumer, int channel, int64_t i
     fl_element_write_header(b->data, FL_EL_BARRIER, 8, id);
     memcpy(b->data + FL_EL_HEADER, &overtaken, 8);
     b->size = FL_EL_HEADER + 8;
-    b->next = consumer->inbox.head;
-    consumer->inbox.head = b;
-    if (!consumer->inbox.tail) consumer->inbox.tail = b;
-    consumer->inbox.count++;
+    fl_buffer_queue_push_front(&consumer->inbox, b);
     atomic_store(&consumer->has_priority, true);
     pthread_cond_signal(&consumer->cv);
     pthread_mutex_unlock(&consumer->mu);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "mem.h"
+#include "runtime_int.h"
 #include "window_int.h"
 
 /* ---- names --------------------------------------------------------------------------------- */
@@ -93,14 +95,13 @@ void fl__win_assigner_to_options(const fl_window_assigner *a, fl_kv *o) {
     }
 }
 
+/* The integer option key (what set_ms wrote), read as the operators read
+ * theirs (fl__op_option_int). */
 static int get_ms(const fl_kv *o, const char *key, int64_t *out, fl_error *err) {
     const char *v = fl_kv_get(o, key);
-    char *end;
     if (!v || !*v) return fl_error_set(err, FL_EINVAL, "window option \"%s\" is missing", key);
-    long long x = strtoll(v, &end, 10);
-    if (*end)
+    if (fl_parse_int(v, out) != 0)
         return fl_error_set(err, FL_EINVAL, "window option \"%s\" is not a number: %s", key, v);
-    *out = x;
     return 0;
 }
 
@@ -154,9 +155,6 @@ const char *fl__win_assigner_describe(const fl_window_assigner *a, char *buf, si
     return buf;
 }
 
-/* ---- schemas as option values -------------------------------------------------------------- */
-
-/* "name:TYPE,name:TYPE" with '%', ':' and ',' of names written as %XX. */
 /* ---- windows as namespaces ----------------------------------------------------------------- */
 
 /* Little-endian whatever the host (a plain copy on little-endian hosts). */
@@ -193,12 +191,6 @@ fl_window fl__win_of_ns(const void *ns) {
 
 /* ---- assigning ----------------------------------------------------------------------------- */
 
-static int64_t sat_add(int64_t a, int64_t b) {
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
 static int64_t sat_sub(int64_t a, int64_t b) {
     int64_t r;
     if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? INT64_MIN : INT64_MAX;
@@ -223,7 +215,7 @@ size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out) {
     switch (a->kind) {
     case FL_WINDOW_TUMBLING: {
         int64_t start = fl__win_start(ts, a->offset_ms, a->size_ms);
-        out[0] = (fl_window){start, sat_add(start, a->size_ms)};
+        out[0] = (fl_window){start, fl__sat_add(start, a->size_ms)};
         return 1;
     }
     case FL_WINDOW_SLIDING: {
@@ -232,13 +224,13 @@ size_t fl__win_assign(const fl_window_assigner *a, int64_t ts, fl_window *out) {
         int64_t last = fl__win_start(ts, a->offset_ms, a->slide_ms);
         int64_t lowest = sat_sub(ts, a->size_ms);
         for (int64_t start = last; start > lowest; start = sat_sub(start, a->slide_ms)) {
-            out[n++] = (fl_window){start, sat_add(start, a->size_ms)};
+            out[n++] = (fl_window){start, fl__sat_add(start, a->size_ms)};
             if (start == INT64_MIN || n == fl__win_max_windows(a)) break;
         }
         return n;
     }
     case FL_WINDOW_SESSION:
-        out[0] = (fl_window){ts, sat_add(ts, a->gap_ms)};
+        out[0] = (fl_window){ts, fl__sat_add(ts, a->gap_ms)};
         return 1;
     case FL_WINDOW_GLOBAL:
         out[0] = (fl_window){INT64_MIN, INT64_MAX};

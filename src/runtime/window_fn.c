@@ -40,14 +40,9 @@ static uint8_t *scratch(fl_win_op *w, size_t n) {
 static const fl_row *combine(fl_win_op *w, const fl_row *acc, const fl_row *in) {
     uint64_t value;
     if (!fl__field_agg_fold(&w->field_agg, acc, in, &value)) return acc;
-    uint32_t len = fl__row_len(acc);
-    uint8_t *out = w->scratch;
-    if ((const uint8_t *)acc != out) {
-        out = scratch(w, len);
-        fl__copy_words(out, acc, len);
-    }
-    fl__field_agg_set(out, w->field_agg.field, value);
-    return (const fl_row *)out;
+    /* acc may be the scratch row of the previous fold (evictors): in place. */
+    uint8_t *out = (const uint8_t *)acc == w->scratch ? w->scratch : scratch(w, fl__row_len(acc));
+    return fl__field_agg_apply(&w->field_agg, out, acc, value);
 }
 
 /* The reducing state's function for sum/min/max of merging windows. */
@@ -211,6 +206,17 @@ int fl__win_fn_add(fl_win_op *w, int input, const fl_row *row, int64_t ts, bool 
 
 /* ---- firing -------------------------------------------------------------------------------- */
 
+/* How a call that emitted through w->out (it returned rc) went: 0,
+ * FL_ECANCELED, or its failure (context.c's collector_outcome, with the
+ * window's failure messages). */
+static int call_outcome(fl_win_op *w, int rc, const char *what) {
+    int crc = fl__collector_status(w->out);
+    if (crc == FL_ECANCELED) return crc;
+    if (rc < 0 || crc < 0 || w->op->ctx.failure)
+        return fl__win_user_failure(w, what, rc < 0 ? rc : crc);
+    return 0;
+}
+
 static int call_process(fl_win_op *w, const fl_window *win, const fl_row *const *rows, size_t n) {
     fl_operator *op = w->op;
     int64_t ts = fl__win_max_ts(win);
@@ -224,11 +230,7 @@ static int call_process(fl_win_op *w, const fl_window *win, const fl_row *const 
     int rc = w->process(&op->ctx, win, rows, n, w->out);
     w->keyed.ns = NULL;
     w->keyed.ns_len = 0;
-    int crc = fl__collector_status(w->out);
-    if (crc == FL_ECANCELED) return crc;
-    if (rc < 0 || crc < 0 || op->ctx.failure)
-        return fl__win_user_failure(w, "process window function", rc < 0 ? rc : crc);
-    return 0;
+    return call_outcome(w, rc, "process window function");
 }
 
 /* One result row (incremental functions): emitted, or handed to the process function. */
@@ -238,12 +240,10 @@ static int emit_single(fl_win_op *w, const fl_window *win, const fl_row *r) {
     return fl__output_emit(&w->op->out, r, fl__win_max_ts(win));
 }
 
+/* The row a function built in b once its failure was checked
+ * (fl__win_user_failure): NULL with the invalid row reported. */
 static const fl_row *finish(fl_win_op *w, fl_row_builder *b, const char *what) {
-    const fl_row *r = fl_row_builder_finish(b);
-    if (!r)
-        fl_error_set(w->err, FL_EUSER, "%s of \"%s\" built an invalid row: %s", what,
-                     w->op->node->name, fl_row_builder_error(b));
-    return r;
+    return fl__user_row(w->op, b, 0, what, w->err);
 }
 
 /* An incremental function folded over the rows (with an evictor); NULL
@@ -363,12 +363,7 @@ static int apply(fl_win_op *w, const fl_window *win, const fl_row *const *wrappe
                 }
             }
         }
-        int crc = fl__collector_status(w->out);
-        if (crc == FL_ECANCELED) return crc;
-        if (rc < 0 || crc < 0 || op->ctx.failure)
-            return fl__win_user_failure(w, k == FL_WIN_JOIN ? "join function" : "co-group function",
-                                        rc < 0 ? rc : crc);
-        return 0;
+        return call_outcome(w, rc, k == FL_WIN_JOIN ? "join function" : "co-group function");
     }
     for (size_t i = 0; i < n; i++) w->rows[i] = unwrap(wrapped[i]);
     if (k == FL_WIN_PROCESS) return call_process(w, win, w->rows, n);

@@ -46,8 +46,7 @@ struct fl_win_op {
     fl_trigger_fns user_trigger;
     fl_evictor evictor;
     fl_win_fn_kind fn_kind;
-    int field;              /* sum/min/max: the field */
-    fl_field_agg field_agg; /* and how it folds */
+    fl_field_agg field_agg; /* sum/min/max: the field and how it folds */
     fl_reduce_fn reduce;
     fl_window_process_fn process;
     fl_aggregate_function agg; /* functions resolved, schemas owned */
@@ -117,7 +116,8 @@ struct fl_win_op {
         fl_value_state *state;
     } * trigger_states;
     size_t n_trigger_states;
-    fl_error *err; /* where callbacks report (the task's error) */
+    fl_error *err; /* where callbacks report: the task's error, which the task passes to
+                      every call of the operator (set at open) */
     int64_t late_dropped;
 
     /* The keys of the batch being processed (keys of fields only), projected

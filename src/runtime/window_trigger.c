@@ -27,13 +27,7 @@ int64_t fl_trigger_current_processing_time(const fl_trigger_ctx *t) {
 }
 
 static void timer(fl_trigger_ctx *t, fl_time_domain d, int64_t time, bool add) {
-    fl_win_op *w = t->w;
-    if (add) {
-        fl_timer_register(w->keyed.backend, d, time, t->ns, FL_WIN_NS_LEN);
-        if (d == FL_PROCESSING_TIME) fl__keyed_schedule(w->op);
-    } else {
-        fl_timer_delete(w->keyed.backend, d, time, t->ns, FL_WIN_NS_LEN);
-    }
+    fl__keyed_timer(t->w->op, d, time, t->ns, FL_WIN_NS_LEN, add);
 }
 
 void fl_trigger_register_event_timer(fl_trigger_ctx *t, int64_t time) {
