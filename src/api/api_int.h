@@ -52,8 +52,6 @@ struct fl_env {
     fl_stream_graph *graph;
     fl_error error;     /* first building error */
     fl_stream *handles; /* every handle, to free */
-    fl_keyed_stream **keyed;
-    int n_keyed, cap_keyed;
     fl_collect *collects;
     void *library;
     char *library_path;
@@ -62,7 +60,7 @@ struct fl_env {
     fl_error last_error; /* of the last execute() */
     int poison_node;     /* a node returned by failed calls */
     fl_manual_clock *clock; /* borrowed; NULL: the wall clock */
-    void **kept;            /* building handles of other kinds, freed with the env */
+    void **kept;            /* fl__env_keep's blocks (keyed, windowed handles, ...) */
     int n_kept, cap_kept;
 };
 
@@ -76,6 +74,10 @@ fl_stream_node *fl__add_node(fl_stream *s, const char *op, const char *name);
 /* The exported symbol name of a user function (new string), or NULL after
  * recording an error naming role. */
 char *fl__symbol_name(fl_env *env, void *fn, const char *role);
+/* Records fn's symbol in n's option "fn.<role>" (the runtime resolves it by
+ * that name); false after recording an error (`what` names fn in it). */
+bool fl__set_fn_option(fl_env *env, fl_stream_node *n, const char *role, void *fn,
+                       const char *what);
 /* Whether a building error was recorded (later calls then do nothing). */
 bool fl__failed(const fl_env *env);
 /* Records the error and returns a poison handle of schema. */
@@ -88,6 +90,15 @@ fl_key_spec *fl__key_of_fields(fl_env *env, const fl_schema *s, const char *fiel
 /* A keyed operator node of kind op reading k (edges HASH by k's key; node key
  * set; output schema = input schema until the caller changes it). */
 fl_stream *fl__keyed_node(fl_keyed_stream *k, const char *op, const char *name);
+/* A node of kind op fed by every input of `first` (input 0) and of `second`
+ * (input 1; BROADCAST edges when broadcast_second), starting a chain
+ * (connect_api.c). */
+fl_stream_node *fl__two_input_node(fl_stream *first, fl_stream *second, const char *op,
+                                   const char *name, bool broadcast_second);
+/* Whether two keys have the same field types: the key rows' bytes, hence
+ * hashes and key groups, are then equal for equal values whatever the fields
+ * are called (connect_api.c). */
+bool fl__same_key_types(const fl_key_spec *k1, const fl_key_spec *k2);
 /* The planner's two-phase window aggregation (window_api.c): puts a local
  * pre-aggregation (op_window_local.c) in front of the key_by of every keyed
  * window sum/min/max or merging aggregate over tumbling or sliding

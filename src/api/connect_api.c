@@ -30,10 +30,8 @@ struct fl_connected_streams {
 
 /* ---- building two-input nodes ------------------------------------------------------------- */
 
-/* Whether two key schemas have the same field types: the key rows' bytes,
- * hence hashes and key groups, are then equal for equal values whatever the
- * fields are called. */
-static bool same_key_types(const fl_schema *a, const fl_schema *b) {
+bool fl__same_key_types(const fl_key_spec *k1, const fl_key_spec *k2) {
+    const fl_schema *a = k1->key_schema, *b = k2->key_schema;
     int n = fl_schema_num_fields(a);
     if (n != fl_schema_num_fields(b)) return false;
     for (int i = 0; i < n; i++)
@@ -43,7 +41,7 @@ static bool same_key_types(const fl_schema *a, const fl_schema *b) {
 
 /* Records the error for keyed inputs whose key types differ; 0 when equal. */
 static int check_keys(fl_env *env, const char *what, const fl_key_spec *k1, const fl_key_spec *k2) {
-    if (same_key_types(k1->key_schema, k2->key_schema)) return 0;
+    if (fl__same_key_types(k1, k2)) return 0;
     char a[512], b[512];
     fl_schema_format(k1->key_schema, a, sizeof a);
     fl_schema_format(k2->key_schema, b, sizeof b);
@@ -54,10 +52,8 @@ static int check_keys(fl_env *env, const char *what, const fl_key_spec *k1, cons
     return -1;
 }
 
-/* A node of kind op fed by every input of `first` (input 0) and of
- * `second` (input 1); second's edges are BROADCAST when broadcast_second. */
-static fl_stream_node *two_input_node(fl_stream *first, fl_stream *second, const char *op,
-                                      const char *name, bool broadcast_second) {
+fl_stream_node *fl__two_input_node(fl_stream *first, fl_stream *second, const char *op,
+                                   const char *name, bool broadcast_second) {
     fl_stream_node *n = fl__add_node(first, op, name);
     for (int i = 0; i < second->n_inputs; i++) {
         const fl_input_ref *r = &second->inputs[i];
@@ -82,17 +78,6 @@ static void set_keys(fl_stream_node *n, const fl_key_spec *k1, const fl_key_spec
     n->key = fl_key_spec_clone(k1);
     n->key2 = fl_key_spec_clone(k2);
     if (k2->selector) fl_kv_set(n->options, "fn.key_selector2", k2->selector);
-}
-
-/* Records role's symbol in option "fn.<opt>"; false after an error. */
-static bool set_fn(fl_env *env, fl_stream_node *n, const char *opt, void *fn, const char *role) {
-    char *sym = fl__symbol_name(env, fn, role);
-    if (!sym) return false;
-    char key[64];
-    snprintf(key, sizeof key, "fn.%s", opt);
-    fl_kv_set(n->options, key, sym);
-    free(sym);
-    return true;
 }
 
 /* Whether s can be read; records an error for a handle that cannot (a
@@ -173,11 +158,12 @@ static fl_stream *connected_op(fl_connected_streams *c, flavour f, void *fn1, vo
                         "run per key, so pass NULL here",
                         what);
     const char *name = f == FLAVOUR_PROCESS && c->key1 ? "Co-Keyed-Process" : what;
-    fl_stream_node *n = two_input_node(c->first, c->second, "co_process", name, false);
+    fl_stream_node *n = fl__two_input_node(c->first, c->second, "co_process", name, false);
     n->schema = fl_schema_ref((fl_schema *)out);
     fl_kv_set(n->options, "flavour", flavours[f]);
-    if (!set_fn(env, n, "fn1", fn1, roles[f][0]) || !set_fn(env, n, "fn2", fn2, roles[f][1]) ||
-        (on_timer && !set_fn(env, n, "on_timer", (void *)on_timer, "on_timer function")))
+    if (!fl__set_fn_option(env, n, "fn1", fn1, roles[f][0]) ||
+        !fl__set_fn_option(env, n, "fn2", fn2, roles[f][1]) ||
+        (on_timer && !fl__set_fn_option(env, n, "on_timer", (void *)on_timer, "on_timer function")))
         return fl__poison(env, out);
     if (c->key1) set_keys(n, c->key1, c->key2);
     return fl__stream_of_node(env, n->id);
@@ -214,7 +200,8 @@ fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const cha
     if (!state_name || !*state_name || !key_schema || !value_schema)
         return fl__fail(env, out, FL_EINVAL,
                         "the broadcast state needs a name, a key schema and a value schema");
-    fl_stream_node *n = two_input_node(s, rules, "broadcast_process", "Co-Process-Broadcast", true);
+    fl_stream_node *n =
+        fl__two_input_node(s, rules, "broadcast_process", "Co-Process-Broadcast", true);
     n->schema = fl_schema_ref((fl_schema *)out);
     fl_kv_set(n->options, "state.name", state_name);
     char *keys = fl__schema_encode(key_schema), *values = fl__schema_encode(value_schema);
@@ -222,8 +209,8 @@ fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const cha
     fl_kv_set(n->options, "state.value-schema", values);
     free(keys);
     free(values);
-    if (!set_fn(env, n, "element", (void *)fn_element, "element function") ||
-        !set_fn(env, n, "broadcast", (void *)fn_broadcast, "broadcast function"))
+    if (!fl__set_fn_option(env, n, "element", (void *)fn_element, "element function") ||
+        !fl__set_fn_option(env, n, "broadcast", (void *)fn_broadcast, "broadcast function"))
         return fl__poison(env, out);
     return fl__stream_of_node(env, n->id);
 }
@@ -264,7 +251,7 @@ fl_stream *fl_keyed_interval_join(fl_keyed_stream *left, fl_keyed_stream *right,
                         interval.lower_exclusive ? '(' : '[', interval.lower_ms, interval.upper_ms,
                         interval.upper_exclusive ? ')' : ']');
     fl_stream_node *n =
-        two_input_node(left->stream, right->stream, "interval_join", "Interval Join", false);
+        fl__two_input_node(left->stream, right->stream, "interval_join", "Interval Join", false);
     n->schema = fl_schema_ref((fl_schema *)out_schema);
     set_keys(n, left->key, right->key);
     char *sym = fl__symbol_name(env, (void *)fn, "join function");

@@ -47,8 +47,6 @@ void fl_env_destroy(fl_env *env) {
         free(s->registry_id);
         free(s);
     }
-    for (int i = 0; i < env->n_keyed; i++) free(env->keyed[i]);
-    free(env->keyed);
     for (int i = 0; i < env->n_kept; i++) free(env->kept[i]);
     free(env->kept);
     for (fl_collect *c = env->collects, *next; c; c = next) {
@@ -94,7 +92,8 @@ static int check_value(const char *key, const char *value, fl_error *err) {
         !strcmp(key, FL_CONF_SLOTS) || !strcmp(key, FL_CONF_BUFFERS_PER_CHANNEL) ||
         !strcmp(key, FL_CONF_FLOATING_BUFFERS)) {
         bool ok = fl_parse_int(value, &n) == 0 &&
-                  (n >= 1 || (!strcmp(key, FL_CONF_FLOATING_BUFFERS) && n >= 0)) && n <= 32768;
+                  (n >= 1 || (!strcmp(key, FL_CONF_FLOATING_BUFFERS) && n >= 0)) &&
+                  n <= FL_MAX_PARALLELISM_LIMIT;
         if (!ok)
             return fl_error_set(err, FL_ECONFIG,
                                 "invalid value \"%s\" for \"%s\": expected a positive integer",
@@ -176,8 +175,9 @@ void fl_env_set_parallelism(fl_env *env, int p) {
 int fl_env_get_parallelism(const fl_env *env) { return config_int(env, FL_CONF_PARALLELISM, 1); }
 
 void fl_env_set_max_parallelism(fl_env *env, int p) {
-    if (p < 1 || p > 32768) {
-        fl__env_fail(env, NULL, FL_EINVAL, "max parallelism must be in [1, 32768], not %d", p);
+    if (p < 1 || p > FL_MAX_PARALLELISM_LIMIT) {
+        fl__env_fail(env, NULL, FL_EINVAL, "max parallelism must be in [1, %d], not %d",
+                     FL_MAX_PARALLELISM_LIMIT, p);
         return;
     }
     set_int(env, FL_CONF_MAX_PARALLELISM, p);
@@ -256,6 +256,17 @@ char *fl__symbol_name(fl_env *env, void *fn, const char *role) {
                  "it; make it a non-static function with default visibility",
                  role, fn, file);
     return NULL;
+}
+
+bool fl__set_fn_option(fl_env *env, fl_stream_node *n, const char *role, void *fn,
+                       const char *what) {
+    char *sym = fl__symbol_name(env, fn, what);
+    if (!sym) return false;
+    char key[64];
+    snprintf(key, sizeof key, "fn.%s", role);
+    fl_kv_set(n->options, key, sym);
+    free(sym);
+    return true;
 }
 
 static void *resolve_symbol(void *arg, const char *symbol) {

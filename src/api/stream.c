@@ -448,14 +448,9 @@ static fl_stream *repartition(fl_stream *s, fl_partitioner p, fl_key_spec *k, ch
 }
 
 static fl_keyed_stream *keyed_of(fl_env *env, fl_stream *s) {
-    fl_keyed_stream *k = fl_xcalloc(1, sizeof *k);
+    fl_keyed_stream *k = fl__env_keep(env, fl_xcalloc(1, sizeof *k));
     k->stream = s;
     k->key = s->n_inputs > 0 ? s->inputs[0].key : NULL;
-    if (env->n_keyed == env->cap_keyed) {
-        env->cap_keyed = env->cap_keyed ? env->cap_keyed * 2 : 8;
-        env->keyed = fl_xrealloc(env->keyed, (size_t)env->cap_keyed * sizeof *env->keyed);
-    }
-    env->keyed[env->n_keyed++] = k;
     return k;
 }
 
@@ -633,9 +628,10 @@ fl_stream *fl_stream_set_parallelism(fl_stream *s, int p) {
 fl_stream *fl_stream_set_max_parallelism(fl_stream *s, int p) {
     fl_stream_node *n = node_of(s, "set_max_parallelism");
     if (!n) return s;
-    if (p < 1 || p > 32768)
+    if (p < 1 || p > FL_MAX_PARALLELISM_LIMIT)
         return fl__env_fail(s->env, s, FL_EINVAL,
-                            "max parallelism of \"%s\" must be in [1, 32768], not %d", n->name, p);
+                            "max parallelism of \"%s\" must be in [1, %d], not %d", n->name,
+                            FL_MAX_PARALLELISM_LIMIT, p);
     n->max_parallelism = p;
     return s;
 }
@@ -690,13 +686,10 @@ fl_stream *fl_stream_set_checkpoint_hooks(fl_stream *s, fl_snapshot_fn snapshot,
                                           fl_checkpoint_complete_fn complete) {
     fl_stream_node *n = node_of(s, "set_checkpoint_hooks");
     if (!n) return s;
-    char *a = snapshot ? fl__symbol_name(s->env, (void *)snapshot, "snapshot function") : NULL;
-    char *b = complete ? fl__symbol_name(s->env, (void *)complete, "checkpoint-complete function")
-                       : NULL;
-    if (a) fl_kv_set(n->options, "fn.snapshot", a);
-    if (b) fl_kv_set(n->options, "fn.checkpoint_complete", b);
-    free(a);
-    free(b);
+    if (snapshot) fl__set_fn_option(s->env, n, "snapshot", (void *)snapshot, "snapshot function");
+    if (complete)
+        fl__set_fn_option(s->env, n, "checkpoint_complete", (void *)complete,
+                          "checkpoint-complete function");
     return s;
 }
 

@@ -241,15 +241,9 @@ static void set_ms(fl_stream_node *n, const char *key, int64_t v) {
 /* Resolves every function's symbol into n's "fn.<role>" options; false
  * after recording an error. */
 static bool set_fns(fl_env *env, fl_stream_node *n, const fn_role *fns, int count) {
-    for (int i = 0; i < count; i++) {
-        if (!fns[i].fn) continue;
-        char *sym = fl__symbol_name(env, fns[i].fn, fns[i].what);
-        if (!sym) return false;
-        char key[64];
-        snprintf(key, sizeof key, "fn.%s", fns[i].role);
-        fl_kv_set(n->options, key, sym);
-        free(sym);
-    }
+    for (int i = 0; i < count; i++)
+        if (fns[i].fn && !fl__set_fn_option(env, n, fns[i].role, fns[i].fn, fns[i].what))
+            return false;
     return true;
 }
 
@@ -491,14 +485,6 @@ fl_stream *fl_window_aggregate_process(fl_windowed_stream *w, const fl_aggregate
 
 /* ---- window joins -------------------------------------------------------------------------- */
 
-static bool same_key_types(const fl_schema *a, const fl_schema *b) {
-    int n = fl_schema_num_fields(a);
-    if (n != fl_schema_num_fields(b)) return false;
-    for (int i = 0; i < n; i++)
-        if (fl_schema_field_type(a, i) != fl_schema_field_type(b, i)) return false;
-    return true;
-}
-
 static fl_stream *window_join(fl_stream *left, const char *left_key, fl_stream *right,
                               const char *right_key, fl_window_assigner assigner,
                               fl_win_fn_kind kind, void *fn, const fl_schema *out) {
@@ -516,7 +502,7 @@ static fl_stream *window_join(fl_stream *left, const char *left_key, fl_stream *
     fl_keyed_stream *lk = fl_stream_key_by(left, left_key);
     fl_keyed_stream *rk = fl_stream_key_by(right, right_key);
     if (fl__failed(env) || !lk->key || !rk->key) return fl__poison(env, out);
-    if (!same_key_types(lk->key->key_schema, rk->key->key_schema)) {
+    if (!fl__same_key_types(lk->key, rk->key)) {
         char a[512], b[512];
         fl_schema_format(lk->key->key_schema, a, sizeof a);
         fl_schema_format(rk->key->key_schema, b, sizeof b);
@@ -533,16 +519,8 @@ static fl_stream *window_join(fl_stream *left, const char *left_key, fl_stream *
     fl__win_assigner_describe(&assigner, assigner_name, sizeof assigner_name);
     snprintf(name, sizeof name, "%s(%s)", kind == FL_WIN_JOIN ? "Window Join" : "Window CoGroup",
              assigner_name);
-    fl_stream *ls = fl_keyed_stream_as_stream(lk), *rs = fl_keyed_stream_as_stream(rk);
-    fl_stream_node *n = fl__add_node(ls, "window", name);
-    for (int i = 0; i < rs->n_inputs; i++) {
-        const fl_input_ref *r = &rs->inputs[i];
-        fl_stream_edge *e = fl_stream_node_add_input(n, r->node, r->partitioner, true);
-        e->key = r->key ? fl_key_spec_clone(r->key) : NULL;
-        e->side_output = r->side_output ? fl_xstrdup(r->side_output) : NULL;
-        e->input = 1;
-    }
-    if (n->chaining == FL_CHAIN_ALWAYS) n->chaining = FL_CHAIN_HEAD;
+    /* Both sides come from key_by: explicit HASH edges by their own keys. */
+    fl_stream_node *n = fl__two_input_node(lk->stream, rk->stream, "window", name, false);
     n->key = fl_key_spec_clone(lk->key);
     n->key2 = fl_key_spec_clone(rk->key);
     n->schema = fl_schema_ref((fl_schema *)out);
@@ -635,12 +613,11 @@ static fl_key_spec *leading_key(const fl_key_spec *key) {
 }
 
 int fl__window_plan_local_aggregation(fl_stream_graph *g, fl_error *err) {
-    const char *v = g->config ? fl_kv_get(g->config, FL_CONF_WINDOW_LOCAL_AGGREGATION) : NULL;
+    fl_config *config = fl_config_from_kv(g->config);
     bool on = true;
-    if (v && fl_parse_bool(v, &on) < 0)
-        return fl_error_set(err, FL_ECONFIG,
-                            "invalid value \"%s\" for \"%s\": expected true or false", v,
-                            FL_CONF_WINDOW_LOCAL_AGGREGATION);
+    int rc = fl_config_get_bool(config, FL_CONF_WINDOW_LOCAL_AGGREGATION, true, &on, err);
+    fl_config_destroy(config);
+    if (rc < 0) return rc;
     int n_nodes = g->n_nodes; /* not the nodes added here */
     for (int i = 0; on && i < n_nodes; i++) {
         fl_stream_node *w = g->nodes[i];

@@ -1,8 +1,9 @@
 /*
  * checkpoint_int.h - what the files of src/checkpoint share and nothing
- * outside it sees: file system helpers (fs_util.c), the scan of a job's
- * checkpoint directory, name rules, and the hand-over between the storage
- * (storage.c) and the writer of one checkpoint (writer.c).
+ * outside it sees: file system helpers (fs_util.c, on top of core/fs.h),
+ * the scan of a job's checkpoint directory, name rules, and the hand-over
+ * between the storage (storage.c) and the writer of one checkpoint
+ * (writer.c).
  */
 #ifndef FL_CHECKPOINT_INT_H
 #define FL_CHECKPOINT_INT_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs.h"
 #include "storage.h"
 
 #define FL__CKPT_LOG             "checkpoint"
@@ -22,18 +24,12 @@
 
 /* ---- fs_util.c ------------------------------------------------------------------------------- */
 
-/* strerror(e), lower-cased as flinc's messages are; thread-safe. Returns buf. */
-const char *fl__ckpt_errno_text(int e, char *buf, size_t size);
+/* The operations other modules share (errno texts, rm -rf, fsync of a
+ * directory, write-all, random names) are core/fs.h's. */
+
 /* mkdir -p. `what` names the directory in messages ("checkpoint directory").
  * 0 or FL_EIO (`could not create <what> "path": "prefix" is not a directory`). */
 int fl__ckpt_mkdirs(const char *path, const char *what, fl_error *err);
-/* rm -rf that never follows symbolic links; a missing path is fine.
- * 0 or FL_EIO naming the first entry that could not be removed. */
-int fl__ckpt_remove_tree(const char *path, fl_error *err);
-/* fsync of a directory (so that the entries in it are durable). 0 or FL_EIO. */
-int fl__ckpt_fsync_dir(const char *path, fl_error *err);
-/* write(2) until done (EINTR retried). 0 or -errno. */
-int fl__ckpt_write_all(int fd, const void *p, size_t n);
 /* Writes dir/name atomically: dir/name.inprogress, fsync, rename, fsync dir.
  * 0 or FL_EIO; the temp file is removed on failure. */
 int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size_t n,
@@ -42,10 +38,6 @@ int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size
  * and NUL-terminated. FL_ENOENT, FL_EIO naming `what` and path. */
 int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **data, size_t *len,
                         fl_error *err);
-/* n random lower-case hex digits and a NUL into out[n + 1]. */
-void fl__ckpt_random_hex(char *out, int n);
-bool fl__ckpt_is_dir(const char *path);
-bool fl__ckpt_is_file(const char *path);
 
 /* ---- names ----------------------------------------------------------------------------------- */
 

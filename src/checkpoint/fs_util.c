@@ -1,9 +1,9 @@
 /*
- * fs_util.c - the few file system operations checkpoint storage is built
- * from: mkdir -p, rm -rf without following links, fsync of a directory, the
- * atomic write of a small file, the scan of a job's chk-<id> directories,
- * and the name rules that keep a path read from metadata inside its
- * checkpoint directory.
+ * fs_util.c - the file system operations checkpoint storage is built from,
+ * beyond the shared ones of core/fs.h: mkdir -p with the storage's messages,
+ * the atomic write of a small file, the read of one, the scan of a job's
+ * chk-<id> directories, and the name rules that keep a path read from
+ * metadata inside its checkpoint directory.
  *
  * Every failure becomes one message naming the path and the cause, lower
  * case (flinc/error.h). Nothing here keeps state, so all of it is safe from
@@ -16,160 +16,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint_int.h"
-#include "hash.h"
 #include "mem.h"
 
-#define REMOVE_DEPTH_MAX 32
-
-const char *fl__ckpt_errno_text(int e, char *buf, size_t size) {
-    if (size == 0) return buf;
-    /* The GNU strerror_r may return a static string instead of filling buf. */
-    const char *msg = strerror_r(e, buf, size);
-    if (msg != buf) snprintf(buf, size, "%s", msg);
-    if (buf[0] != '\0' && isupper((unsigned char)buf[0]) &&
-        !(buf[1] != '\0' && isupper((unsigned char)buf[1])))
-        buf[0] = (char)tolower((unsigned char)buf[0]);
-    return buf;
-}
-
-bool fl__ckpt_is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool fl__ckpt_is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* ---- creating and removing directories ------------------------------------------------------- */
-
-/* One level of mkdir -p: prefix is path cut at a '/'. */
-static int mkdir_one(const char *path, const char *prefix, const char *what, fl_error *err) {
-    char why[128];
-    if (mkdir(prefix, 0755) == 0) return 0;
-    int e = errno;
-    if (e == EEXIST) {
-        if (fl__ckpt_is_dir(prefix)) return 0;
-        return fl_error_set(err, FL_EIO, "could not create %s \"%s\": \"%s\" is not a directory",
-                            what, path, prefix);
-    }
-    if (e == ENOTDIR)
-        return fl_error_set(err, FL_EIO,
-                            "could not create %s \"%s\": a part of \"%s\" is not a directory", what,
-                            path, prefix);
-    return fl_error_set(err, FL_EIO, "could not create %s \"%s\": %s", what, path,
-                        fl__ckpt_errno_text(e, why, sizeof why));
-}
-
+/* mkdir -p with the storage's messages. */
 int fl__ckpt_mkdirs(const char *path, const char *what, fl_error *err) {
     if (path[0] == '\0')
         return fl_error_set(err, FL_EINVAL, "could not create %s: the path is empty", what);
-    char *p = fl_xstrdup(path);
-    int rc = 0;
-    for (char *s = p + 1; *s != '\0' && rc == 0; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        rc = mkdir_one(path, p, what, err);
-        *s = '/';
-    }
-    if (rc == 0) rc = mkdir_one(path, p, what, err);
-    free(p);
-    return rc;
-}
-
-/* Removes name (relative to the directory parent_fd) and everything under
- * it; returns 0 or -errno, and the path of the entry that failed in *failed
- * (new) for the first failure. */
-static int remove_at(int parent_fd, const char *name, const char *shown, int depth, char **failed) {
-    if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT) return 0;
-    if (errno != EISDIR && errno != EPERM) {
-        int e = errno;
-        if (*failed == NULL) *failed = fl_xstrdup(shown);
-        return -e;
-    }
-    if (depth >= REMOVE_DEPTH_MAX) {
-        if (*failed == NULL) *failed = fl_xstrdup(shown);
-        return -ELOOP;
-    }
-    int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) return 0;
-        if (*failed == NULL) *failed = fl_xstrdup(shown);
-        return -e;
-    }
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        int e = errno;
-        close(fd);
-        if (*failed == NULL) *failed = fl_xstrdup(shown);
-        return -e;
-    }
-    int rc = 0;
-    struct dirent *ent;
-    while ((ent = readdir(d)) != NULL) {
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
-        char *child = fl_xasprintf("%s/%s", shown, ent->d_name);
-        int r = remove_at(dirfd(d), ent->d_name, child, depth + 1, failed);
-        free(child);
-        if (r != 0 && rc == 0) rc = r;
-    }
-    closedir(d);
-    if (unlinkat(parent_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT && rc == 0) {
-        rc = -errno;
-        if (*failed == NULL) *failed = fl_xstrdup(shown);
-    }
-    return rc;
-}
-
-int fl__ckpt_remove_tree(const char *path, fl_error *err) {
-    char *failed = NULL;
-    int r = remove_at(AT_FDCWD, path, path, 0, &failed);
+    size_t at = 0;
+    int r = fl_fs_mkdirs(path, 0755, true, &at);
     if (r == 0) return 0;
+    if (r == -EEXIST)
+        return fl_error_set(err, FL_EIO, "could not create %s \"%s\": \"%.*s\" is not a directory",
+                            what, path, (int)at, path);
+    if (r == -ENOTDIR)
+        return fl_error_set(err, FL_EIO,
+                            "could not create %s \"%s\": a part of \"%.*s\" is not a directory",
+                            what, path, (int)at, path);
     char why[128];
-    int rc = fl_error_set(err, FL_EIO, "could not delete \"%s\": \"%s\": %s", path,
-                          failed ? failed : path, fl__ckpt_errno_text(-r, why, sizeof why));
-    free(failed);
-    return rc;
-}
-
-int fl__ckpt_fsync_dir(const char *path, fl_error *err) {
-    char why[128];
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fl_error_set(err, FL_EIO, "could not open directory \"%s\": %s", path,
-                            fl__ckpt_errno_text(errno, why, sizeof why));
-    int rc = 0;
-    /* Some file systems cannot fsync a directory (EINVAL): nothing to do. */
-    if (fsync(fd) != 0 && errno != EINVAL)
-        rc = fl_error_set(err, FL_EIO, "could not sync directory \"%s\": %s", path,
-                          fl__ckpt_errno_text(errno, why, sizeof why));
-    close(fd);
-    return rc;
+    return fl_error_set(err, FL_EIO, "could not create %s \"%s\": %s", what, path,
+                        fl_errno_text(-r, why, sizeof why));
 }
 
 /* ---- whole files ----------------------------------------------------------------------------- */
-
-int fl__ckpt_write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -errno;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size_t n,
                           fl_error *err) {
@@ -180,15 +52,15 @@ int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = fl_error_set(err, FL_EIO, "could not create \"%s\": %s", tmp,
-                          fl__ckpt_errno_text(errno, why, sizeof why));
+                          fl_errno_text(errno, why, sizeof why));
         goto done;
     }
-    int w = fl__ckpt_write_all(fd, p, n);
+    int w = fl_fs_write_all(fd, p, n);
     if (w == 0 && fsync(fd) != 0) w = -errno;
     if (close(fd) != 0 && w == 0) w = -errno;
     if (w != 0) {
         rc = fl_error_set(err, FL_EIO, "could not write \"%s\": %s", tmp,
-                          fl__ckpt_errno_text(-w, why, sizeof why));
+                          fl_errno_text(-w, why, sizeof why));
         unlink(tmp);
         goto done;
     }
@@ -196,11 +68,11 @@ int fl__ckpt_write_atomic(const char *dir, const char *name, const void *p, size
      * whole file. */
     if (rename(tmp, final) != 0) {
         rc = fl_error_set(err, FL_EIO, "could not rename \"%s\" to \"%s\": %s", tmp, final,
-                          fl__ckpt_errno_text(errno, why, sizeof why));
+                          fl_errno_text(errno, why, sizeof why));
         unlink(tmp);
         goto done;
     }
-    rc = fl__ckpt_fsync_dir(dir, err);
+    rc = fl_fs_sync_dir(dir, err);
 done:
     free(tmp);
     free(final);
@@ -218,13 +90,13 @@ int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **d
         if (e == ENOENT)
             return fl_error_set(err, FL_ENOENT, "%s \"%s\" does not exist", what, path);
         return fl_error_set(err, FL_EIO, "could not open %s \"%s\": %s", what, path,
-                            fl__ckpt_errno_text(e, why, sizeof why));
+                            fl_errno_text(e, why, sizeof why));
     }
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) != 0) {
         rc = fl_error_set(err, FL_EIO, "could not read %s \"%s\": %s", what, path,
-                          fl__ckpt_errno_text(errno, why, sizeof why));
+                          fl_errno_text(errno, why, sizeof why));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -249,7 +121,7 @@ int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **d
         if (r < 0) {
             if (errno == EINTR) continue;
             rc = fl_error_set(err, FL_EIO, "could not read %s \"%s\": %s", what, path,
-                              fl__ckpt_errno_text(errno, why, sizeof why));
+                              fl_errno_text(errno, why, sizeof why));
             free(buf);
             goto done;
         }
@@ -262,28 +134,6 @@ int fl__ckpt_read_small(const char *path, const char *what, size_t max, char **d
 done:
     close(fd);
     return rc;
-}
-
-void fl__ckpt_random_hex(char *out, int n) {
-    static const char digits[] = "0123456789abcdef";
-    unsigned char bytes[64];
-    int need = (n + 1) / 2;
-    if (need > (int)sizeof bytes) need = (int)sizeof bytes;
-    ssize_t got = getrandom(bytes, (size_t)need, GRND_NONBLOCK);
-    if (got != need) {
-        /* No entropy yet (early boot): the time and address still differ
-         * between two calls, which is all a directory name needs. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t seed[3] = {(uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec, (uint64_t)(uintptr_t)out};
-        for (int i = 0; i < need; i++) {
-            seed[2] += (uint64_t)i;
-            bytes[i] = (unsigned char)(fl_hash_bytes(seed, sizeof seed) >> 8);
-        }
-    }
-    for (int i = 0; i < n && i / 2 < need; i++)
-        out[i] = digits[(i % 2 == 0 ? bytes[i / 2] >> 4 : bytes[i / 2]) & 15];
-    out[n < 2 * need ? n : 2 * need] = '\0';
 }
 
 /* ---- names ----------------------------------------------------------------------------------- */
@@ -349,7 +199,7 @@ int fl__ckpt_scan(const char *job_dir, fl__ckpt_entry **out, int *n, fl_error *e
                                 "could not open checkpoint directory \"%s\": no such directory",
                                 job_dir);
         return fl_error_set(err, FL_EIO, "could not open checkpoint directory \"%s\": %s", job_dir,
-                            fl__ckpt_errno_text(e, why, sizeof why));
+                            fl_errno_text(e, why, sizeof why));
     }
     fl__ckpt_entry *v = NULL;
     int count = 0, cap = 0;
@@ -358,14 +208,14 @@ int fl__ckpt_scan(const char *job_dir, fl__ckpt_entry **out, int *n, fl_error *e
         int64_t id;
         if (!fl__ckpt_parse_chk_name(ent->d_name, &id)) continue;
         char *dir = fl_xasprintf("%s/%s", job_dir, ent->d_name);
-        if (fl__ckpt_is_dir(dir)) {
+        if (fl_fs_is_dir(dir)) {
             char *md = fl_xasprintf("%s/%s", dir, FL_CHECKPOINT_METADATA_FILE);
             if (count == cap) {
                 cap = cap ? cap * 2 : 16;
                 v = fl_xrealloc(v, (size_t)cap * sizeof *v);
             }
             v[count].id = id;
-            v[count].complete = fl__ckpt_is_file(md);
+            v[count].complete = fl_fs_is_file(md);
             count++;
             free(md);
         }

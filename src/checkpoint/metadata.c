@@ -14,8 +14,6 @@
 #include "hash.h"
 #include "mem.h"
 
-#define MAX_PARALLELISM_LIMIT 32768 /* Flink's upper bound for max parallelism */
-
 const char *fl_checkpoint_kind_name(fl_checkpoint_kind k) {
     return k == FL_SAVEPOINT ? "savepoint" : "checkpoint";
 }
@@ -84,12 +82,12 @@ fl_checkpoint_operator *fl_checkpoint_metadata_add_operator(fl_checkpoint_metada
         fl_error_set(err, FL_EINVAL, "checkpoint metadata: operator uid \"%s\" appears twice", uid);
         return NULL;
     }
-    if (max_parallelism < 1 || max_parallelism > MAX_PARALLELISM_LIMIT || parallelism < 1 ||
+    if (max_parallelism < 1 || max_parallelism > FL_MAX_PARALLELISM_LIMIT || parallelism < 1 ||
         parallelism > max_parallelism) {
         fl_error_set(err, FL_EINVAL,
                      "checkpoint metadata: operator \"%s\": parallelism %d and max parallelism %d "
                      "(need 1 <= parallelism <= max parallelism <= %d)",
-                     uid, parallelism, max_parallelism, MAX_PARALLELISM_LIMIT);
+                     uid, parallelism, max_parallelism, FL_MAX_PARALLELISM_LIMIT);
         return NULL;
     }
     fl_checkpoint_operator *op = fl_xcalloc(1, sizeof *op);
@@ -200,12 +198,13 @@ int fl_checkpoint_metadata_validate(const fl_checkpoint_metadata *md, fl_error *
             rc = invalid(err, "operators[%d].name: not UTF-8", o);
             break;
         }
-        if (op->max_parallelism < 1 || op->max_parallelism > MAX_PARALLELISM_LIMIT ||
+        if (op->max_parallelism < 1 || op->max_parallelism > FL_MAX_PARALLELISM_LIMIT ||
             op->parallelism < 1 || op->parallelism > op->max_parallelism || op->subtasks == NULL) {
-            rc = invalid(err,
-                         "operators[%d] (\"%s\"): parallelism %d, max parallelism %d (need 1 <= "
-                         "parallelism <= max parallelism <= %d)",
-                         o, op->uid, op->parallelism, op->max_parallelism, MAX_PARALLELISM_LIMIT);
+            rc =
+                invalid(err,
+                        "operators[%d] (\"%s\"): parallelism %d, max parallelism %d (need 1 <= "
+                        "parallelism <= max parallelism <= %d)",
+                        o, op->uid, op->parallelism, op->max_parallelism, FL_MAX_PARALLELISM_LIMIT);
             break;
         }
         for (int i = 0; i < op->parallelism && rc == 0; i++) {

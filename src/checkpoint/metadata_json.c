@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "checkpoint_int.h"
+#include "hash.h"
 #include "log.h"
 #include "mem.h"
 
@@ -101,7 +101,7 @@ char *fl_checkpoint_metadata_encode(const fl_checkpoint_metadata *md, size_t *le
     }
     char *out =
         fl_xasprintf(HEADER_START "%d" HEADER_CHECKSUM "%016" PRIx64 HEADER_END "%s" TRAILER,
-                     FORMAT_VERSION, (uint64_t)XXH64(text, strlen(text), 0), text);
+                     FORMAT_VERSION, fl_hash_bytes(text, strlen(text)), text);
     free(text);
     *len = strlen(out);
     return out;
@@ -208,17 +208,25 @@ static int get_str(decoder *d, const json_t *obj, const char *parent, const char
     return 0;
 }
 
-static int parse_checksum(decoder *d, const char *path, const char *s, uint64_t *out) {
-    size_t pl = strlen(FL__CKPT_CHECKSUM_PREFIX);
-    if (strncmp(s, FL__CKPT_CHECKSUM_PREFIX, pl) != 0 || strlen(s) != pl + 16)
-        return fail(d, path, "\"%s\" is not an xxh64:<16 hex digits> checksum", s);
+/* The 16 lower-case hex digits at p (the caller checked they are there) as
+ * a checksum; false when one is not a hex digit. */
+static bool parse_hex16(const char *p, uint64_t *out) {
     uint64_t v = 0;
-    for (const char *c = s + pl; *c; c++) {
-        int x = (*c >= '0' && *c <= '9') ? *c - '0' : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10 : -1;
-        if (x < 0) return fail(d, path, "\"%s\" is not an xxh64:<16 hex digits> checksum", s);
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        int x = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+        if (x < 0) return false;
         v = v << 4 | (uint64_t)x;
     }
     *out = v;
+    return true;
+}
+
+static int parse_checksum(decoder *d, const char *path, const char *s, uint64_t *out) {
+    size_t pl = strlen(FL__CKPT_CHECKSUM_PREFIX);
+    if (strncmp(s, FL__CKPT_CHECKSUM_PREFIX, pl) != 0 || strlen(s) != pl + 16 ||
+        !parse_hex16(s + pl, out))
+        return fail(d, path, "\"%s\" is not an xxh64:<16 hex digits> checksum", s);
     return 0;
 }
 
@@ -292,7 +300,8 @@ static int decode_operator(decoder *d, const json_t *jo, const char *path,
     int64_t p, maxp;
     if ((rc = get_str(d, jo, path, "uid", false, &op->uid)) != 0) return rc;
     if ((rc = get_str(d, jo, path, "name", true, &op->name)) != 0) return rc;
-    if ((rc = get_int(d, jo, path, "max_parallelism", 1, 32768, &maxp)) != 0) return rc;
+    if ((rc = get_int(d, jo, path, "max_parallelism", 1, FL_MAX_PARALLELISM_LIMIT, &maxp)) != 0)
+        return rc;
     if ((rc = get_int(d, jo, path, "parallelism", 1, maxp, &p)) != 0) return rc;
     json_t *subtasks = member(d, jo, path, "subtasks", JSON_ARRAY, false, &rc);
     if (subtasks == NULL) return rc;
@@ -389,12 +398,8 @@ static size_t parse_header(decoder *d, const char *b, size_t len, int *version,
     if (len - pos < cs + 16 + he || memcmp(b + pos, HEADER_CHECKSUM, cs) != 0) goto bad_header;
     pos += cs;
     uint64_t h = 0;
-    for (int i = 0; i < 16; i++, pos++) {
-        char c = b[pos];
-        int x = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-        if (x < 0) goto bad_header;
-        h = h << 4 | (uint64_t)x;
-    }
+    if (!parse_hex16(b + pos, &h)) goto bad_header;
+    pos += 16;
     if (memcmp(b + pos, HEADER_END, he) != 0) goto bad_header;
     *checksum = h;
     return pos + he;
@@ -428,7 +433,7 @@ fl_checkpoint_metadata *fl_checkpoint_metadata_decode(const void *bytes, size_t 
         return NULL;
     }
     size_t body_len = len - tl - body;
-    uint64_t got = XXH64(b + body, body_len, 0);
+    uint64_t got = fl_hash_bytes(b + body, body_len);
     if (got != want) {
         fl_error_set(err, FL_EFORMAT,
                      "checkpoint metadata \"%s\" is corrupted: checksum mismatch (xxh64 of the "

@@ -53,14 +53,14 @@ static int load_file(const char *dir, const fl_state_file *f, bool verify, void 
             rc = fl_error_set(err, FL_ENOENT, "state file \"%s\" is missing", full);
         else
             rc = fl_error_set(err, FL_EIO, "could not open state file \"%s\": %s", full,
-                              fl__ckpt_errno_text(e, why, sizeof why));
+                              fl_errno_text(e, why, sizeof why));
         free(full);
         return rc;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = fl_error_set(err, FL_EIO, "could not read state file \"%s\": %s", full,
-                          fl__ckpt_errno_text(errno, why, sizeof why));
+                          fl_errno_text(errno, why, sizeof why));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -97,7 +97,7 @@ static int load_file(const char *dir, const fl_state_file *f, bool verify, void 
         if (r < 0) {
             if (errno == EINTR) continue;
             rc = fl_error_set(err, FL_EIO, "could not read state file \"%s\": %s", full,
-                              fl__ckpt_errno_text(errno, why, sizeof why));
+                              fl_errno_text(errno, why, sizeof why));
             break;
         }
         if (r == 0) break;
@@ -242,7 +242,7 @@ fl_checkpoint_reader *fl_checkpoint_reader_open(const char *path, unsigned flags
                          "could not open checkpoint \"%s\": no such file or directory", p);
         else
             fl_error_set(err, FL_EIO, "could not open checkpoint \"%s\": %s", p,
-                         fl__ckpt_errno_text(e, why, sizeof why));
+                         fl_errno_text(e, why, sizeof why));
     } else if (S_ISREG(st.st_mode)) {
         /* A _metadata file: its directory is the checkpoint. */
         const char *slash = strrchr(p, '/');

@@ -266,9 +266,9 @@ static fl_checkpoint_writer *begin_checkpoint(fl_checkpoint_storage *s, int64_t 
     char *dir = fl_xasprintf("%s/chk-%lld", s->job_dir, (long long)id);
     if (mkdir(dir, 0755) != 0) {
         int e = errno;
-        if (e == EEXIST && fl__ckpt_is_dir(dir)) {
+        if (e == EEXIST && fl_fs_is_dir(dir)) {
             char *md = fl_xasprintf("%s/%s", dir, FL_CHECKPOINT_METADATA_FILE);
-            bool complete = fl__ckpt_is_file(md);
+            bool complete = fl_fs_is_file(md);
             free(md);
             if (complete) {
                 fl_error_set(err, FL_ESTATE,
@@ -279,7 +279,7 @@ static fl_checkpoint_writer *begin_checkpoint(fl_checkpoint_storage *s, int64_t 
             }
             /* An earlier attempt at this id that never completed. */
             fl_warn(FL__CKPT_LOG, "removing the incomplete checkpoint directory %s", dir);
-            if (fl__ckpt_remove_tree(dir, err) != 0) {
+            if (fl_fs_remove_tree(dir, err) != 0) {
                 free(dir);
                 return NULL;
             }
@@ -287,7 +287,7 @@ static fl_checkpoint_writer *begin_checkpoint(fl_checkpoint_storage *s, int64_t 
         }
         if (e != 0) {
             fl_error_set(err, FL_EIO, "could not create checkpoint directory \"%s\": %s", dir,
-                         fl__ckpt_errno_text(e, why, sizeof why));
+                         fl_errno_text(e, why, sizeof why));
             free(dir);
             return NULL;
         }
@@ -309,14 +309,14 @@ static fl_checkpoint_writer *begin_savepoint(fl_checkpoint_storage *s, int64_t i
     if (fl__ckpt_mkdirs(parent, "savepoint directory", err) != 0) return NULL;
     for (int attempt = 0; attempt < 8; attempt++) {
         char rnd[13];
-        fl__ckpt_random_hex(rnd, 12);
+        fl_fs_random_hex(rnd, 12);
         char *dir = fl_xasprintf("%s/savepoint-%.6s-%s", parent, s->job_id, rnd);
         if (mkdir(dir, 0755) == 0)
             return fl__ckpt_writer_create(s, id, FL_SAVEPOINT, s->job_id, dir);
         int e = errno;
         if (e != EEXIST) {
             fl_error_set(err, FL_EIO, "could not create savepoint directory \"%s\": %s", dir,
-                         fl__ckpt_errno_text(e, why, sizeof why));
+                         fl_errno_text(e, why, sizeof why));
             free(dir);
             return NULL;
         }
@@ -352,7 +352,7 @@ void fl__ckpt_storage_completed(fl_checkpoint_storage *s, int64_t id) {
         fl_error e = {0};
         /* A checkpoint that cannot be deleted is left behind: the newer one
          * is complete either way. */
-        if (fl__ckpt_remove_tree(dir, &e) != 0)
+        if (fl_fs_remove_tree(dir, &e) != 0)
             fl_warn(FL__CKPT_LOG, "could not delete subsumed checkpoint %s: %s", dir, e.message);
         else
             fl_debug(FL__CKPT_LOG, "deleted subsumed checkpoint %s", dir);
@@ -413,7 +413,7 @@ int fl_checkpoint_storage_job_ended(fl_checkpoint_storage *s, fl_job_end how, fl
     for (int i = 0; i < n; i++) {
         char *dir = fl_xasprintf("%s/chk-%lld", s->job_dir, (long long)entries[i].id);
         fl_error e = {0};
-        if (fl__ckpt_remove_tree(dir, &e) != 0) {
+        if (fl_fs_remove_tree(dir, &e) != 0) {
             fl_warn(FL__CKPT_LOG, "%s", e.message);
             if (rc == 0) rc = fl_error_set(err, e.code, "%s", e.message);
         }

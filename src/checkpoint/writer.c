@@ -94,7 +94,7 @@ static void writer_unref(fl_checkpoint_writer *w) {
     if (!last) return;
     if (atomic_load(&w->aborted)) {
         fl_error e = {0};
-        if (fl__ckpt_remove_tree(w->dir, &e) != 0)
+        if (fl_fs_remove_tree(w->dir, &e) != 0)
             fl_warn(FL__CKPT_LOG, "could not delete aborted %s: %s",
                     fl_checkpoint_kind_name(w->kind), e.message);
     }
@@ -164,7 +164,7 @@ fl_state_file_writer *fl_checkpoint_writer_open_file(fl_checkpoint_writer *w, co
             canceled(w, err);
         else
             fl_error_set(err, FL_EIO, "could not create state file \"%s\": %s", f->full,
-                         fl__ckpt_errno_text(e, why, sizeof why));
+                         fl_errno_text(e, why, sizeof why));
         free(f->name);
         free(f->full);
         free(f->role);
@@ -184,10 +184,10 @@ fl_state_file_writer *fl_checkpoint_writer_open_file(fl_checkpoint_writer *w, co
 
 static int flush(fl_state_file_writer *f, const void *p, size_t n) {
     char why[128];
-    int r = fl__ckpt_write_all(f->fd, p, n);
+    int r = fl_fs_write_all(f->fd, p, n);
     if (r != 0)
         return fl_error_set(&f->err, FL_EIO, "could not write state file \"%s\": %s", f->full,
-                            fl__ckpt_errno_text(-r, why, sizeof why));
+                            fl_errno_text(-r, why, sizeof why));
     return 0;
 }
 
@@ -240,12 +240,12 @@ int fl_state_file_writer_close(fl_state_file_writer *f, fl_state_file *out, fl_e
     /* The metadata will vouch for these bytes: they must be on disk first. */
     if (f->err.code == 0 && fsync(f->fd) != 0)
         fl_error_set(&f->err, FL_EIO, "could not sync state file \"%s\": %s", f->full,
-                     fl__ckpt_errno_text(errno, why, sizeof why));
+                     fl_errno_text(errno, why, sizeof why));
     int fd = f->fd;
     f->fd = -1;
     if (close(fd) != 0 && f->err.code == 0)
         fl_error_set(&f->err, FL_EIO, "could not write state file \"%s\": %s", f->full,
-                     fl__ckpt_errno_text(errno, why, sizeof why));
+                     fl_errno_text(errno, why, sizeof why));
     if (f->err.code != 0) {
         int rc = fl_error_set(err, f->err.code, "%s", f->err.message);
         file_free(f, true);
@@ -335,7 +335,7 @@ int fl_checkpoint_writer_complete(fl_checkpoint_writer *w, const fl_checkpoint_m
     }
     if ((rc = check_files(w, md, err)) != 0) goto fail;
     /* The state files' directory entries are durable before _metadata names them. */
-    if ((rc = fl__ckpt_fsync_dir(w->dir, err)) != 0) goto fail;
+    if ((rc = fl_fs_sync_dir(w->dir, err)) != 0) goto fail;
     size_t len;
     char *bytes = fl_checkpoint_metadata_encode(md, &len);
     rc = fl__ckpt_write_atomic(w->dir, FL_CHECKPOINT_METADATA_FILE, bytes, len, err);

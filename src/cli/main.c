@@ -155,7 +155,7 @@ static void *signal_main(void *arg) {
         }
         if (savepoint_on_interrupt && sig == SIGINT) {
             fl_info("cli", "received SIGINT, stopping the job with a savepoint");
-            fl_minicluster_stop_with_savepoint_all();
+            fl_minicluster_savepoint_all(NULL, true);
             continue;
         }
         canceled_by_signal = 1;
@@ -185,7 +185,7 @@ static int run_job(bool plan_only, int argc, char **argv) {
             }
             char *end;
             long p = strtol(argv[++i], &end, 10);
-            if (*argv[i] == '\0' || *end || p < 1 || p > 32768) {
+            if (*argv[i] == '\0' || *end || p < 1 || p > FL_MAX_PARALLELISM_LIMIT) {
                 fl_config_destroy(cfg);
                 return fail_usage("invalid parallelism \"%s\": expected a positive integer",
                                   argv[i]);

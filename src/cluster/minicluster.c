@@ -6,16 +6,13 @@
  */
 #include "minicluster.h"
 
-#include <ftw.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "restart.h"
 #include "storage.h"
@@ -91,8 +88,6 @@ int fl_minicluster_savepoint_all(const char *dir, bool stop) {
     return n;
 }
 
-int fl_minicluster_stop_with_savepoint_all(void) { return fl_minicluster_savepoint_all(NULL, true); }
-
 int fl_minicluster_cancel_all(void) {
     int n = 0;
     pthread_mutex_lock(&running_mu);
@@ -122,14 +117,6 @@ static bool restart_delay(int64_t delay_ms) {
     cancel_pending = 0;
     pthread_mutex_unlock(&running_mu);
     return !canceled;
-}
-
-static fl_config *job_config(const fl_job_graph *job) {
-    fl_config *c = fl_config_create();
-    const fl_kv *kv = job->stream->config;
-    for (size_t i = 0; i < fl_kv_count(kv); i++)
-        fl_config_set(c, fl_kv_key(kv, i), fl_kv_value(kv, i));
-    return c;
 }
 
 static int read_restart(const fl_config *c, fl_restart_strategy *rs, int64_t *inject_budget,
@@ -165,22 +152,6 @@ typedef struct ckpt_ctx {
     char job_id[33];
 } ckpt_ctx;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    return remove(path);
-}
-
-static void make_job_id(char out[33]) {
-    uint64_t a = (uint64_t)fl_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32);
-    uint64_t b = (uint64_t)fl_clock_wall_ms() * 0x9E3779B97F4A7C15ULL;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(&a, sizeof a, 1, f) != 1) a ^= 0x5bd1e995;
-        if (fread(&b, sizeof b, 1, f) != 1) b ^= 0x27d4eb2f;
-        fclose(f);
-    }
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
-}
-
 /* Every operator state in the restored checkpoint must belong to an
  * operator of the job, unless the user allows dropping it. */
 static int check_claimed(const fl_checkpoint_reader *rd, const fl_job_graph *job,
@@ -213,7 +184,7 @@ static int check_claimed(const fl_checkpoint_reader *rd, const fl_job_graph *job
 
 static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job, fl_error *err) {
     memset(k, 0, sizeof *k);
-    make_job_id(k->job_id);
+    fl_fs_random_hex(k->job_id, 32);
     const char *path = fl_config_get(cfg, "execution.state-recovery.path");
     if (!path) path = fl_config_get(cfg, "execution.savepoint.path");
     if (path) {
@@ -267,7 +238,7 @@ static void ckpt_close(ckpt_ctx *k, fl_job_end how) {
     }
     fl_checkpoint_reader_close(k->initial);
     if (k->temp_dir) {
-        nftw(k->temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fl_fs_remove_tree(k->temp_dir, NULL);
         free(k->temp_dir);
     }
 }
@@ -292,7 +263,7 @@ int fl_minicluster_execute(fl_job_graph *job, const fl_minicluster_options *o, f
     fl_restart_strategy rs;
     int64_t inject_budget = 0;
     fl_job_run_options run_opts = o->run;
-    fl_config *cfg = job_config(job);
+    fl_config *cfg = fl_config_from_kv(job->stream->config);
     ckpt_ctx ck;
     if (read_restart(cfg, &rs, &inject_budget, &run_opts.inject, err) < 0) {
         fl_config_destroy(cfg);

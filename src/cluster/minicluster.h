@@ -30,11 +30,9 @@ int fl_minicluster_last_restores(void);
 /* Checkpoint figures of the job that ended last in this process. */
 fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
 
-/* Stops every job running in this process with a savepoint in the
- * configured savepoint directory; returns how many. Thread-safe. */
-int fl_minicluster_stop_with_savepoint_all(void);
-/* A savepoint of every running job into dir (NULL: the configured one);
- * with stop they stop once it completed. Returns how many. */
+/* A savepoint of every running job into dir (NULL: the configured savepoint
+ * directory); with stop they stop once it completed. Returns how many.
+ * Thread-safe. */
 int fl_minicluster_savepoint_all(const char *dir, bool stop);
 
 /* Cancels every job running in this process; returns how many. Thread-safe. */

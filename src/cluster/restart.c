@@ -16,10 +16,6 @@
 
 #include "mem.h"
 
-static int get_ms(const fl_config *c, const char *key, int64_t dflt, int64_t *out, fl_error *err) {
-    return fl_config_get_duration_ms(c, key, dflt, out, err);
-}
-
 int fl_restart_strategy_init(fl_restart_strategy *s, const fl_config *c, bool checkpointing,
                              fl_error *err) {
     memset(s, 0, sizeof *s);
@@ -34,7 +30,9 @@ int fl_restart_strategy_init(fl_restart_strategy *s, const fl_config *c, bool ch
     } else if (!strcasecmp(type, "fixed-delay") || !strcasecmp(type, "fixeddelay")) {
         s->kind = FL_RESTART_FIXED_DELAY;
         rc = fl_config_get_int(c, "restart-strategy.fixed-delay.attempts", 1, &s->attempts, err);
-        if (rc == 0) rc = get_ms(c, "restart-strategy.fixed-delay.delay", 1000, &s->delay_ms, err);
+        if (rc == 0)
+            rc = fl_config_get_duration_ms(c, "restart-strategy.fixed-delay.delay", 1000,
+                                           &s->delay_ms, err);
         if (rc == 0 && s->attempts < 0)
             rc = fl_error_set(err, FL_ECONFIG,
                               "restart-strategy.fixed-delay.attempts must be >= 0, not %lld",
@@ -44,9 +42,11 @@ int fl_restart_strategy_init(fl_restart_strategy *s, const fl_config *c, bool ch
         rc = fl_config_get_int(c, "restart-strategy.failure-rate.max-failures-per-interval", 1,
                                &s->max_failures, err);
         if (rc == 0)
-            rc = get_ms(c, "restart-strategy.failure-rate.failure-rate-interval", 60000,
-                        &s->interval_ms, err);
-        if (rc == 0) rc = get_ms(c, "restart-strategy.failure-rate.delay", 1000, &s->delay_ms, err);
+            rc = fl_config_get_duration_ms(c, "restart-strategy.failure-rate.failure-rate-interval",
+                                           60000, &s->interval_ms, err);
+        if (rc == 0)
+            rc = fl_config_get_duration_ms(c, "restart-strategy.failure-rate.delay", 1000,
+                                           &s->delay_ms, err);
         if (rc == 0 && (s->max_failures < 1 || s->interval_ms <= 0))
             rc = fl_error_set(err, FL_ECONFIG,
                               "restart-strategy.failure-rate needs max-failures-per-interval >= 1 "
@@ -54,17 +54,18 @@ int fl_restart_strategy_init(fl_restart_strategy *s, const fl_config *c, bool ch
         if (rc == 0) s->failure_times = fl_xcalloc((size_t)s->max_failures, sizeof(int64_t));
     } else if (!strcasecmp(type, "exponential-delay") || !strcasecmp(type, "exponentialdelay")) {
         s->kind = FL_RESTART_EXPONENTIAL_DELAY;
-        rc = get_ms(c, "restart-strategy.exponential-delay.initial-backoff", 1000,
-                    &s->initial_backoff_ms, err);
+        rc = fl_config_get_duration_ms(c, "restart-strategy.exponential-delay.initial-backoff",
+                                       1000, &s->initial_backoff_ms, err);
         if (rc == 0)
-            rc = get_ms(c, "restart-strategy.exponential-delay.max-backoff", 60000,
-                        &s->max_backoff_ms, err);
+            rc = fl_config_get_duration_ms(c, "restart-strategy.exponential-delay.max-backoff",
+                                           60000, &s->max_backoff_ms, err);
         if (rc == 0)
             rc = fl_config_get_double(c, "restart-strategy.exponential-delay.backoff-multiplier",
                                       2.0, &s->multiplier, err);
         if (rc == 0)
-            rc = get_ms(c, "restart-strategy.exponential-delay.reset-backoff-threshold", 3600000,
-                        &s->reset_threshold_ms, err);
+            rc = fl_config_get_duration_ms(
+                c, "restart-strategy.exponential-delay.reset-backoff-threshold", 3600000,
+                &s->reset_threshold_ms, err);
         if (rc == 0)
             rc = fl_config_get_double(c, "restart-strategy.exponential-delay.jitter-factor", 0.1,
                                       &s->jitter, err);

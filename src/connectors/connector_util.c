@@ -1,17 +1,15 @@
 /*
  * connector_util.c - helpers shared by the built-in connectors: the growable
  * byte buffer that sinks format batches into, row text formatting, error
- * texts in flinc's message style, the checks every fixed-schema source
- * makes on the schema the user declared, directory creation for the file
- * sinks, and the byte encoding of checkpointed splits and handles.
+ * messages in flinc's style, the checks every fixed-schema source makes on
+ * the schema the user declared, directory creation for the file sinks (on
+ * core/fs.h), and the byte encoding of checkpointed splits and handles.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "connectors_int.h"
 #include "mem.h"
@@ -63,19 +61,6 @@ void fl__conn_buf_append_row(fl__conn_buf *b, const fl_row *r, const fl_schema *
     b->len += need;
 }
 
-const char *fl__conn_errno_text(int errnum, char *buf, size_t size) {
-    if (size == 0)
-        return buf;
-    /* The GNU strerror_r may return a static string instead of filling buf. */
-    const char *msg = strerror_r(errnum, buf, size);
-    if (msg != buf)
-        snprintf(buf, size, "%s", msg);
-    if (buf[0] != '\0' && isupper((unsigned char)buf[0]) &&
-        !(buf[1] != '\0' && isupper((unsigned char)buf[1])))
-        buf[0] = (char)tolower((unsigned char)buf[0]);
-    return buf;
-}
-
 fl_schema *fl__conn_fixed_schema(const char *connector, fl_schema *own,
                                  const fl_schema *declared, fl_error *err) {
     if (declared != NULL && !fl_schema_equals(declared, own)) {
@@ -112,32 +97,20 @@ int fl__conn_get_int_range(const fl_options *o, const char *connector, const cha
 int fl__conn_io_error(const char *verb, const char *path, int errnum, fl_error *err) {
     char text[128];
     return fl_error_set(err, FL_EIO, "could not %s \"%s\": %s", verb, path,
-                        fl__conn_errno_text(errnum, text, sizeof text));
+                        fl_errno_text(errnum, text, sizeof text));
 }
 
 int fl__conn_make_dirs(const char *path, fl_error *err) {
-    char *p = fl_xstrdup(path);
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        struct stat st;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            rc = fl__conn_io_error("create directory", p, errno, err);
-            break;
-        }
-        if (saved == '\0') {
-            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-                rc = fl_error_set(err, FL_EIO,
-                                  "could not create directory \"%s\": a file of that name exists",
-                                  p);
-            break;
-        }
-        *s = saved;
-    }
-    free(p);
+    size_t at = 0;
+    int r = fl_fs_mkdirs(path, 0777, false, &at);
+    if (r == 0)
+        return 0;
+    if (r == -EEXIST)
+        return fl_error_set(err, FL_EIO,
+                            "could not create directory \"%s\": a file of that name exists", path);
+    char *prefix = fl_xstrndup(path, at);
+    int rc = fl__conn_io_error("create directory", prefix, -r, err);
+    free(prefix);
     return rc;
 }
 
@@ -219,4 +192,36 @@ char *fl__blob_get_str(fl__blob_reader *r) {
 
 bool fl__blob_done(const fl__blob_reader *r) {
     return !r->bad && r->off == r->len;
+}
+
+void fl__blob_add_u64s(fl_split_list *out, const char tag[4], uint8_t version, const uint64_t *v,
+                       size_t n) {
+    fl__conn_buf b = {0};
+    fl__blob_begin(&b, tag, version);
+    for (size_t i = 0; i < n; i++)
+        fl__blob_put_u64(&b, v[i]);
+    fl_split_list_add(out, b.data, b.len);
+    fl__conn_buf_free(&b);
+}
+
+bool fl__blob_read_u64s(fl_split blob, const char tag[4], uint8_t version, uint64_t *v, size_t n) {
+    fl__blob_reader r;
+    bool ok = fl__blob_open(&r, blob, tag, version);
+    for (size_t i = 0; i < n; i++)
+        v[i] = fl__blob_get_u64(&r);
+    return ok && fl__blob_done(&r);
+}
+
+/* ---- split rotation ---------------------------------------------------------------------- */
+
+void fl__split_next_turn(void *splits, size_t size, size_t *n, size_t *cur, bool finished) {
+    if (finished) {
+        char *sp = (char *)splits + *cur * size;
+        memmove(sp, sp + size, (*n - *cur - 1) * size);
+        (*n)--;
+    } else {
+        (*cur)++;
+    }
+    if (*cur >= *n)
+        *cur = 0;
 }

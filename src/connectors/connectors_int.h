@@ -15,6 +15,7 @@
 #include "flinc/connector.h"
 #include "flinc/error.h"
 #include "flinc/row.h"
+#include "fs.h"
 
 /* Rows a source emits per read() call at most, so that read() returns quickly. */
 #define FL__CONN_BATCH_ROWS 1024
@@ -56,9 +57,8 @@ void fl__conn_buf_append_row(fl__conn_buf *b, const fl_row *r, const fl_schema *
 
 /* ---- errors and schemas ------------------------------------------------------------------ */
 
-/* strerror(errnum) with a lower-case first letter (flinc's message style),
- * written into buf; returns buf. Thread-safe. */
-const char *fl__conn_errno_text(int errnum, char *buf, size_t size);
+/* Errno texts (fl_errno_text) and the other file system helpers are
+ * core/fs.h's. */
 
 /* A connector with a fixed output schema `own`: `declared` must be NULL or
  * equal to it. Returns a new reference to own, or NULL with FL_ESCHEMA. */
@@ -105,6 +105,39 @@ void fl__row_format_fini(fl__row_format *f);
 /* Appends row r and its line end to out. */
 void fl__row_format_append(fl__row_format *f, fl__conn_buf *out, const fl_row *r);
 
+/* ---- random numbers (datagen, nexmark) -------------------------------------------------- */
+
+/* The generators behind the sources whose rows are pure functions of (seed,
+ * row number): splitmix64 to seed, xoshiro256** to draw. Inline, and exactly
+ * these operations: generated rows must not change between versions. */
+
+static inline uint64_t fl__splitmix64(uint64_t *x) {
+    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t fl__rng_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoshiro256** */
+static inline uint64_t fl__rng_next(uint64_t s[4]) {
+    uint64_t result = fl__rng_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = fl__rng_rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, 1). */
+static inline double fl__rng_unit(uint64_t s[4]) {
+    return (double)(fl__rng_next(s) >> 11) * 0x1.0p-53;
+}
+
 /* ---- split and handle blobs -------------------------------------------------------------- */
 
 /* The encoding of the blobs that sources snapshot and sinks pre-commit (see
@@ -131,5 +164,21 @@ uint64_t fl__blob_get_u64(fl__blob_reader *r);
 char *fl__blob_get_str(fl__blob_reader *r);
 /* Whether every field was there and nothing is left over. */
 bool fl__blob_done(const fl__blob_reader *r);
+
+/* The common case, a blob of integers only: adds the blob of tag, version
+ * and the n integers v to out. */
+void fl__blob_add_u64s(fl_split_list *out, const char tag[4], uint8_t version, const uint64_t *v,
+                       size_t n);
+/* Reads a blob of tag, version and exactly n integers into v; false when
+ * blob is not one (v then holds what could be read, the rest 0). */
+bool fl__blob_read_u64s(fl_split blob, const char tag[4], uint8_t version, uint64_t *v, size_t n);
+
+/* ---- split rotation ---------------------------------------------------------------------- */
+
+/* After a batch from split *cur of the *n splits (an array of elements of
+ * `size` bytes): a finished split leaves the array, else the next split
+ * takes its turn; *cur wraps to 0. So the splits of an unbounded source all
+ * advance. */
+void fl__split_next_turn(void *splits, size_t size, size_t *n, size_t *cur, bool finished);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "connectors_int.h"
+#include "mem.h"
 
 int fl__row_format_init(fl__row_format *f, const fl_options *o, const char *connector,
                         const fl_schema *schema, fl_error *err) {
@@ -56,23 +57,6 @@ static void format_double(double d, char *buf, size_t size) {
     }
 }
 
-static void append_base64(fl__conn_buf *b, const unsigned char *p, uint32_t len) {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = fl__conn_buf_reserve(b, ((size_t)len + 2) / 3 * 4);
-    size_t o = 0;
-    for (uint32_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len) v |= p[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
-    }
-    b->len += o;
-}
-
 /* The text of field i (not quoted) into f->field. */
 static void csv_field_text(fl__row_format *f, const fl_row *r, int i) {
     fl__conn_buf *text = &f->field;
@@ -103,7 +87,8 @@ static void csv_field_text(fl__row_format *f, const fl_row *r, int i) {
     case FL_BYTES: {
         uint32_t len;
         const unsigned char *p = fl_row_get_bytes(r, i, &len);
-        append_base64(text, p, len);
+        char *at = fl__conn_buf_reserve(text, FL_BASE64_LEN((size_t)len));
+        text->len += fl_base64_encode_into(p, len, at);
         return;
     }
     default:

@@ -113,16 +113,10 @@ static int fs_open(fl_sink_ctx *ctx, const fl_options *o, void **state, fl_error
 static int flush(fs_sink_state *st, fl_error *err) {
     if (st->failed)
         return FL_EIO;
-    size_t done = 0;
-    while (done < st->out.len) {
-        ssize_t n = write(st->fd, st->out.data + done, st->out.len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st->failed = true;
-            return fl__conn_io_error("write", st->file, errno, err);
-        }
-        done += (size_t)n;
+    int w = fl_fs_write_all(st->fd, st->out.data, st->out.len);
+    if (w < 0) {
+        st->failed = true;
+        return fl__conn_io_error("write", st->file, -w, err);
     }
     st->out.len = 0;
     return 0;

@@ -192,17 +192,6 @@ static bool parse_part_name(const char *name, int *kind, uint64_t *subtask, uint
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-/* Makes the directory's entries (creations, renames, deletions) durable. */
-static int sync_dir(const char *dir, fl_error *err) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return fl__conn_io_error("open directory", dir, errno, err);
-    int rc = 0;
-    if (fsync(fd) != 0 && errno != EINVAL)
-        rc = fl__conn_io_error("sync directory", dir, errno, err);
-    close(fd);
-    return rc;
-}
-
 static bool exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -283,18 +272,13 @@ static int finish_in_progress(const char *dir, uint64_t subtask, uint64_t counte
 static int flush(eo_sink_state *st, fl_error *err) {
     if (st->failed)
         return fl_error_set(err, FL_EIO, "connector \"" NAME "\": an earlier write failed");
-    size_t done = 0;
-    while (done < st->out.len) {
-        ssize_t n = write(st->fd, st->out.data + done, st->out.len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st->failed = true;
-            char *path = part_path(st->dir, PART_IN_PROGRESS, (uint64_t)st->subtask, st->counter);
-            int rc = fl__conn_io_error("write", path, errno, err);
-            free(path);
-            return rc;
-        }
-        done += (size_t)n;
+    int w = fl_fs_write_all(st->fd, st->out.data, st->out.len);
+    if (w < 0) {
+        st->failed = true;
+        char *path = part_path(st->dir, PART_IN_PROGRESS, (uint64_t)st->subtask, st->counter);
+        int rc = fl__conn_io_error("write", path, -w, err);
+        free(path);
+        return rc;
     }
     st->out.len = 0;
     return 0;
@@ -382,16 +366,10 @@ static int eo_finish(void *state, fl_error *err) {
 
 /* ---- two-phase commit -------------------------------------------------------------------- */
 
-static void add_handle(fl_split_list *out, fl__conn_buf *b, uint64_t kind, uint64_t subtask,
-                       uint64_t counter, uint64_t size, int64_t checkpoint_id) {
-    b->len = 0;
-    fl__blob_begin(b, HANDLE_TAG, HANDLE_VERSION);
-    fl__blob_put_u64(b, kind);
-    fl__blob_put_u64(b, subtask);
-    fl__blob_put_u64(b, counter);
-    fl__blob_put_u64(b, size);
-    fl__blob_put_u64(b, (uint64_t)checkpoint_id);
-    fl_split_list_add(out, b->data, b->len);
+static void add_handle(fl_split_list *out, uint64_t kind, uint64_t subtask, uint64_t counter,
+                       uint64_t size, int64_t checkpoint_id) {
+    uint64_t fields[] = {kind, subtask, counter, size, (uint64_t)checkpoint_id};
+    fl__blob_add_u64s(out, HANDLE_TAG, HANDLE_VERSION, fields, 5);
 }
 
 static int eo_pre_commit(void *state, int64_t checkpoint_id, fl_split_list *out, fl_error *err) {
@@ -414,19 +392,17 @@ static int eo_pre_commit(void *state, int64_t checkpoint_id, fl_split_list *out,
     }
     /* The renames of roll() must survive a crash before the checkpoint can
      * name the pending files. */
-    if (rc == 0) rc = sync_dir(st->dir, err);
+    if (rc == 0) rc = fl_fs_sync_dir(st->dir, err);
     if (rc < 0) return rc;
-    fl__conn_buf b = {0};
     for (size_t i = 0; i < st->n_pending; i++) {
         pending_part *part = &st->pending[i];
         if (part->checkpoint_id == NOT_PRE_COMMITTED) part->checkpoint_id = checkpoint_id;
-        add_handle(out, &b, HANDLE_PENDING, (uint64_t)st->subtask, part->counter, part->size,
+        add_handle(out, HANDLE_PENDING, (uint64_t)st->subtask, part->counter, part->size,
                    part->checkpoint_id);
     }
     if (st->fd >= 0)
-        add_handle(out, &b, HANDLE_IN_PROGRESS, (uint64_t)st->subtask, st->counter, st->recorded,
+        add_handle(out, HANDLE_IN_PROGRESS, (uint64_t)st->subtask, st->counter, st->recorded,
                    checkpoint_id);
-    fl__conn_buf_free(&b);
     return 0;
 }
 
@@ -451,7 +427,7 @@ static int eo_commit(void *state, int64_t checkpoint_id, fl_error *err) {
     /* A finished name lost in a crash would be deleted as a leftover by a
      * recovery from a later checkpoint, which no longer names the file. */
     if (renamed) {
-        int src = sync_dir(st->dir, err);
+        int src = fl_fs_sync_dir(st->dir, err);
         if (rc == 0) rc = src;
     }
     return rc;
@@ -504,15 +480,12 @@ static int eo_recover(void *state, const fl_split *handles, size_t n, fl_error *
         return fl_error_set(err, FL_ESTATE,
                             "connector \"" NAME "\": recover after rows were written");
     for (size_t i = 0; i < n; i++) {
-        fl__blob_reader r;
-        bool ok = fl__blob_open(&r, handles[i], HANDLE_TAG, HANDLE_VERSION);
-        uint64_t kind = fl__blob_get_u64(&r);
-        uint64_t subtask = fl__blob_get_u64(&r);
-        uint64_t counter = fl__blob_get_u64(&r);
-        uint64_t size = fl__blob_get_u64(&r);
-        fl__blob_get_u64(&r); /* the checkpoint: recovery commits them all */
-        if (!ok || !fl__blob_done(&r) || (kind != HANDLE_PENDING && kind != HANDLE_IN_PROGRESS) ||
-            size > INT64_MAX)
+        /* kind, subtask, counter, size, and the checkpoint, which recovery
+         * does not need: it commits them all. */
+        uint64_t fields[5];
+        bool ok = fl__blob_read_u64s(handles[i], HANDLE_TAG, HANDLE_VERSION, fields, 5);
+        uint64_t kind = fields[0], subtask = fields[1], counter = fields[2], size = fields[3];
+        if (!ok || (kind != HANDLE_PENDING && kind != HANDLE_IN_PROGRESS) || size > INT64_MAX)
             return fl_error_set(err, FL_EFORMAT,
                                 "connector \"" NAME "\": handle %zu is not a part file handle", i);
         if (subtask % (uint64_t)st->parallelism != (uint64_t)st->subtask)
@@ -523,7 +496,7 @@ static int eo_recover(void *state, const fl_split *handles, size_t n, fl_error *
         if (rc < 0) return rc;
     }
     int rc = sweep(st, true, err);
-    if (rc == 0) rc = sync_dir(st->dir, err);
+    if (rc == 0) rc = fl_fs_sync_dir(st->dir, err);
     return rc;
 }
 

@@ -145,15 +145,10 @@ static int collection_read(void *state, fl_source_ctx *ctx, fl_error *err) {
 
 static int collection_snapshot(void *state, fl_split_list *out, fl_error *err) {
     collection_state *st = state;
-    fl__conn_buf b = {0};
     for (size_t i = st->cur; i < st->n_ranges; i++) {
-        b.len = 0;
-        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
-        fl__blob_put_u64(&b, st->ranges[i].next);
-        fl__blob_put_u64(&b, st->ranges[i].end);
-        fl_split_list_add(out, b.data, b.len);
+        uint64_t fields[] = {st->ranges[i].next, st->ranges[i].end};
+        fl__blob_add_u64s(out, SPLIT_TAG, SPLIT_VERSION, fields, 2);
     }
-    fl__conn_buf_free(&b);
     return 0;
 }
 
@@ -161,11 +156,10 @@ static int collection_restore(void *state, const fl_split *splits, size_t n, fl_
     collection_state *st = state;
     collection_range *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
     for (size_t i = 0; i < n; i++) {
-        fl__blob_reader r;
-        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
-        restored[i].next = fl__blob_get_u64(&r);
-        restored[i].end = fl__blob_get_u64(&r);
-        if (!ok || !fl__blob_done(&r)) {
+        uint64_t fields[2];
+        bool ok = fl__blob_read_u64s(splits[i], SPLIT_TAG, SPLIT_VERSION, fields, 2);
+        restored[i] = (collection_range){.next = fields[0], .end = fields[1]};
+        if (!ok) {
             free(restored);
             return fl_error_set(err, FL_EFORMAT,
                                 "connector \"" NAME "\": split %zu is not a collection split", i);

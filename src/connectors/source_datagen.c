@@ -116,51 +116,23 @@ typedef struct datagen_state {
 
 /* ---- random numbers ---------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
 /* The generator of global row `row`: splitmix64 from a hash of (seed, row),
  * so that the rows' generators start far apart. */
 static void rng_seed_row(uint64_t rng[4], uint64_t seed_key, uint64_t row) {
     uint64_t x = seed_key ^ row;
-    x = splitmix64(&x);
+    x = fl__splitmix64(&x);
     for (int i = 0; i < 4; i++)
-        rng[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(uint64_t s[4]) {
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(uint64_t s[4]) {
-    return (double)(rng_next(s) >> 11) * 0x1.0p-53;
+        rng[i] = fl__splitmix64(&x);
 }
 
 /* Uniform in [lo, hi] (inclusive), without modulo bias. */
 static int64_t rng_range(uint64_t s[4], int64_t lo, int64_t hi) {
     uint64_t span = (uint64_t)hi - (uint64_t)lo + 1; /* 0: the full 64-bit range */
-    uint64_t r = rng_next(s);
+    uint64_t r = fl__rng_next(s);
     if (span != 0) {
         uint64_t limit = -span % span; /* values below are over-represented */
         while (r < limit)
-            r = rng_next(s);
+            r = fl__rng_next(s);
         r %= span;
     }
     return (int64_t)((uint64_t)lo + r);
@@ -498,7 +470,7 @@ static int datagen_open(fl_source_ctx *ctx, const fl_options *o, void **state, f
         return rc;
     }
     uint64_t x = st->spec.seed;
-    st->seed_key = splitmix64(&x);
+    st->seed_key = fl__splitmix64(&x);
     int index = fl_source_subtask_index(ctx);
     int p = fl_source_parallelism(ctx);
     /* Unbounded: 2^64 rows, which no subtask reaches. */
@@ -526,7 +498,7 @@ static void random_text(uint64_t rng[4], char *out, uint32_t len) {
     uint32_t i = 0;
     while (i < len) {
         /* 36^12 < 2^64: twelve characters from one draw. */
-        uint64_t r = rng_next(rng);
+        uint64_t r = fl__rng_next(rng);
         for (int k = 0; k < 12 && i < len; k++, i++) {
             out[i] = alphabet[r % 36];
             r /= 36;
@@ -537,7 +509,7 @@ static void random_text(uint64_t rng[4], char *out, uint32_t len) {
 static void random_bytes(uint64_t rng[4], char *out, uint32_t len) {
     uint32_t i = 0;
     while (i < len) {
-        uint64_t r = rng_next(rng);
+        uint64_t r = fl__rng_next(rng);
         uint32_t n = len - i < 8 ? len - i : 8;
         memcpy(out + i, &r, n);
         i += n;
@@ -569,11 +541,11 @@ static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row,
             }
             continue;
         }
-        if (f->null_rate > 0 && rng_unit(st->rng) < f->null_rate)
+        if (f->null_rate > 0 && fl__rng_unit(st->rng) < f->null_rate)
             continue; /* fields not set are null */
         switch (f->type) {
         case FL_BOOLEAN:
-            fl_row_builder_set_bool(b, i, (rng_next(st->rng) >> 63) != 0);
+            fl_row_builder_set_bool(b, i, (fl__rng_next(st->rng) >> 63) != 0);
             break;
         case FL_INT:
             fl_row_builder_set_int(b, i, (int32_t)rng_range(st->rng, f->min, f->max));
@@ -588,7 +560,7 @@ static void build_row(datagen_state *st, fl_row_builder *b, uint64_t global_row,
             break;
         }
         case FL_DOUBLE: {
-            double u = rng_unit(st->rng);
+            double u = fl__rng_unit(st->rng);
             /* Written so that max - min never overflows. */
             double v = (1.0 - u) * f->dmin + u * f->dmax;
             if (v < f->dmin)
@@ -647,31 +619,17 @@ static int datagen_read(void *state, fl_source_ctx *ctx, fl_error *err) {
         else
             sp->next++;
     }
-    if (finished) {
-        memmove(sp, sp + 1, (st->n_splits - st->cur - 1) * sizeof *sp);
-        st->n_splits--;
-    } else {
-        st->cur++;
-    }
-    if (st->cur >= st->n_splits)
-        st->cur = 0;
+    fl__split_next_turn(st->splits, sizeof *st->splits, &st->n_splits, &st->cur, finished);
     return st->n_splits > 0 ? FL_SOURCE_MORE : FL_SOURCE_END;
 }
 
 static int datagen_snapshot(void *state, fl_split_list *out, fl_error *err) {
     datagen_state *st = state;
-    fl__conn_buf b = {0};
     for (size_t i = 0; i < st->n_splits; i++) {
         const datagen_split *sp = &st->splits[i];
-        b.len = 0;
-        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
-        fl__blob_put_u64(&b, sp->first);
-        fl__blob_put_u64(&b, sp->last);
-        fl__blob_put_u64(&b, sp->next);
-        fl__blob_put_u64(&b, (uint64_t)sp->anchor_ms);
-        fl_split_list_add(out, b.data, b.len);
+        uint64_t fields[] = {sp->first, sp->last, sp->next, (uint64_t)sp->anchor_ms};
+        fl__blob_add_u64s(out, SPLIT_TAG, SPLIT_VERSION, fields, 4);
     }
-    fl__conn_buf_free(&b);
     return 0;
 }
 
@@ -679,14 +637,11 @@ static int datagen_restore(void *state, const fl_split *splits, size_t n, fl_err
     datagen_state *st = state;
     datagen_split *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
     for (size_t i = 0; i < n; i++) {
-        fl__blob_reader r;
-        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        uint64_t fields[4];
+        bool ok = fl__blob_read_u64s(splits[i], SPLIT_TAG, SPLIT_VERSION, fields, 4);
         datagen_split *sp = &restored[i];
-        sp->first = fl__blob_get_u64(&r);
-        sp->last = fl__blob_get_u64(&r);
-        sp->next = fl__blob_get_u64(&r);
-        sp->anchor_ms = (int64_t)fl__blob_get_u64(&r);
-        if (!ok || !fl__blob_done(&r) || sp->first > sp->next || sp->next > sp->last) {
+        *sp = (datagen_split){fields[0], fields[1], fields[2], (int64_t)fields[3]};
+        if (!ok || sp->first > sp->next || sp->next > sp->last) {
             free(restored);
             return fl_error_set(err, FL_EFORMAT,
                                 "connector \"" NAME "\": split %zu is not a datagen split", i);

@@ -81,7 +81,7 @@ typedef struct filesystem_state {
 
 static int open_error(const char *path, int errnum, fl_error *err) {
     char text[128];
-    fl__conn_errno_text(errnum, text, sizeof text);
+    fl_errno_text(errnum, text, sizeof text);
     return fl_error_set(err, errnum == ENOENT ? FL_ENOENT : FL_EIO, "could not open \"%s\": %s",
                         path, text);
 }
@@ -266,9 +266,8 @@ static int refill(filesystem_state *st, fl_error *err) {
             continue;
         if (n < 0) {
             char text[128];
-            return fl_error_set(err, FL_EIO, "could not read \"%s\": %s",
-                                st->splits[st->cur].path,
-                                fl__conn_errno_text(errno, text, sizeof text));
+            return fl_error_set(err, FL_EIO, "could not read \"%s\": %s", st->splits[st->cur].path,
+                                fl_errno_text(errno, text, sizeof text));
         }
         if (n == 0)
             st->eof = true;

@@ -151,46 +151,23 @@ typedef struct nexmark_state {
 
 /* ---- random numbers (xoshiro256**, seeded per event) ------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(uint64_t s[4]) {
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 static void rng_seed_event(uint64_t rng[4], uint64_t seed_key, uint64_t event) {
     uint64_t x = seed_key ^ (event * UINT64_C(0xD6E8FEB86659FD93));
-    for (int i = 0; i < 4; i++) rng[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) rng[i] = fl__splitmix64(&x);
 }
 
 /* Uniform in [0, n) (n > 0); the bias of the multiply-shift is below 2^-32
  * for the small n used here. */
 static uint64_t rng_below(uint64_t s[4], uint64_t n) {
-    return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+    return (uint64_t)(((unsigned __int128)fl__rng_next(s) * n) >> 64);
 }
-
-static double rng_unit(uint64_t s[4]) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 
 /* Lower-case letters, digits and a space, 12 characters per draw. */
 static uint32_t random_text(uint64_t s[4], char *out, uint32_t len) {
     static const char alphabet[32] = "abcdefghijklmnopqrstuvwxyz 01234";
     uint32_t i = 0;
     while (i < len) {
-        uint64_t r = rng_next(s);
+        uint64_t r = fl__rng_next(s);
         for (int k = 0; k < 12 && i < len; k++, i++, r >>= 5) out[i] = alphabet[r & 31];
     }
     return len;
@@ -199,7 +176,7 @@ static uint32_t random_text(uint64_t s[4], char *out, uint32_t len) {
 /* Log-uniform between 100 and 100,000,000 cents. */
 static int64_t random_price(uint64_t s[4]) {
     /* 10^(6u) as e^(6u ln 10): exp is cheaper than pow. */
-    return (int64_t)llround(exp(rng_unit(s) * 13.815510557964274) * 100.0);
+    return (int64_t)llround(exp(fl__rng_unit(s) * 13.815510557964274) * 100.0);
 }
 
 /* Writes v in decimal at out; returns the number of digits. */
@@ -473,7 +450,7 @@ static int nexmark_open(fl_source_ctx *ctx, const fl_options *o, void **state, f
         return rc;
     }
     uint64_t x = st->spec.seed;
-    st->seed_key = splitmix64(&x);
+    st->seed_key = fl__splitmix64(&x);
     uint64_t index = (uint64_t)fl_source_subtask_index(ctx);
     uint64_t p = (uint64_t)fl_source_parallelism(ctx);
     st->splits = fl_xmalloc(sizeof *st->splits);
@@ -519,30 +496,18 @@ static int nexmark_read(void *state, fl_source_ctx *ctx, fl_error *err) {
         }
         finished = !advance(sp);
     }
-    if (finished) {
-        memmove(sp, sp + 1, (st->n_splits - st->cur - 1) * sizeof *sp);
-        st->n_splits--;
-    } else {
-        st->cur++;
-    }
-    if (st->cur >= st->n_splits) st->cur = 0;
+    fl__split_next_turn(st->splits, sizeof *st->splits, &st->n_splits, &st->cur, finished);
     return st->n_splits > 0 ? FL_SOURCE_MORE : FL_SOURCE_END;
 }
 
 static int nexmark_snapshot(void *state, fl_split_list *out, fl_error *err) {
     (void)err;
     nexmark_state *st = state;
-    fl__conn_buf b = {0};
     for (size_t i = 0; i < st->n_splits; i++) {
         const nexmark_split *sp = &st->splits[i];
-        b.len = 0;
-        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
-        fl__blob_put_u64(&b, sp->stride);
-        fl__blob_put_u64(&b, sp->next);
-        fl__blob_put_u64(&b, sp->end);
-        fl_split_list_add(out, b.data, b.len);
+        uint64_t fields[] = {sp->stride, sp->next, sp->end};
+        fl__blob_add_u64s(out, SPLIT_TAG, SPLIT_VERSION, fields, 3);
     }
-    fl__conn_buf_free(&b);
     return 0;
 }
 
@@ -550,13 +515,11 @@ static int nexmark_restore(void *state, const fl_split *splits, size_t n, fl_err
     nexmark_state *st = state;
     nexmark_split *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
     for (size_t i = 0; i < n; i++) {
-        fl__blob_reader r;
-        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        uint64_t fields[3];
+        bool ok = fl__blob_read_u64s(splits[i], SPLIT_TAG, SPLIT_VERSION, fields, 3);
         nexmark_split *sp = &restored[i];
-        sp->stride = fl__blob_get_u64(&r);
-        sp->next = fl__blob_get_u64(&r);
-        sp->end = fl__blob_get_u64(&r);
-        if (!ok || !fl__blob_done(&r) || sp->stride == 0 || sp->next >= sp->end) {
+        *sp = (nexmark_split){fields[0], fields[1], fields[2]};
+        if (!ok || sp->stride == 0 || sp->next >= sp->end) {
             free(restored);
             return fl_error_set(err, FL_EFORMAT,
                                 "connector \"" NAME "\": split %zu is not a nexmark split", i);

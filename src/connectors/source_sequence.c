@@ -116,16 +116,11 @@ static int sequence_read(void *state, fl_source_ctx *ctx, fl_error *err) {
 
 static int sequence_snapshot(void *state, fl_split_list *out, fl_error *err) {
     sequence_state *st = state;
-    fl__conn_buf b = {0};
     for (size_t i = st->cur; i < st->n; i++) {
-        b.len = 0;
-        fl__blob_begin(&b, SPLIT_TAG, SPLIT_VERSION);
-        fl__blob_put_u64(&b, (uint64_t)st->splits[i].first);
-        fl__blob_put_u64(&b, (uint64_t)st->splits[i].last);
-        fl__blob_put_u64(&b, (uint64_t)st->splits[i].next);
-        fl_split_list_add(out, b.data, b.len);
+        const sequence_split *sp = &st->splits[i];
+        uint64_t fields[] = {(uint64_t)sp->first, (uint64_t)sp->last, (uint64_t)sp->next};
+        fl__blob_add_u64s(out, SPLIT_TAG, SPLIT_VERSION, fields, 3);
     }
-    fl__conn_buf_free(&b);
     return 0;
 }
 
@@ -133,13 +128,11 @@ static int sequence_restore(void *state, const fl_split *splits, size_t n, fl_er
     sequence_state *st = state;
     sequence_split *restored = fl_xmalloc((n ? n : 1) * sizeof *restored);
     for (size_t i = 0; i < n; i++) {
-        fl__blob_reader r;
-        bool ok = fl__blob_open(&r, splits[i], SPLIT_TAG, SPLIT_VERSION);
+        uint64_t fields[3];
+        bool ok = fl__blob_read_u64s(splits[i], SPLIT_TAG, SPLIT_VERSION, fields, 3);
         sequence_split *sp = &restored[i];
-        sp->first = (int64_t)fl__blob_get_u64(&r);
-        sp->last = (int64_t)fl__blob_get_u64(&r);
-        sp->next = (int64_t)fl__blob_get_u64(&r);
-        if (!ok || !fl__blob_done(&r) || sp->first > sp->next || sp->next > sp->last) {
+        *sp = (sequence_split){(int64_t)fields[0], (int64_t)fields[1], (int64_t)fields[2]};
+        if (!ok || sp->first > sp->next || sp->next > sp->last) {
             free(restored);
             return fl_error_set(err, FL_EFORMAT,
                                 "connector \"" NAME "\": split %zu is not a sequence split", i);

@@ -181,7 +181,7 @@ static int connection_failed(socket_state *st, const char *what, int errnum, fl_
     char text[128];
     st->phase = S_DONE;
     return fl_error_set(err, FL_ENET, "%s %s:%d: %s", what, st->host, st->port,
-                        fl__conn_errno_text(errnum, text, sizeof text));
+                        fl_errno_text(errnum, text, sizeof text));
 }
 
 /* Starts a non-blocking connect to st->addr or a later address. */
@@ -213,7 +213,7 @@ static int start_connect(socket_state *st, fl_error *err) {
     if (rc != 0) {
         char text[128];
         if (rc == EAI_SYSTEM) {
-            fl__conn_errno_text(errno, text, sizeof text);
+            fl_errno_text(errno, text, sizeof text);
         } else {
             snprintf(text, sizeof text, "%s", gai_strerror(rc));
             text[0] = (char)tolower((unsigned char)text[0]);

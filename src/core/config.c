@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "fs.h"
 #include "mem.h"
 
 /* Deeper nesting than this is not a configuration; refusing it keeps the
@@ -48,6 +49,12 @@ fl_config *fl_config_clone(const fl_config *c) {
     fl_config *d = fl_xmalloc(sizeof *d);
     d->entries = fl_kv_clone(c->entries);
     return d;
+}
+
+fl_config *fl_config_from_kv(const fl_kv *kv) {
+    fl_config *c = fl_config_create();
+    fl_kv_merge(c->entries, kv);
+    return c;
 }
 
 void fl_config_set(fl_config *c, const char *key, const char *value) {
@@ -277,13 +284,6 @@ int fl_config_load_string(fl_config *c, const char *yaml, const char *name, fl_e
     return load_buffer(c, yaml, strlen(yaml), name, err);
 }
 
-/* strerror, starting lower case as flinc's messages do. */
-static void errno_text(int e, char *buf, size_t size) {
-    snprintf(buf, size, "%s", strerror(e));
-    if (buf[0] != '\0')
-        buf[0] = (char)tolower((unsigned char)buf[0]);
-}
-
 int fl_config_load_file(fl_config *c, const char *path, fl_error *err) {
     char why[128];
     FILE *f = fopen(path, "rb");
@@ -291,8 +291,8 @@ int fl_config_load_file(fl_config *c, const char *path, fl_error *err) {
         int e = errno;
         if (e == ENOENT)
             return fl_error_set(err, FL_ENOENT, "could not open \"%s\": no such file", path);
-        errno_text(e, why, sizeof why);
-        return fl_error_set(err, FL_EIO, "could not open \"%s\": %s", path, why);
+        return fl_error_set(err, FL_EIO, "could not open \"%s\": %s", path,
+                            fl_errno_text(e, why, sizeof why));
     }
     size_t cap = 4096, len = 0;
     char *buf = fl_xmalloc(cap);
@@ -308,8 +308,8 @@ int fl_config_load_file(fl_config *c, const char *path, fl_error *err) {
     }
     int rc = 0;
     if (ferror(f)) {
-        errno_text(errno, why, sizeof why);
-        rc = fl_error_set(err, FL_EIO, "could not read \"%s\": %s", path, why);
+        rc = fl_error_set(err, FL_EIO, "could not read \"%s\": %s", path,
+                          fl_errno_text(errno, why, sizeof why));
     }
     fclose(f);
     if (rc == 0)

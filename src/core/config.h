@@ -31,11 +31,17 @@
 #define FL_CONF_JM_ADDRESS "jobmanager.rpc.address"
 #define FL_CONF_REST_PORT "rest.port"
 
+/* Flink's upper bound for a max parallelism (and so for any parallelism). */
+#define FL_MAX_PARALLELISM_LIMIT 32768
+
 typedef struct fl_config fl_config;
 
 fl_config *fl_config_create(void); /* empty: every getter returns its default */
 void fl_config_destroy(fl_config *c);
 fl_config *fl_config_clone(const fl_config *c);
+/* A configuration holding a copy of every entry of kv (NULL: none), as a plan
+ * carries its configuration. Returns new. */
+fl_config *fl_config_from_kv(const fl_kv *kv);
 
 /* Loads a YAML file into c (keys already in c are replaced). A missing file
  * is FL_ENOENT; malformed YAML is FL_ECONFIG with "file:line:column: problem". */

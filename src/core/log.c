@@ -8,7 +8,6 @@
  */
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +18,8 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include "fs.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -54,9 +55,8 @@ int fl_log_set_file(const char *path, fl_error *err) {
         f = fopen(path, "a");
         if (f == NULL) {
             char why[128];
-            snprintf(why, sizeof why, "%s", strerror(errno));
-            why[0] = (char)tolower((unsigned char)why[0]);
-            return fl_error_set(err, FL_EIO, "could not open log file \"%s\": %s", path, why);
+            return fl_error_set(err, FL_EIO, "could not open log file \"%s\": %s", path,
+                                fl_errno_text(errno, why, sizeof why));
         }
     }
     pthread_mutex_lock(&log_lock);

@@ -78,10 +78,8 @@ char *fl_xasprintf(const char *fmt, ...) {
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *fl_base64_encode(const void *p, size_t len) {
+size_t fl_base64_encode_into(const void *p, size_t len, char *out) {
     const uint8_t *in = p;
-    size_t out_len = (len + 2) / 3 * 4;
-    char *out = fl_xmalloc(out_len + 1);
     size_t o = 0;
     size_t i = 0;
     for (; i + 3 <= len; i += 3) {
@@ -104,7 +102,12 @@ char *fl_base64_encode(const void *p, size_t len) {
         out[o++] = b64_alphabet[(v >> 6) & 63];
         out[o++] = '=';
     }
-    out[o] = '\0';
+    return o;
+}
+
+char *fl_base64_encode(const void *p, size_t len) {
+    char *out = fl_xmalloc(FL_BASE64_LEN(len) + 1);
+    out[fl_base64_encode_into(p, len, out)] = '\0';
     return out;
 }
 

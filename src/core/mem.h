@@ -17,6 +17,11 @@ char *fl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Base64 (RFC 4648, with padding): returns a new NUL-terminated string. */
 char *fl_base64_encode(const void *p, size_t len);
+/* The length of the base64 text of len bytes. */
+#define FL_BASE64_LEN(len) (((len) + 2) / 3 * 4)
+/* Writes the base64 text of len bytes at out, which has room for
+ * FL_BASE64_LEN(len) characters (no NUL is added); returns that length. */
+size_t fl_base64_encode_into(const void *p, size_t len, char *out);
 /* Returns new bytes and their length in *len, or NULL on malformed input. */
 void *fl_base64_decode(const char *s, size_t *len);
 
