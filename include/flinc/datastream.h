@@ -109,7 +109,12 @@ int64_t fl_context_current_processing_time(const fl_context *ctx);
  * fl_stream_side_output for it) drops the row, as in Flink. */
 int fl_context_output(fl_context *ctx, const char *tag, const fl_row *row);
 
-/* Collector of a flat_map: take the builder, fill a row, emit it. */
+/* Collector of a flat_map: take the builder, fill a row, emit it. The
+ * builder keeps its fields after an emit, so a function emitting rows that
+ * differ in a few fields -- WordCount's (word, 1) -- may take the builder
+ * once and set only those fields between emits (as Flink's object reuse
+ * does with one tuple); setting the same STRING or BYTES field again costs
+ * no more than setting it the first time. */
 fl_row_builder *fl_collector_builder(fl_collector *out);         /* reset, for the output schema */
 int fl_collector_emit(fl_collector *out);                        /* emits the builder's row */
 int fl_collector_emit_row(fl_collector *out, const fl_row *row); /* copies row */

@@ -1,26 +1,30 @@
 /*
  * row_builder.c - writing canonical binary rows.
  *
- * The builder keeps the row's fixed part almost as it will be laid out: the
- * null bitmap, and one 8-byte slot image per field, valid for the fields set
- * since the last reset (a reset only marks every field null; finish() writes
- * a zero slot for a null field). Variable-length values are staged at 8-byte
- * aligned offsets with their zero padding, and the sum of their padded
- * lengths is kept as they are set, so the row's size is known without a pass
- * over the fields. finish() writes the header, the bitmap and the slots,
- * then the variable-length values in field order, each padded with zeros to
- * 8 bytes, with their (offset, length) slots. Because the layout depends only
- * on the values, two builders given the same values produce the same bytes.
- * Both the staging area and the output buffer only grow, so a warm builder
- * does not allocate.
+ * The builder writes the row in place, in its final layout, as fields are
+ * set: a set of a fixed-size field stores its slot and clears its null bit;
+ * a set of a STRING or BYTES field appends the value, zero padded to 8
+ * bytes, after the values set before it and stores its (offset, length)
+ * slot. When the variable-length fields are set once each and in field order
+ * -- what nearly every caller does -- or the last one set is set again (a
+ * function emitting rows that differ in one string), the row is canonical as it
+ * stands, and finishing it only writes the header (and zeroes the slots of
+ * null fields). Otherwise the row is "messy" (values out of order, set
+ * twice, or set and then nulled), and finishing it first moves the values
+ * into field order. Either way the layout depends only on the values, so two
+ * builders given the same values produce the same bytes.
  *
  * Rows are built once per record on the hot path (flat_map collectors, key
  * selectors, reduce functions), so a set is a bounds-and-type test, a store
- * and a bit clear, short values are copied without calls into libc, and
- * finish() visits the variable-length fields through their list, made once
- * at create. fl__row_builder_lay_out (row_int.h) lets the runtime lay a row
- * out straight into a batch instead of into the builder's buffer and then
- * copying it.
+ * and a bit clear, and short values are copied without calls into libc.
+ * fl__row_builder_lay_out (row_int.h) copies the finished row straight into
+ * a batch.
+ *
+ * The builder has two buffers and starts each row (reset) in the one the
+ * last finish() did not return, so that a finished row can be read while the
+ * next one is built -- a reduce function given the previous result built by
+ * the same builder, say -- until the next finish(). Both only grow, so a
+ * warm builder does not allocate.
  *
  * A wrong-type or out-of-range set is a bug in the caller: the first one is
  * recorded, and finish() returns NULL instead of a row with a wrong value.
@@ -43,27 +47,33 @@ struct fl_row_builder {
     uint32_t fixed;        /* header, bitmap and slots */
     fl_type *types;
     fl_row_kind kind;
-
-    uint64_t *nulls; /* the null bitmap as laid out (bit set: null) */
-    uint64_t *slots; /* slot images of the fields set since reset (finish() writes zero for
-                        the others); a variable-length field's stays zero here */
-    uint32_t *var_off, *var_len; /* variable-length values: where in the staging area */
+    uint64_t *all_null; /* the bitmap of a row just reset */
     int n_var;
-    int *var_fields;    /* the STRING and BYTES fields, in field order */
-    uint64_t var_bytes; /* their padded lengths, summed over the non-null ones */
+    int *var_fields; /* the STRING and BYTES fields, in field order */
 
-    uint8_t *stage; /* variable-length values of the row being built */
-    size_t stage_len;
-    size_t stage_cap;
+    uint8_t *row;       /* the row being built: one of buf[] */
+    size_t cap;         /* of row */
+    uint32_t end;       /* bytes written: fixed part and the values appended */
+    int last_var;       /* the last variable-length field appended (-1: none) */
+    bool messy;         /* the values are not (only) in field order */
+    uint8_t *buf[2];    /* the two buffers, and their sizes */
+    size_t buf_cap[2];
+    const uint8_t *finished; /* the buffer finish() returned last */
 
-    uint8_t *out; /* the finished row */
-    size_t out_cap;
+    uint8_t *scratch; /* for putting a messy row's values in order */
+    size_t scratch_cap;
 
     bool failed;
     char error[BUILDER_ERROR_MAX];
 };
 
 static bool is_var(fl_type t) { return t == FL_STRING || t == FL_BYTES; }
+
+static uint64_t *bitmap(fl_row_builder *b) { return (uint64_t *)(b->row + FL_ROW_HEADER); }
+
+static uint8_t *slot_at(fl_row_builder *b, int i) {
+    return b->row + FL_ROW_HEADER + 8u * b->bitmap_words + 8u * (unsigned)i;
+}
 
 fl_row_builder *fl_row_builder_create(const fl_schema *s) {
     fl_row_builder *b = fl_xcalloc(1, sizeof *b);
@@ -73,17 +83,21 @@ fl_row_builder *fl_row_builder_create(const fl_schema *s) {
     b->fixed = fl__row_fixed_bytes((uint32_t)b->n);
     size_t count = (size_t)(b->n > 0 ? b->n : 1);
     b->types = fl_xcalloc(count, sizeof *b->types);
-    b->nulls = fl_xcalloc(b->bitmap_words ? b->bitmap_words : 1, sizeof *b->nulls);
-    b->slots = fl_xcalloc(count, sizeof *b->slots);
-    b->var_off = fl_xcalloc(count, sizeof *b->var_off);
-    b->var_len = fl_xcalloc(count, sizeof *b->var_len);
     b->var_fields = fl_xcalloc(count, sizeof *b->var_fields);
+    b->all_null = fl_xcalloc(b->bitmap_words ? b->bitmap_words : 1, sizeof *b->all_null);
+    uint32_t n = (uint32_t)b->n;
+    for (uint32_t w = 0; w < b->bitmap_words; w++)
+        b->all_null[w] = n - 64u * w >= 64u ? ~UINT64_C(0) : (UINT64_C(1) << (n - 64u * w)) - 1u;
     for (int i = 0; i < b->n; i++) {
         b->types[i] = fl_schema_field_type(s, i);
         if (is_var(b->types[i])) b->var_fields[b->n_var++] = i;
     }
-    b->out_cap = b->fixed + 64;
-    b->out = fl_xmalloc(b->out_cap);
+    for (int k = 0; k < 2; k++) {
+        b->buf_cap[k] = b->fixed + 64;
+        b->buf[k] = fl_xcalloc(1, b->buf_cap[k]);
+    }
+    b->row = b->buf[0];
+    b->cap = b->buf_cap[0];
     fl_row_builder_reset(b);
     return b;
 }
@@ -92,25 +106,30 @@ void fl_row_builder_destroy(fl_row_builder *b) {
     if (b == NULL) return;
     fl_schema_unref(b->schema);
     free(b->types);
-    free(b->nulls);
-    free(b->slots);
-    free(b->var_off);
-    free(b->var_len);
     free(b->var_fields);
-    free(b->stage);
-    free(b->out);
+    free(b->all_null);
+    free(b->buf[0]);
+    free(b->buf[1]);
+    free(b->scratch);
     free(b);
 }
 
 const fl_schema *fl_row_builder_schema(const fl_row_builder *b) { return b->schema; }
 
 void fl_row_builder_reset(fl_row_builder *b) {
-    uint32_t n = (uint32_t)b->n;
-    for (uint32_t w = 0; w < b->bitmap_words; w++)
-        b->nulls[w] = n - 64u * w >= 64u ? ~UINT64_C(0) : (UINT64_C(1) << (n - 64u * w)) - 1u;
+    if (b->row == b->finished) { /* leave the finished row readable */
+        int k = b->row == b->buf[0];
+        b->row = b->buf[k];
+        b->cap = b->buf_cap[k];
+    }
+    if (b->bitmap_words == 1)
+        memcpy(b->row + FL_ROW_HEADER, b->all_null, 8);
+    else
+        memcpy(b->row + FL_ROW_HEADER, b->all_null, 8u * b->bitmap_words);
     b->kind = FL_INSERT;
-    b->stage_len = 0;
-    b->var_bytes = 0;
+    b->end = b->fixed;
+    b->last_var = -1;
+    b->messy = false;
     if (b->failed) {
         b->failed = false;
         b->error[0] = '\0';
@@ -143,13 +162,13 @@ static inline bool check(fl_row_builder *b, int i, fl_type t) {
     return false;
 }
 
-static inline void set_present(fl_row_builder *b, int i) {
-    b->nulls[(unsigned)i / 64u] &= ~(UINT64_C(1) << ((unsigned)i % 64u));
+static bool field_null(fl_row_builder *b, int i) {
+    return (bitmap(b)[(unsigned)i / 64u] >> ((unsigned)i % 64u)) & 1u;
 }
 
 static inline void set_slot(fl_row_builder *b, int i, uint64_t slot) {
-    set_present(b, i);
-    b->slots[i] = slot;
+    bitmap(b)[(unsigned)i / 64u] &= ~(UINT64_C(1) << ((unsigned)i % 64u));
+    memcpy(slot_at(b, i), &slot, 8);
 }
 
 void fl_row_builder_set_kind(fl_row_builder *b, fl_row_kind kind) {
@@ -160,15 +179,10 @@ void fl_row_builder_set_kind(fl_row_builder *b, fl_row_kind kind) {
     b->kind = kind;
 }
 
-static bool field_null(const fl_row_builder *b, int i) {
-    return (b->nulls[(unsigned)i / 64u] >> ((unsigned)i % 64u)) & 1u;
-}
-
 void fl_row_builder_set_null(fl_row_builder *b, int i) {
     if (!check(b, i, 0)) return;
-    if (is_var(b->types[i]) && !field_null(b, i)) b->var_bytes -= fl__align8(b->var_len[i]);
-    b->nulls[(unsigned)i / 64u] |= UINT64_C(1) << ((unsigned)i % 64u);
-    b->slots[i] = 0;
+    if (is_var(b->types[i]) && !field_null(b, i)) b->messy = true; /* its bytes stay behind */
+    bitmap(b)[(unsigned)i / 64u] |= UINT64_C(1) << ((unsigned)i % 64u);
 }
 
 void fl_row_builder_set_bool(fl_row_builder *b, int i, bool v) {
@@ -195,33 +209,47 @@ void fl_row_builder_set_timestamp(fl_row_builder *b, int i, int64_t millis) {
     if (check(b, i, FL_TIMESTAMP)) set_slot(b, i, (uint64_t)millis);
 }
 
-static void __attribute__((noinline)) grow_stage(fl_row_builder *b, size_t need) {
-    size_t cap = b->stage_cap ? b->stage_cap : 256;
+/* Room for need bytes in the row being built; *p, if it points into the
+ * row (a field copied from the row itself), is moved along with it. */
+static void __attribute__((noinline)) grow(fl_row_builder *b, size_t need, const void **p) {
+    size_t cap = b->cap;
     while (cap < need) cap *= 2;
-    b->stage = fl_xrealloc(b->stage, cap);
-    b->stage_cap = cap;
+    int k = b->row == b->buf[1];
+    const uint8_t *old = b->row;
+    bool inside = *p && (const uint8_t *)*p >= old && (const uint8_t *)*p < old + b->cap;
+    size_t at = inside ? (size_t)((const uint8_t *)*p - old) : 0;
+    b->buf[k] = fl_xrealloc(b->buf[k], cap);
+    b->buf_cap[k] = cap;
+    b->row = b->buf[k];
+    b->cap = cap;
+    if (inside) *p = b->row + at;
 }
 
-/* Values are staged at 8-byte aligned offsets with their padding zeroed,
- * so that finish() moves whole words. */
-static void set_var(fl_row_builder *b, int i, const void *p, uint32_t len) {
-    /* Room for the value and the largest row: offsets are 32-bit. */
-    if ((uint64_t)b->stage_len + len > UINT32_MAX - b->fixed - 8) {
+/* Appends a value, zero padded to 8 bytes so that the row moves in whole
+ * words, and points field i at it. */
+static inline void set_var(fl_row_builder *b, int i, const void *p, uint32_t len) {
+    /* Offsets are 32-bit. */
+    if ((uint64_t)b->end + len > UINT32_MAX - 8) {
         fail(b, "field %d (\"%s\"): a row cannot hold %u more bytes", i,
              fl_schema_field_name(b->schema, i), len);
         return;
     }
-    uint32_t padded = fl__align8(len);
-    if (padded > 0) {
-        if (b->stage_len + padded > b->stage_cap) grow_stage(b, b->stage_len + padded);
-        fl__copy_padded(b->stage + b->stage_len, p, len);
+    if (!field_null(b, i)) { /* set again */
+        uint64_t old;
+        memcpy(&old, slot_at(b, i), 8);
+        if (i == b->last_var && (uint32_t)old + fl__align8((uint32_t)(old >> 32)) == b->end)
+            b->end = (uint32_t)old; /* the last value appended: it is replaced */
+        else
+            b->messy = true;
+    } else if (i < b->last_var) {
+        b->messy = true;
     }
-    if (!field_null(b, i)) b->var_bytes -= fl__align8(b->var_len[i]); /* set again */
-    b->var_bytes += padded;
-    set_present(b, i);
-    b->var_off[i] = (uint32_t)b->stage_len;
-    b->var_len[i] = len;
-    b->stage_len += padded;
+    uint32_t padded = fl__align8(len);
+    if (b->end + padded > b->cap) grow(b, (size_t)b->end + padded, &p);
+    b->last_var = i;
+    if (p != b->row + b->end) fl__copy_padded(b->row + b->end, p, len);
+    set_slot(b, i, (uint64_t)b->end | (uint64_t)len << 32);
+    b->end += padded;
 }
 
 void fl_row_builder_set_string(fl_row_builder *b, int i, const char *s, uint32_t len) {
@@ -293,71 +321,60 @@ void fl_row_builder_copy_row(fl_row_builder *b, const fl_row *src) {
     for (int i = 0; i < b->n; i++) fl_row_builder_copy_field(b, i, src, i);
 }
 
-/* The finished row's length; 0 when the builder failed. */
-static uint32_t row_size(fl_row_builder *b) {
-    if (b->failed) return 0;
-    uint64_t total = b->fixed + b->var_bytes;
-    if (total > UINT32_MAX - 8) {
-        fail(b, "row of %llu bytes is larger than the 4 GiB a row can hold",
-             (unsigned long long)total);
-        return 0;
+/* Moves a messy row's values into field order, without the ones left
+ * behind (set twice, or set and then nulled). */
+static void __attribute__((noinline)) tidy(fl_row_builder *b) {
+    uint32_t need = b->end - b->fixed;
+    if (need > b->scratch_cap) {
+        free(b->scratch);
+        b->scratch = fl_xmalloc(need);
+        b->scratch_cap = need;
     }
-    return (uint32_t)total;
-}
-
-static void write_row(const fl_row_builder *b, uint8_t *p, uint32_t size) {
-    uint32_t n = (uint32_t)b->n;
-    uint64_t header = (uint64_t)size | (uint64_t)b->kind << 32 | (uint64_t)n << 48;
-    memcpy(p, &header, 8);
-    uint8_t *slots = p + FL_ROW_HEADER + 8u * b->bitmap_words;
-    if (b->bitmap_words == 1)
-        memcpy(p + FL_ROW_HEADER, b->nulls, 8);
-    else
-        memcpy(p + FL_ROW_HEADER, b->nulls, 8u * b->bitmap_words);
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t v = field_null(b, (int)i) ? 0 : b->slots[i]; /* not cleared by reset */
-        memcpy(slots + 8u * i, &v, 8);
-    }
-    uint32_t var = b->fixed;
+    if (need) memcpy(b->scratch, b->row + b->fixed, need);
+    uint32_t end = b->fixed;
     for (int k = 0; k < b->n_var; k++) {
         int i = b->var_fields[k];
         if (field_null(b, i)) continue;
-        uint32_t len = b->var_len[i], padded = fl__align8(len);
-        uint64_t slot = (uint64_t)var | (uint64_t)len << 32;
-        memcpy(slots + 8u * (uint32_t)i, &slot, 8);
-        if (padded == 0) continue; /* an empty value: nothing staged */
-        /* Staged in whole words with zero padding (set_var), and copied
-         * word by word: a wider load would span two of set_var's stores,
-         * which the processor cannot forward to it. */
-        const uint8_t *src = b->stage + b->var_off[i];
-        if (padded <= 16) {
-            memcpy(p + var, src, 8);
-            if (padded == 16) memcpy(p + var + 8, src + 8, 8);
-        } else {
-            memcpy(p + var, src, padded);
-        }
-        var += padded;
+        uint64_t slot;
+        memcpy(&slot, slot_at(b, i), 8);
+        uint32_t off = (uint32_t)slot, len = (uint32_t)(slot >> 32), padded = fl__align8(len);
+        if (padded) memcpy(b->row + end, b->scratch + (off - b->fixed), padded);
+        slot = (uint64_t)end | (uint64_t)len << 32;
+        memcpy(slot_at(b, i), &slot, 8);
+        end += padded;
     }
+    b->end = end;
+    b->messy = false;
+    b->last_var = b->n_var ? b->var_fields[b->n_var - 1] : -1;
+}
+
+/* Makes the row canonical as it stands: its values in order, the header,
+ * the slots of null fields zero. Its length, or 0 when the builder failed. */
+static inline __attribute__((always_inline)) uint32_t complete(fl_row_builder *b) {
+    if (b->failed) return 0;
+    if (b->messy) tidy(b);
+    uint64_t header = (uint64_t)b->end | (uint64_t)b->kind << 32 | (uint64_t)b->n << 48;
+    memcpy(b->row, &header, 8);
+    const uint64_t *nulls = bitmap(b);
+    for (uint32_t w = 0; w < b->bitmap_words; w++) {
+        for (uint64_t bits = nulls[w]; bits; bits &= bits - 1) {
+            uint64_t zero = 0;
+            memcpy(slot_at(b, (int)(64u * w + (uint32_t)__builtin_ctzll(bits))), &zero, 8);
+        }
+    }
+    return b->end;
 }
 
 uint32_t fl__row_builder_lay_out(fl_row_builder *b, uint8_t *dst, size_t room) {
-    uint32_t total = row_size(b);
-    if (total > 0 && total <= room) write_row(b, dst, total);
+    uint32_t total = complete(b);
+    if (total > 0 && total <= room) fl__copy_words(dst, b->row, total);
     return total;
 }
 
 const fl_row *fl_row_builder_finish(fl_row_builder *b) {
-    uint32_t total = fl__row_builder_lay_out(b, b->out, b->out_cap);
-    if (total == 0) return NULL;
-    if (total > b->out_cap) {
-        size_t cap = b->out_cap;
-        while (cap < total) cap *= 2;
-        free(b->out); /* the previous row is no longer valid: no need to keep it */
-        b->out = fl_xmalloc(cap);
-        b->out_cap = cap;
-        write_row(b, b->out, total);
-    }
-    return (const fl_row *)b->out;
+    if (complete(b) == 0) return NULL;
+    b->finished = b->row;
+    return (const fl_row *)b->row;
 }
 
 const char *fl_row_builder_error(const fl_row_builder *b) { return b->failed ? b->error : NULL; }

@@ -75,9 +75,13 @@ typedef struct local_agg {
     fl_operator *op;
     int64_t offset, slide;
     int64_t last_slice; /* the slice of the last row (INT64_MAX: none yet) */
+    int64_t newest_slice; /* the latest slice held (INT64_MIN: none) */
     int n_keys; /* the key fields and whether each is STRING or BYTES */
     const int *key_fields;
     bool *key_var;
+    /* One STRING or BYTES key field among the first 64: where its slot is
+     * (else 0), for the fast paths of key_hash and same_key. */
+    uint32_t one_key_slot;
     uint32_t n_held;
     /* Open addressing over the held rows: the upper 32 bits of the row's
      * hash, then its arena offset / 8 + 1 (0: empty). */
@@ -93,27 +97,50 @@ static uint64_t mix(uint64_t h) {
     return h ^ (h >> 32);
 }
 
+/* A STRING or BYTES value's hash: its whole words, a row's values being
+ * zero padded to 8 bytes (were one not, equal keys would only fold less).
+ * One multiply per word; the caller mixes the result. */
+static inline uint64_t var_hash(const uint8_t *p, uint32_t len) {
+    uint64_t v = (uint64_t)len * GOLDEN;
+    for (uint32_t o = 0; o < len; o += 8) {
+        uint64_t w;
+        memcpy(&w, p + o, 8);
+        v = (v ^ w) * UINT64_C(0xd6e8feb86659fd93);
+        v ^= v >> 29;
+    }
+    return v;
+}
+
+/* The value of the single STRING or BYTES key (the common case: a word, a
+ * name), read at its slot's fixed place: NULL when null. */
+static inline const uint8_t *one_key(const local_agg *l, const fl_row *row, uint32_t *len) {
+    uint64_t nulls, slot;
+    memcpy(&nulls, (const uint8_t *)row + FL_ROW_HEADER, 8);
+    if ((nulls >> l->key_fields[0]) & 1u) return NULL;
+    memcpy(&slot, (const uint8_t *)row + l->one_key_slot, 8);
+    *len = (uint32_t)(slot >> 32);
+    return (const uint8_t *)row + (uint32_t)slot;
+}
+
 /* The hash of (the row's key fields, slice): for this table only, so it
  * needs no key row and need not be XXH64 (the exchange hashes the key row of
  * what goes out). */
-static uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t slice) {
+static inline uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t slice) {
     uint64_t h = (uint64_t)slice * GOLDEN;
+    if (l->one_key_slot) {
+        uint32_t len;
+        const uint8_t *p = one_key(l, row, &len);
+        return mix(h ^ (p ? var_hash(p, len) : GOLDEN));
+    }
     for (int k = 0; k < l->n_keys; k++) {
         uint32_t f = (uint32_t)l->key_fields[k];
         uint64_t v;
         if (fl__row_null(row, f)) {
             v = GOLDEN;
         } else if (l->key_var[k]) {
-            /* The value's whole words: a row's values are zero padded to 8
-             * bytes (were one not, equal keys would only fold less). */
             uint32_t len;
             const uint8_t *p = fl__row_var(row, f, &len);
-            v = (uint64_t)len * GOLDEN;
-            for (uint32_t o = 0; o < len; o += 8) {
-                uint64_t w;
-                memcpy(&w, p + o, 8);
-                v = mix(v ^ w);
-            }
+            v = var_hash(p, len);
         } else {
             v = fl__row_slot_u64(row, f);
         }
@@ -123,7 +150,13 @@ static uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t slice) {
 }
 
 /* Whether rows a and b have equal key fields. */
-static bool same_key(const local_agg *l, const fl_row *a, const fl_row *b) {
+static inline bool same_key(const local_agg *l, const fl_row *a, const fl_row *b) {
+    if (l->one_key_slot) {
+        uint32_t la = 0, lb = 0;
+        const uint8_t *pa = one_key(l, a, &la), *pb = one_key(l, b, &lb);
+        if (!pa || !pb) return pa == pb;
+        return la == lb && fl__bytes_equal(pa, pb, fl__align8(la)); /* whole words */
+    }
     for (int k = 0; k < l->n_keys; k++) {
         uint32_t f = (uint32_t)l->key_fields[k];
         bool na = fl__row_null(a, f), nb = fl__row_null(b, f);
@@ -279,8 +312,8 @@ static void held_one_more(local_agg *l) {
 }
 
 /* sum/min/max: folds row into the held row of its key and slice, or holds it. */
-static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, int64_t ts) {
-    uint64_t h = key_hash(l, row, slice);
+static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, uint64_t h,
+                              int64_t ts) {
     uint32_t slot;
     held_row *x = find(l, row, h, slice, &slot);
     if (!x) {
@@ -296,8 +329,8 @@ static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, in
 
 /* Aggregate: adds row to the accumulator of its key and slice, or starts one. */
 static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *row,
-                                                    int64_t slice, int64_t ts, fl_error *err) {
-    uint64_t h = key_hash(l, row, slice);
+                                                    int64_t slice, uint64_t h, int64_t ts,
+                                                    fl_error *err) {
     uint32_t slot;
     held_row *x = find(l, row, h, slice, &slot);
     const fl_row *acc;
@@ -314,43 +347,78 @@ static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *
     return 0;
 }
 
+/* The slice of timestamp ts, or LATE when the row must go on as it is: it
+ * has no timestamp, or the watermark reached its slice's earliest window,
+ * which ends at slice + slide (the window operator may have fired that). */
+#define LATE INT64_MIN
+static inline int64_t slice_of(local_agg *l, int64_t ts, int64_t watermark) {
+    if (ts == FL_NO_TIMESTAMP) return LATE;
+    int64_t d; /* consecutive rows mostly share a slice */
+    if (ts < l->last_slice || __builtin_sub_overflow(ts, l->last_slice, &d) || d >= l->slide)
+        l->last_slice = fl__win_start(ts, l->offset, l->slide);
+    int64_t slice = l->last_slice;
+    return slice > INT64_MAX - l->slide || slice + l->slide - 1 <= watermark ? LATE : slice;
+}
+
+/* A row that goes on unfolded. */
+static int pass_on(fl_operator *op, const fl_row *row, int64_t ts, fl_error *err) {
+    local_agg *l = op->impl;
+    if (!l->aggregate) return fl__output_emit_ref(&op->out, row, ts);
+    const fl_row *acc; /* alone, as an accumulator of one row */
+    int rc = acc_add(l, NULL, row, ts, &acc, err);
+    return rc < 0 ? rc : emit_partial(op, row, acc, ts);
+}
+
+/* Rows are taken CHUNK at a time: their slices and hashes first, with the
+ * table slot of each prefetched, then folded in order, prefetching the held
+ * row a slot leads to AHEAD rows on. A table of one slice's keys is larger
+ * than the first-level cache, and without this each row waits for two loads
+ * from further out. */
+#define CHUNK 64
+#define AHEAD 16
+
 static int local_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     (void)input;
     local_agg *l = op->impl;
-    for (uint32_t i = 0; i < in->n; i++) {
-        int64_t ts = in->ts[i];
-        /* A row goes on as it is when it has no timestamp or when the
-         * watermark reached its slice's earliest window, which ends at
-         * slice + slide (the window operator may have fired that one). */
-        int64_t slice = 0;
-        if (ts != FL_NO_TIMESTAMP) { /* consecutive rows mostly share a slice */
-            int64_t d;
-            if (ts < l->last_slice || __builtin_sub_overflow(ts, l->last_slice, &d) ||
-                d >= l->slide)
-                l->last_slice = fl__win_start(ts, l->offset, l->slide);
-            slice = l->last_slice;
+    int64_t slices[CHUNK];
+    uint64_t hashes[CHUNK];
+    for (uint32_t base = 0; base < in->n; base += CHUNK) {
+        uint32_t n = in->n - base < CHUNK ? in->n - base : CHUNK;
+        const fl_row *const *rows = in->rows + base;
+        const int64_t *ts = in->ts + base;
+        for (uint32_t i = 0; i < n; i++) {
+            slices[i] = slice_of(l, ts[i], op->watermark);
+            if (slices[i] == LATE) continue;
+            hashes[i] = key_hash(l, rows[i], slices[i]);
+            __builtin_prefetch(&l->slots[home(l, hashes[i])]);
         }
-        if (ts == FL_NO_TIMESTAMP || slice > INT64_MAX - l->slide ||
-            slice + l->slide - 1 <= op->watermark) {
-            int rc;
-            if (l->aggregate) { /* alone, as an accumulator of one row */
-                const fl_row *acc;
-                rc = acc_add(l, NULL, in->rows[i], ts, &acc, err);
-                if (rc == 0) rc = emit_partial(op, in->rows[i], acc, ts);
-            } else {
-                rc = fl__output_emit_ref(&op->out, in->rows[i], ts);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t j = i + AHEAD;
+            if (j < n && slices[j] != LATE) {
+                uint64_t s = l->slots[home(l, hashes[j])];
+                if (s) __builtin_prefetch(held_at(l, s));
             }
-            if (rc < 0) return rc;
-            continue;
-        }
-        if (!l->aggregate) {
-            hold_field(l, in->rows[i], slice, ts);
-        } else {
-            int rc = hold_aggregate(l, in->rows[i], slice, ts, err);
-            if (rc < 0) return rc;
-        }
-        if (l->n_held == LOCAL_MAX_ROWS || l->used >= LOCAL_MAX_BYTES) {
-            int rc = flush_held(op);
+            int rc = 0;
+            if (slices[i] == LATE) {
+                rc = pass_on(op, rows[i], ts[i], err);
+                if (rc < 0) return rc;
+                continue;
+            }
+            if (slices[i] > l->newest_slice) {
+                /* Event time moved on: the rows held will mostly fold no
+                 * more, and sending them now keeps the table at about one
+                 * slice's keys. */
+                rc = flush_held(op);
+                l->newest_slice = slices[i];
+            }
+            if (rc == 0) {
+                if (!l->aggregate)
+                    hold_field(l, rows[i], slices[i], hashes[i], ts[i]);
+                else
+                    rc = hold_aggregate(l, rows[i], slices[i], hashes[i], ts[i], err);
+            }
+            if (rc == 0 && (l->n_held == LOCAL_MAX_ROWS || l->used >= LOCAL_MAX_BYTES))
+                rc = flush_held(op);
             if (rc < 0) return rc;
         }
     }
@@ -420,6 +488,7 @@ static int local_open(fl_operator *op, fl_error *err) {
     }
     l->offset = a.offset_ms;
     l->last_slice = INT64_MAX;
+    l->newest_slice = INT64_MIN;
     l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
     if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
         return fl_error_set(err, FL_EINVAL,
@@ -433,6 +502,9 @@ static int local_open(fl_operator *op, fl_error *err) {
         fl_type t = fl_schema_field_type(op->input_schema, l->key_fields[k]);
         l->key_var[k] = t == FL_STRING || t == FL_BYTES;
     }
+    uint32_t nf = (uint32_t)fl_schema_num_fields(op->input_schema);
+    if (l->n_keys == 1 && l->key_var[0] && nf <= 64)
+        l->one_key_slot = FL_ROW_HEADER + 8u + 8u * (uint32_t)l->key_fields[0];
     grow_slots(l);
     return 0;
 }

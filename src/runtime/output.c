@@ -62,18 +62,6 @@ static int flush_with(fl_output *o, fl_error *err) {
 
 int fl__output_flush(fl_output *o) { return flush_with(o, &o->task->error); }
 
-int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts) {
-    fl_batch *b = &o->batch;
-    if (b->n == b->cap) {
-        int rc = fl__output_flush(o);
-        if (rc < 0) return rc;
-    }
-    b->rows[b->n] = row;
-    b->ts[b->n] = ts;
-    b->n++;
-    return 0;
-}
-
 int fl__output_make_room(fl_output *o, uint32_t len) {
     fl_batch *b = &o->batch;
     int rc = fl__output_flush(o);

@@ -117,10 +117,21 @@ static inline int fl__output_reserve(fl_output *o, uint32_t len, int64_t ts, uin
     b->n++;
     return 0;
 }
-/* Adds a borrowed row that stays valid until the current process call ends. */
-int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts);
 /* Pushes the batch to every target. */
 int fl__output_flush(fl_output *o);
+/* Adds a borrowed row that stays valid until the current process call ends
+ * (inline: operators that pass rows on call it once per row). */
+static inline int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t ts) {
+    fl_batch *b = &o->batch;
+    if (b->n == b->cap) {
+        int rc = fl__output_flush(o);
+        if (rc < 0) return rc;
+    }
+    b->rows[b->n] = row;
+    b->ts[b->n] = ts;
+    b->n++;
+    return 0;
+}
 /* Flushes, then passes a watermark to every target. */
 int fl__output_watermark(fl_output *o, int64_t watermark);
 /* Flushes, then tells every target that the stream became idle (true) or

@@ -344,13 +344,19 @@ static void test_canonical_bytes(void **state) {
     fl_schema_unref(s);
 }
 
-/* A warm builder reuses its buffer for rows that are no larger. */
+/* A warm builder reuses its two buffers for rows that are no larger: the
+ * rows it finishes alternate between them. */
 static void test_builder_reuses_buffer(void **state) {
     (void)state;
     fl_schema *s = fl_schema_of(2, "w", FL_STRING, "n", FL_BIGINT);
     fl_row_builder *b = fl_row_builder_create(s);
-    fl_row_builder_set_string(b, 0, "0123456789012345678901234567890123456789", 40);
-    const fl_row *first = fl_row_builder_finish(b);
+    const fl_row *bufs[2];
+    for (int k = 0; k < 2; k++) {
+        fl_row_builder_reset(b);
+        fl_row_builder_set_string(b, 0, "0123456789012345678901234567890123456789", 40);
+        bufs[k] = fl_row_builder_finish(b);
+    }
+    assert_ptr_not_equal(bufs[0], bufs[1]);
     for (int i = 0; i < 1000; i++) {
         fl_row_builder_reset(b);
         char w[16];
@@ -358,11 +364,96 @@ static void test_builder_reuses_buffer(void **state) {
         fl_row_builder_set_string(b, 0, w, (uint32_t)n);
         fl_row_builder_set_bigint(b, 1, i);
         const fl_row *r = fl_row_builder_finish(b);
-        assert_ptr_equal(r, first);
+        assert_ptr_equal(r, bufs[i % 2]);
         assert_true(fl_row_get_bigint(r, 1) == i);
     }
     assert_true(fl_row_builder_schema(b) == s);
     fl_row_builder_destroy(b);
+    fl_schema_unref(s);
+}
+
+/* The row finish() returned stays readable while the next one is built
+ * from it (a reduce function given its previous result), until the next
+ * finish(); a value copied from the row being built survives the buffer
+ * growing under it. */
+static void test_builder_builds_from_its_last_row(void **state) {
+    (void)state;
+    fl_schema *s = fl_schema_of(3, "a", FL_STRING, "n", FL_BIGINT, "b", FL_STRING);
+    fl_row_builder *b = fl_row_builder_create(s);
+    fl_row_builder_set_string(b, 0, "seed", 4);
+    fl_row_builder_set_bigint(b, 1, 1);
+    const fl_row *prev = fl_row_builder_finish(b);
+    char expect[64] = "seed";
+    for (int i = 2; i <= 12; i++) {
+        fl_row_builder_reset(b);
+        uint32_t len;
+        const char *a = fl_row_get_string(prev, 0, &len);
+        char next[64];
+        memcpy(next, a, len);
+        next[len] = (char)('a' + i); /* the string grows by a byte a round */
+        fl_row_builder_set_string(b, 0, next, len + 1);
+        fl_row_builder_copy_field(b, 2, prev, 0); /* read after the reset */
+        fl_row_builder_set_bigint(b, 1, fl_row_get_bigint(prev, 1) + i);
+        const fl_row *r = fl_row_builder_finish(b);
+        assert_non_null(r);
+        uint32_t blen;
+        const char *bv = fl_row_get_string(r, 2, &blen);
+        assert_int_equal(blen, strlen(expect));
+        assert_memory_equal(bv, expect, blen);
+        size_t el = strlen(expect);
+        expect[el] = (char)('a' + i);
+        expect[el + 1] = '\0';
+        assert_int_equal(fl_row_get_bigint(r, 1), i * (i + 1) / 2);
+        prev = r;
+    }
+    /* Copying a field of the row being built into another, past its buffer. */
+    fl_row_builder_reset(b);
+    char big[200];
+    memset(big, 'z', sizeof big);
+    fl_row_builder_set_string(b, 0, big, sizeof big);
+    const fl_row *self = fl_row_builder_finish(b);
+    fl_row_builder_copy_field(b, 2, self, 0);
+    const fl_row *r = fl_row_builder_finish(b);
+    uint32_t l0, l2;
+    const char *v0 = fl_row_get_string(r, 0, &l0), *v2 = fl_row_get_string(r, 2, &l2);
+    assert_int_equal(l0, sizeof big);
+    assert_int_equal(l2, sizeof big);
+    assert_memory_equal(v0, big, sizeof big);
+    assert_memory_equal(v2, big, sizeof big);
+    fl_row_builder_destroy(b);
+    fl_schema_unref(s);
+}
+
+/* Rows that differ in their last string, emitted from one builder without a
+ * reset, are canonical: each equals the same row built fresh. */
+static void test_builder_resets_last_string(void **state) {
+    (void)state;
+    fl_schema *s = fl_schema_of(3, "tag", FL_STRING, "word", FL_STRING, "n", FL_BIGINT);
+    fl_row_builder *b = fl_row_builder_create(s), *fresh = fl_row_builder_create(s);
+    fl_row_builder_set_string(b, 0, "t", 1);
+    fl_row_builder_set_bigint(b, 2, 1);
+    const char *words[] = {"a", "longer-than-sixteen-bytes", "mid", "", "eightchr", "x"};
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+        fl_row_builder_set_string(b, 1, words[k], (uint32_t)strlen(words[k]));
+        fl_row_builder_reset(fresh);
+        fl_row_builder_set_string(fresh, 0, "t", 1);
+        fl_row_builder_set_string(fresh, 1, words[k], (uint32_t)strlen(words[k]));
+        fl_row_builder_set_bigint(fresh, 2, 1);
+        const fl_row *want = fl_row_builder_finish(fresh);
+        uint8_t laid[128];
+        uint32_t len = fl__row_builder_lay_out(b, laid, sizeof laid);
+        assert_int_equal(len, fl_row_size(want));
+        assert_memory_equal(laid, want, len);
+    }
+    /* The first string set again (not the last appended): still canonical. */
+    fl_row_builder_set_string(b, 0, "second tag", 10);
+    fl_row_builder_reset(fresh);
+    fl_row_builder_set_string(fresh, 0, "second tag", 10);
+    fl_row_builder_set_string(fresh, 1, "x", 1);
+    fl_row_builder_set_bigint(fresh, 2, 1);
+    assert_true(fl_row_equals(fl_row_builder_finish(b), fl_row_builder_finish(fresh)));
+    fl_row_builder_destroy(b);
+    fl_row_builder_destroy(fresh);
     fl_schema_unref(s);
 }
 
@@ -666,6 +757,8 @@ int main(void) {
         cmocka_unit_test(test_builder_reuse_and_overwrite),
         cmocka_unit_test(test_canonical_bytes),
         cmocka_unit_test(test_builder_reuses_buffer),
+        cmocka_unit_test(test_builder_builds_from_its_last_row),
+        cmocka_unit_test(test_builder_resets_last_string),
         cmocka_unit_test(test_builder_errors),
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_validate_rejects_damage),
