@@ -25,15 +25,14 @@
 #include "log.h"
 #include "mem.h"
 
-/* Older names of the keys, read when the current one is unset (Flink 1.x). */
-static const char *const checkpoints_dir_keys[] = {FL_CONF_CHECKPOINTS_DIR, "state.checkpoints.dir",
-                                                   "state.backend.fs.checkpointdir", NULL};
-static const char *const savepoints_dir_keys[] = {FL_CONF_SAVEPOINTS_DIR, "state.savepoints.dir",
-                                                  "savepoints.state.backend.fs.dir", NULL};
-static const char *const num_retained_keys[] = {FL_CONF_NUM_RETAINED,
-                                                "state.checkpoints.num-retained", NULL};
-static const char *const create_subdir_keys[] = {FL_CONF_CREATE_SUBDIR,
-                                                 "state.checkpoints.create-subdir", NULL};
+/* Each option's current key, then its older names, read in that order when
+ * the ones before are unset (Flink 1.x configurations). */
+static const char *const option_keys[][4] = {
+    {FL_CONF_CHECKPOINTS_DIR, "state.checkpoints.dir", "state.backend.fs.checkpointdir", NULL},
+    {FL_CONF_SAVEPOINTS_DIR, "state.savepoints.dir", "savepoints.state.backend.fs.dir", NULL},
+    {FL_CONF_NUM_RETAINED, "state.checkpoints.num-retained", NULL},
+    {FL_CONF_CREATE_SUBDIR, "state.checkpoints.create-subdir", NULL},
+};
 
 static const char *const retention_names[] = {
     [FL_RETAIN_NO_EXTERNALIZED] = "NO_EXTERNALIZED_CHECKPOINTS",
@@ -71,25 +70,28 @@ int fl_checkpoint_retention_parse(const char *s, fl_checkpoint_retention *out) {
 
 /* ---- configuration --------------------------------------------------------------------------- */
 
-/* The first key of keys that is set (non-empty); *which names it. */
-static const char *config_lookup(const fl_config *conf, const char *const *keys,
-                                 const char **which) {
+const char *fl_checkpoint_config_get(const fl_config *conf, const char *key, const char **which) {
+    const char *const *keys = NULL;
+    for (size_t i = 0; i < sizeof option_keys / sizeof option_keys[0] && !keys; i++)
+        if (strcmp(option_keys[i][0], key) == 0) keys = option_keys[i];
+    const char *only[] = {key, NULL};
+    if (keys == NULL) keys = only;
+    if (which != NULL) *which = key;
     for (int i = 0; keys[i] != NULL; i++) {
         const char *v = fl_config_get(conf, keys[i]);
         if (v != NULL && v[0] != '\0') {
-            *which = keys[i];
+            if (which != NULL) *which = keys[i];
             return v;
         }
     }
-    *which = keys[0];
     return NULL;
 }
 
 /* A directory option as a local path: "file:///x" and "file:/x" are "/x"; a
  * trailing '/' is dropped. *out is new, or NULL when the option is unset. */
-static int config_dir(const fl_config *conf, const char *const *keys, char **out, fl_error *err) {
+static int config_dir(const fl_config *conf, const char *option, char **out, fl_error *err) {
     const char *key;
-    const char *v = config_lookup(conf, keys, &key);
+    const char *v = fl_checkpoint_config_get(conf, option, &key);
     *out = NULL;
     if (v == NULL) return 0;
     const char *path = v;
@@ -118,19 +120,19 @@ static int config_dir(const fl_config *conf, const char *const *keys, char **out
 static int config_options(fl_checkpoint_storage *s, const fl_config *conf, bool *create_subdir,
                           char **checkpoints_dir, fl_error *err) {
     const char *key;
-    int rc = config_dir(conf, checkpoints_dir_keys, checkpoints_dir, err);
-    if (rc == 0) rc = config_dir(conf, savepoints_dir_keys, &s->savepoints_dir, err);
+    int rc = config_dir(conf, FL_CONF_CHECKPOINTS_DIR, checkpoints_dir, err);
+    if (rc == 0) rc = config_dir(conf, FL_CONF_SAVEPOINTS_DIR, &s->savepoints_dir, err);
     if (rc != 0) return rc;
 
     int64_t n = 1;
-    config_lookup(conf, num_retained_keys, &key);
+    fl_checkpoint_config_get(conf, FL_CONF_NUM_RETAINED, &key);
     if ((rc = fl_config_get_int(conf, key, 1, &n, err)) != 0) return rc;
     if (n < 1 || n > 1000000)
         return fl_error_set(err, FL_ECONFIG, "%s: %lld is not a number of checkpoints (1 or more)",
                             key, (long long)n);
     s->num_retained = (int)n;
 
-    config_lookup(conf, create_subdir_keys, &key);
+    fl_checkpoint_config_get(conf, FL_CONF_CREATE_SUBDIR, &key);
     if ((rc = fl_config_get_bool(conf, key, true, create_subdir, err)) != 0) return rc;
 
     const char *r = fl_config_get(conf, FL_CONF_CHECKPOINT_RETENTION);

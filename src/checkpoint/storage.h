@@ -42,9 +42,10 @@
 /* ---- configuration --------------------------------------------------------------------------- */
 
 /* Flink's current keys; each older name in parentheses is read when the
- * current one is unset (Flink 1.x configurations keep working):
+ * current one is unset (Flink 1.x configurations keep working). An empty
+ * value counts as unset:
  *   checkpoints dir    (state.checkpoints.dir, state.backend.fs.checkpointdir), unset: none
- *   savepoints dir     (state.savepoints.dir), unset: none
+ *   savepoints dir     (state.savepoints.dir, savepoints.state.backend.fs.dir), unset: none
  *   num-retained       (state.checkpoints.num-retained), default 1
  *   create-subdir      (state.checkpoints.create-subdir), default true: <dir>/<job-id>/
  *   retention          NO_EXTERNALIZED_CHECKPOINTS (default) | DELETE_ON_CANCELLATION |
@@ -56,6 +57,14 @@
 #define FL_CONF_CHECKPOINT_RETENTION "execution.checkpointing.externalized-checkpoint-retention"
 
 #define FL_CHECKPOINT_METADATA_FILE "_metadata"
+
+/* The value of option `key` (one of the FL_CONF_* keys above; any other key
+ * is read alone), else of the first of its older names that is set: the one
+ * lookup for every module that asks whether checkpoints or savepoints have a
+ * directory. Borrowed from conf, or NULL when none is set (an empty value is
+ * unset). *which, unless NULL, names the key the value came from (`key` when
+ * none). */
+const char *fl_checkpoint_config_get(const fl_config *conf, const char *key, const char **which);
 
 /* What happens to the retained checkpoints when the job ends (Flink's
  * ExternalizedCheckpointRetention). The default is Flink's:

@@ -8,7 +8,9 @@
  * job, and calls its entry point, which builds the dataflow and executes it on
  * the embedded mini-cluster. info does the same but prints the job graph
  * instead of running it. Ctrl-C (SIGINT) or SIGTERM cancels the running job;
- * a second Ctrl-C exits at once.
+ * a second Ctrl-C exits at once. With --savepoint-on-interrupt, or
+ * flinc.savepoint-on-interrupt: true in the configuration (-D or the file),
+ * Ctrl-C stops the job with a savepoint instead.
  *
  * The commands that need a standalone cluster (list, cancel, stop, savepoint,
  * jobmanager, taskmanager, and run -m) are not built yet: they say so and exit
@@ -58,7 +60,7 @@ static void usage(FILE *out) {
             "  --savepoint-at N|TIME   stop the job with a savepoint once the sources read N\n"
             "                          rows, or after TIME (e.g. \"10 s\")\n"
             "  --savepoint-on-interrupt  Ctrl-C stops the job with a savepoint instead of\n"
-            "                          canceling it\n"
+            "                          canceling it (flinc.savepoint-on-interrupt)\n"
             "  --savepoint-dir DIR     where savepoints go (execution.checkpointing.savepoint-dir)\n"
             "\n"
             "The configuration is read from $FLINC_CONF_DIR, $FLINK_CONF_DIR or <install>/conf,\n"
@@ -140,6 +142,8 @@ static int apply_logging(const fl_config *cfg, fl_error *err) {
 
 static pthread_t signal_thread;
 static volatile int canceled_by_signal;
+/* flinc.savepoint-on-interrupt of the job's configuration (--savepoint-on-interrupt,
+ * -D or flink-conf.yaml), set before the job starts */
 static volatile int savepoint_on_interrupt;
 
 static void *signal_main(void *arg) {
@@ -218,8 +222,7 @@ static int run_job(bool plan_only, int argc, char **argv) {
                                                        : "execution.checkpointing.savepoint-dir",
                           argv[++i]);
         } else if (!strcmp(a, "--savepoint-on-interrupt")) {
-            fl_config_set(cfg, "flinc.savepoint-on-interrupt", "true");
-            savepoint_on_interrupt = 1;
+            fl_config_set(cfg, "__cli.savepoint-on-interrupt", "true");
         } else if (!strcmp(a, "-n") || !strcmp(a, "--allow-non-restored-state") ||
                    !strcmp(a, "--allowNonRestoredState")) {
             fl_config_set(cfg, "execution.state-recovery.ignore-unclaimed-state", "true");
@@ -256,13 +259,19 @@ static int run_job(bool plan_only, int argc, char **argv) {
     }
     const char *p = fl_config_get(cfg, "__cli.parallelism");
     if (p) fl_config_set(file_cfg, FL_CONF_PARALLELISM, p);
+    /* The flag wins over a "false" from -D or the file, in any order. */
+    if (fl_config_get(cfg, "__cli.savepoint-on-interrupt"))
+        fl_config_set(file_cfg, "flinc.savepoint-on-interrupt", "true");
     fl_config_destroy(cfg);
     cfg = file_cfg;
-    if (apply_logging(cfg, &err) < 0 || fl__config_check(cfg, &err) < 0) {
+    bool on_interrupt = false;
+    if (apply_logging(cfg, &err) < 0 || fl__config_check(cfg, &err) < 0 ||
+        fl_config_get_bool(cfg, "flinc.savepoint-on-interrupt", false, &on_interrupt, &err) < 0) {
         fprintf(stderr, "flinc: %s\n", err.message);
         fl_config_destroy(cfg);
         return EXIT_USAGE;
     }
+    savepoint_on_interrupt = on_interrupt;
 
     const char *job = argv[i];
     struct stat st;

@@ -203,17 +203,15 @@ static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job,
     const char *oi = fl_config_get(cfg, "flinc.savepoint-on-interrupt");
     if (oi) fl_parse_bool(oi, &on_interrupt);
     bool savepoints = fl_config_get(cfg, "flinc.savepoint-at") || on_interrupt;
-    if (savepoints && !fl_config_get(cfg, "execution.checkpointing.savepoint-dir") &&
-        !fl_config_get(cfg, "state.savepoints.dir"))
+    /* The storage's own lookup: older key names count, empty values do not. */
+    bool savepoint_dir = fl_checkpoint_config_get(cfg, FL_CONF_SAVEPOINTS_DIR, NULL) != NULL;
+    if (savepoints && !savepoint_dir)
         return fl_error_set(err, FL_ECONFIG,
-                            "a savepoint needs a directory: set "
-                            "execution.checkpointing.savepoint-dir (or --savepoint-dir DIR)");
-    bool savepoint_dir = fl_config_get(cfg, "execution.checkpointing.savepoint-dir") ||
-                         fl_config_get(cfg, "state.savepoints.dir");
+                            "a savepoint needs a directory: set " FL_CONF_SAVEPOINTS_DIR
+                            " (or --savepoint-dir DIR)");
     if (interval <= 0 && !savepoints && !savepoint_dir) return 0;
     fl_config *c = fl_config_clone(cfg);
-    if (!fl_config_get(c, "execution.checkpointing.dir") &&
-        !fl_config_get(c, "state.checkpoints.dir")) {
+    if (!fl_checkpoint_config_get(c, FL_CONF_CHECKPOINTS_DIR, NULL)) {
         /* Flink keeps checkpoints in the JobManager's memory by default; the
          * embedded cluster keeps them in a private directory for the run. */
         char tmpl[] = "/tmp/flinc-checkpoints-XXXXXX";
@@ -223,7 +221,7 @@ static int ckpt_open(ckpt_ctx *k, const fl_config *cfg, const fl_job_graph *job,
             return fl_error_set(err, FL_EIO, "could not create a checkpoint directory in /tmp");
         }
         k->temp_dir = fl_xstrdup(d);
-        fl_config_set(c, "execution.checkpointing.dir", d);
+        fl_config_set(c, FL_CONF_CHECKPOINTS_DIR, d);
     }
     k->storage = fl_checkpoint_storage_create(c, k->job_id, err);
     fl_config_destroy(c);

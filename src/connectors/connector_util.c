@@ -96,8 +96,8 @@ int fl__conn_get_int_range(const fl_options *o, const char *connector, const cha
 
 int fl__conn_io_error(const char *verb, const char *path, int errnum, fl_error *err) {
     char text[128];
-    return fl_error_set(err, FL_EIO, "could not %s \"%s\": %s", verb, path,
-                        fl_errno_text(errnum, text, sizeof text));
+    return fl_error_set(err, errnum == ENOENT ? FL_ENOENT : FL_EIO, "could not %s \"%s\": %s", verb,
+                        path, fl_errno_text(errnum, text, sizeof text));
 }
 
 int fl__conn_make_dirs(const char *path, fl_error *err) {
@@ -108,6 +108,23 @@ int fl__conn_make_dirs(const char *path, fl_error *err) {
     if (r == -EEXIST)
         return fl_error_set(err, FL_EIO,
                             "could not create directory \"%s\": a file of that name exists", path);
+    if (r == -ENOENT) {
+        /* mkdir -p made or found every parent of the prefix path[0, at), so
+         * the last one is a symbolic link to nowhere, or vanished since. */
+        size_t parent = at;
+        while (parent > 0 && path[parent - 1] != '/')
+            parent--;
+        while (parent > 1 && path[parent - 1] == '/')
+            parent--;
+        char *missing = parent > 0 ? fl_xstrndup(path, parent) : fl_xstrdup(".");
+        int rc = fl_error_set(err, FL_ENOENT,
+                              "could not create directory \"%s\": \"%s\" does not exist (a "
+                              "symbolic link to a missing directory?); create it or choose "
+                              "another path",
+                              path, missing);
+        free(missing);
+        return rc;
+    }
     char *prefix = fl_xstrndup(path, at);
     int rc = fl__conn_io_error("create directory", prefix, -r, err);
     free(prefix);

@@ -75,9 +75,12 @@ int fl__conn_get_int_range(const fl_options *o, const char *connector, const cha
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-/* FL_EIO with "could not VERB \"PATH\": <strerror(errnum)>". Returns FL_EIO. */
+/* "could not VERB \"PATH\": <strerror(errnum)>" as FL_ENOENT when errnum is
+ * ENOENT (a missing file or directory), else FL_EIO. Returns the code. */
 int fl__conn_io_error(const char *verb, const char *path, int errnum, fl_error *err);
-/* mkdir -p; several subtasks may race to create the same directories. */
+/* mkdir -p; several subtasks may race to create the same directories.
+ * FL_ENOENT naming path and the missing parent when a parent cannot be
+ * reached (a symbolic link to a missing directory), else FL_EIO. */
 int fl__conn_make_dirs(const char *path, fl_error *err);
 /* A new copy of path without its trailing slashes ("/" stays "/"). */
 char *fl__conn_dir_name(const char *path);

@@ -79,13 +79,6 @@ typedef struct filesystem_state {
     size_t cap, len, off; /* unread bytes are buf[off, len) */
 } filesystem_state;
 
-static int open_error(const char *path, int errnum, fl_error *err) {
-    char text[128];
-    fl_errno_text(errnum, text, sizeof text);
-    return fl_error_set(err, errnum == ENOENT ? FL_ENOENT : FL_EIO, "could not open \"%s\": %s",
-                        path, text);
-}
-
 static void files_fini(text_files *f) {
     for (size_t i = 0; i < f->n; i++)
         free(f->files[i].path);
@@ -96,11 +89,11 @@ static void files_fini(text_files *f) {
 static int add_file(text_files *f, const char *path, fl_error *err) {
     struct stat st;
     if (stat(path, &st) != 0)
-        return open_error(path, errno, err);
+        return fl__conn_io_error("open", path, errno, err);
     /* Checking that it opens now gives the error at graph build time. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return open_error(path, errno, err);
+        return fl__conn_io_error("open", path, errno, err);
     close(fd);
     f->files = fl_xrealloc(f->files, (f->n + 1) * sizeof *f->files);
     f->files[f->n] = (text_file){fl_xstrdup(path), (uint64_t)st.st_size, f->total};
@@ -118,13 +111,13 @@ static int list_files(const char *path, text_files *f, fl_error *err) {
     memset(f, 0, sizeof *f);
     struct stat st;
     if (stat(path, &st) != 0)
-        return open_error(path, errno, err);
+        return fl__conn_io_error("open", path, errno, err);
     if (!S_ISDIR(st.st_mode))
         return add_file(f, path, err);
 
     DIR *dir = opendir(path);
     if (dir == NULL)
-        return open_error(path, errno, err);
+        return fl__conn_io_error("open", path, errno, err);
     char **names = NULL;
     size_t n = 0;
     struct dirent *e;
@@ -233,7 +226,7 @@ static int next_split(filesystem_state *st, fl_error *err) {
     const file_split *sp = &st->splits[st->cur];
     st->fd = open(sp->path, O_RDONLY | O_CLOEXEC);
     if (st->fd < 0)
-        return open_error(sp->path, errno, err);
+        return fl__conn_io_error("open", sp->path, errno, err);
     st->skipping = sp->next > 0;
     st->pos = sp->next > 0 ? sp->next - 1 : 0;
     st->len = st->off = 0;

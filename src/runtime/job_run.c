@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mem.h"
 #include "runtime_int.h"
+#include "storage.h"
 
 struct fl_job_run {
     const fl_execution_graph *eg;
@@ -130,8 +131,7 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
         if (oi) fl_parse_bool(oi, &on_interrupt);
         /* Tasks take snapshots when checkpoints or savepoints can happen. */
         bool savepoints = rows > 0 || at_ms > 0 || on_interrupt ||
-                          fl_config_get(c, "execution.checkpointing.savepoint-dir") ||
-                          fl_config_get(c, "state.savepoints.dir");
+                          fl_checkpoint_config_get(c, FL_CONF_SAVEPOINTS_DIR, NULL) != NULL;
         s->checkpoint_mode = ckpt->interval_ms > 0 || savepoints ? ckpt->mode : 0;
         bool unaligned = false;
         const char *u = fl_config_get(c, "execution.checkpointing.unaligned");

@@ -26,8 +26,26 @@
 #   expect_line FILE LINE...   FILE has every LINE as a whole line
 #   expect_no_text FILE TEXT   FILE does not contain TEXT (fixed string)
 #   expect_same EXPECTED GOT   the two files are equal (shows a diff if not)
+#   expect_savepoint NAME DIR  run NAME exited with 0 and printed "Job stopped
+#                              with a savepoint. Path: P" on stdout, P a
+#                              complete savepoint (its _metadata written)
+#                              directly under DIR; P goes to $SAVEPOINT ("" if
+#                              there is none)
 #   wait_until SECONDS CMD...  polls CMD every 0.1 s until it succeeds; returns
 #                              1 when SECONDS pass first
+#   start NAME ARGS...         starts "$FLINC_BIN" ARGS in the background with
+#                              SIGINT and SIGTERM at their default dispositions
+#                              (as for a command in the foreground of a
+#                              terminal; a shell starts background commands
+#                              with SIGINT ignored); stdout and stderr as for
+#                              run_flinc, its pid in $PID, its exit code in
+#                              $WORK/NAME.rc once it has ended
+#   running NAME               the job of run NAME switched to RUNNING
+#   stop NAME SIGNAL...        sends the signals to $PID one after the other
+#                              and waits up to $STOP_LIMIT s (default 30) for
+#                              the end; RC is its exit code (255 when it did
+#                              not end: then it is killed). A sanitizer report
+#                              on stderr is a failure
 #   messages NAME              prints the stderr lines of run NAME that are not
 #                              log lines or the usage hint
 #   sanitizer_report FILE      succeeds when FILE holds an ASan/UBSan report
@@ -50,6 +68,13 @@ export LC_ALL
 unset FLINC_CONF_DIR FLINK_CONF_DIR
 # Longest a single flinc run may take (ASan + UBSan builds are slow).
 FLINC_RUN_LIMIT="${FLINC_RUN_LIMIT:-60}"
+# Seconds a job started with `start` may take to end after `stop` signals it.
+STOP_LIMIT="${STOP_LIMIT:-30}"
+if env --default-signal=INT,TERM true 2>/dev/null; then
+    DEFAULT_SIGNALS="env --default-signal=INT,TERM"
+else
+    DEFAULT_SIGNALS=""
+fi
 
 FAILURES=0
 CHECKS=0
@@ -183,6 +208,24 @@ expect_same() {
     fi
 }
 
+expect_savepoint() {
+    expect_rc "$1" 0
+    CHECKS=$((CHECKS + 1))
+    SAVEPOINT=$(sed -n 's/^Job stopped with a savepoint\. Path: //p' "$WORK/$1.out")
+    case "$SAVEPOINT" in
+    "$2"/savepoint-*)
+        CHECKS=$((CHECKS + 1))
+        [ -f "$SAVEPOINT/_metadata" ] || fail "$SAVEPOINT has no _metadata"
+        ;;
+    *)
+        fail "run $1: stdout names no savepoint under $2"
+        show "$WORK/$1.out"
+        show "$WORK/$1.err"
+        SAVEPOINT=""
+        ;;
+    esac
+}
+
 wait_until() {
     _tries=$(($1 * 10))
     shift
@@ -194,6 +237,50 @@ wait_until() {
         _tries=$((_tries - 1))
     done
     "$@"
+}
+
+start() {
+    _name=$1
+    shift
+    (
+        # shellcheck disable=SC2086
+        $DEFAULT_SIGNALS "$FLINC_BIN" "$@" <"/dev/null" >"$WORK/$_name.out" 2>"$WORK/$_name.err" &
+        echo $! >"$WORK/$_name.pid.tmp"
+        mv "$WORK/$_name.pid.tmp" "$WORK/$_name.pid"
+        _rc=0
+        wait $! || _rc=$?
+        echo "$_rc" >"$WORK/$_name.rc.tmp"
+        mv "$WORK/$_name.rc.tmp" "$WORK/$_name.rc"
+    ) &
+    wait_until 10 test -s "$WORK/$_name.pid" || true
+    PID=$(cat "$WORK/$_name.pid")
+    BACKGROUND_PIDS="$BACKGROUND_PIDS $PID"
+}
+
+running() {
+    grep -s -q "switched from CREATED to RUNNING" "$WORK/$1.err"
+}
+
+stop() {
+    _name=$1
+    shift
+    for _sig in "$@"; do
+        kill "-$_sig" "$PID" 2>/dev/null || true
+    done
+    CHECKS=$((CHECKS + 1))
+    if wait_until "$STOP_LIMIT" test -s "$WORK/$_name.rc"; then
+        RC=$(cat "$WORK/$_name.rc")
+    else
+        fail "flinc did not end within $STOP_LIMIT s after SIG$*"
+        show "$WORK/$_name.err"
+        kill -KILL "$PID" 2>/dev/null || true
+        wait_until 10 test -s "$WORK/$_name.rc" || true
+        RC=255
+    fi
+    if sanitizer_report "$WORK/$_name.err"; then
+        fail "sanitizer report on stderr"
+        grep -E -m 5 -A 8 'ERROR: |runtime error:' "$WORK/$_name.err" | sed 's/^/  | /'
+    fi
 }
 
 finish() {

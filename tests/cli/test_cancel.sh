@@ -14,65 +14,11 @@ set -eu
 
 JOB="$FLINC_TEST_JOBS/unbounded.so"
 # Seconds the job may take to end after the signal.
-CANCEL_LIMIT=30
-
-if env --default-signal=INT,TERM true 2>/dev/null; then
-    DEFAULT_SIGNALS="env --default-signal=INT,TERM"
-else
-    DEFAULT_SIGNALS=""
-fi
-
-# start NAME ARGS...: starts "$FLINC_BIN" ARGS in the background; its pid goes
-# to $PID, and its exit code to $WORK/NAME.rc once it has ended.
-start() {
-    _name=$1
-    shift
-    (
-        # shellcheck disable=SC2086
-        $DEFAULT_SIGNALS "$FLINC_BIN" "$@" <"/dev/null" >"$WORK/$_name.out" 2>"$WORK/$_name.err" &
-        echo $! >"$WORK/$_name.pid.tmp"
-        mv "$WORK/$_name.pid.tmp" "$WORK/$_name.pid"
-        _rc=0
-        wait $! || _rc=$?
-        echo "$_rc" >"$WORK/$_name.rc.tmp"
-        mv "$WORK/$_name.rc.tmp" "$WORK/$_name.rc"
-    ) &
-    wait_until 10 test -s "$WORK/$_name.pid" || true
-    PID=$(cat "$WORK/$_name.pid")
-    BACKGROUND_PIDS="$BACKGROUND_PIDS $PID"
-}
-
-running() {
-    grep -s -q "switched from CREATED to RUNNING" "$WORK/$1.err"
-}
+STOP_LIMIT=30
 
 # printed_at_least NAME N: N records are on stdout.
 printed_at_least() {
     [ -f "$WORK/$1.out" ] && [ "$(wc -l <"$WORK/$1.out")" -ge "$2" ]
-}
-
-# stop NAME SIGNAL...: sends the signals to the job one after the other and
-# waits for it to end; RC is its exit code (255 when it did not end).
-stop() {
-    _name=$1
-    shift
-    for _sig in "$@"; do
-        kill "-$_sig" "$PID" 2>/dev/null || true
-    done
-    CHECKS=$((CHECKS + 1))
-    if wait_until "$CANCEL_LIMIT" test -s "$WORK/$_name.rc"; then
-        RC=$(cat "$WORK/$_name.rc")
-    else
-        fail "flinc did not end within $CANCEL_LIMIT s after SIG$*"
-        show "$WORK/$_name.err"
-        kill -KILL "$PID" 2>/dev/null || true
-        wait_until 10 test -s "$WORK/$_name.rc" || true
-        RC=255
-    fi
-    if sanitizer_report "$WORK/$_name.err"; then
-        fail "sanitizer report on stderr"
-        grep -E -m 5 -A 8 'ERROR: |runtime error:' "$WORK/$_name.err" | sed 's/^/  | /'
-    fi
 }
 
 # canceled NAME: the run ended as canceled, saying so once.

@@ -2,6 +2,7 @@
  * test_connectors_sinks.c - the built-in sinks: print's lines and prefixes
  * (stdout captured through a temporary file), the filesystem sink's text and
  * CSV files (compared with text written by hand) and its no_overwrite error,
+ * the file sinks' error for an output directory under a missing parent,
  * the collect and blackhole registries with several subtasks, the function
  * sink, and the connector registry and its description.
  */
@@ -291,6 +292,53 @@ static void filesystem_text_and_csv(void **unused) {
     fl_schema_unref(s);
 }
 
+/* A parent of the output directory that cannot be reached (a symbolic link
+ * to a missing directory, so mkdir -p cannot make it) is FL_ENOENT, as a
+ * missing input path is for the file source, with the directory, the
+ * missing parent and the fix in the message; both file sinks. */
+static void file_sinks_missing_parent(void **unused) {
+    static const char *const sinks[] = {"filesystem", "filesystem-exactly-once"};
+    fl_schema *s = sample_schema();
+    fl_row *rows[16];
+    size_t n = sample_rows(s, rows);
+    char *dangling = fl_xasprintf("%s/dangling", tmpdir);
+    char *nowhere = fl_xasprintf("%s/nowhere", tmpdir);
+    assert_int_equal(symlink(nowhere, dangling), 0);
+    static const char *const below[] = {"out", "out/deeper/still"};
+    for (size_t i = 0; i < sizeof sinks / sizeof sinks[0]; i++) {
+        for (size_t j = 0; j < sizeof below / sizeof below[0]; j++) {
+            char *dir = fl_xasprintf("%s/%s", dangling, below[j]);
+            char *opt = fl_xasprintf("path=%s", dir);
+            const char *kv[] = {opt, NULL};
+            fl_error err = {0};
+            assert_int_equal(write_sink(sinks[i], kv, s, 0, 1, rows, n, &err), FL_ENOENT);
+            char *expect = fl_xasprintf("could not create directory \"%s\": \"%s\" does not "
+                                        "exist (a symbolic link to a missing directory?); create "
+                                        "it or choose another path",
+                                        dir, dangling);
+            assert_string_equal(err.message, expect);
+            free(expect);
+            free(opt);
+            free(dir);
+        }
+        /* A file in the way of the directory is no missing path: FL_EIO. */
+        char *blocker = fl_xasprintf("%s/blocker-%zu", tmpdir, i);
+        FILE *f = fopen(blocker, "w");
+        assert_non_null(f);
+        fclose(f);
+        char *opt = fl_xasprintf("path=%s/sub", blocker);
+        const char *kv[] = {opt, NULL};
+        fl_error err = {0};
+        assert_int_equal(write_sink(sinks[i], kv, s, 0, 1, rows, n, &err), FL_EIO);
+        free(opt);
+        free(blocker);
+    }
+    free(nowhere);
+    free(dangling);
+    free_rows(rows, n);
+    fl_schema_unref(s);
+}
+
 static void collect_and_blackhole(void **unused) {
     fl_schema *s = fl_schema_of(1, "v", FL_BIGINT);
     fl_row_builder *b = fl_row_builder_create(s);
@@ -466,6 +514,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(print_prefixes),
         cmocka_unit_test(filesystem_text_and_csv),
+        cmocka_unit_test(file_sinks_missing_parent),
         cmocka_unit_test(collect_and_blackhole),
         cmocka_unit_test(function_sink),
         cmocka_unit_test(registry_and_description),

@@ -4,8 +4,9 @@
  * found on disk adopted by a new storage of the same job, and what each
  * externalized-checkpoint-retention policy does for each way a job ends
  * (the table is Flink's CheckpointProperties, written out here). Also the
- * configuration: Flink's current and older key names, file:// URIs,
- * create-subdir, and the error for each bad value.
+ * configuration: Flink's current and older key names (and the lookup that
+ * reads them, shared with the mini-cluster), file:// URIs, create-subdir,
+ * and the error for each bad value.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,42 @@ static void test_config_keys(void **state) {
     fl_config_destroy(c);
 }
 
+/* The lookup the mini-cluster shares with the storage: current key first,
+ * then each older name in order; an empty value is unset. */
+static void test_config_lookup(void **state) {
+    static const struct {
+        const char *key, *older[2];
+    } options[] = {
+        {FL_CONF_CHECKPOINTS_DIR, {"state.checkpoints.dir", "state.backend.fs.checkpointdir"}},
+        {FL_CONF_SAVEPOINTS_DIR, {"state.savepoints.dir", "savepoints.state.backend.fs.dir"}},
+    };
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const char *key = options[i].key, *which = NULL;
+        fl_config *c = fl_config_create();
+        assert_null(fl_checkpoint_config_get(c, key, &which));
+        assert_string_equal(which, key);
+        fl_config_set(c, key, "");
+        fl_config_set(c, options[i].older[0], "");
+        assert_null(fl_checkpoint_config_get(c, key, NULL));
+        fl_config_set(c, options[i].older[1], "/oldest");
+        assert_string_equal(fl_checkpoint_config_get(c, key, &which), "/oldest");
+        assert_string_equal(which, options[i].older[1]);
+        fl_config_set(c, options[i].older[0], "/older");
+        assert_string_equal(fl_checkpoint_config_get(c, key, &which), "/older");
+        assert_string_equal(which, options[i].older[0]);
+        fl_config_set(c, key, "/current");
+        assert_string_equal(fl_checkpoint_config_get(c, key, &which), "/current");
+        assert_string_equal(which, key);
+        fl_config_destroy(c);
+    }
+    /* A key without older names is read alone. */
+    fl_config *c = fl_config_create();
+    fl_config_set(c, "state.checkpoints.dir", "/x");
+    assert_null(fl_checkpoint_config_get(c, "state.checkpoints.di", NULL));
+    assert_string_equal(fl_checkpoint_config_get(c, "state.checkpoints.dir", NULL), "/x");
+    fl_config_destroy(c);
+}
+
 static void expect_config_error(test_dir *t, const char *key, const char *value, int code,
                                 const char *fragment) {
     fl_config *c = test_config(t, 0, NULL);
@@ -250,6 +287,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_job_end_policies, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_config_keys, test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, test_dir_setup, test_dir_teardown),
+        cmocka_unit_test(test_config_lookup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
