@@ -79,12 +79,13 @@ static inline void fl__copy_padded(void *dst, const void *src, uint32_t len) {
     }
     uint64_t w0, w1 = 0;
     if (len >= 8) {
+        /* Both loads in bounds; the second word is bytes 8..len-1 (little
+         * endian), chosen without a branch: word lengths vary at random. */
+        uint64_t tail;
         memcpy(&w0, s, 8);
-        if (len > 8) {
-            uint64_t tail;
-            memcpy(&tail, s + len - 8, 8);
-            w1 = tail >> (8 * (16 - len)); /* bytes 8..len-1, little endian */
-        }
+        memcpy(&tail, s + len - 8, 8);
+        uint64_t shifted = tail >> ((8 * (16 - len)) & 63);
+        w1 = len > 8 ? shifted : 0;
     } else if (len >= 4) {
         uint32_t head, tail;
         memcpy(&head, s, 4);

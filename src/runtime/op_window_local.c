@@ -19,10 +19,15 @@
  * output is declared, since a row passing unfolded goes as an accumulator of
  * one row.
  *
- * Rows are held until the next watermark, checkpoint barrier or end of
- * input, and go out before any of these does, or when LOCAL_MAX_ROWS keys
- * and slices or LOCAL_MAX_BYTES of rows are held. The window operator fires only on a watermark, so
- * holding rows until the watermark delays no result. A row whose slice's
+ * Rows are held until a row of a later slice than any held arrives, a
+ * watermark reaches the earliest window of a held slice, a checkpoint
+ * barrier comes or the input ends, and go out before the watermark, barrier
+ * or end does; or when LOCAL_MAX_ROWS keys and slices or LOCAL_MAX_BYTES of
+ * rows are held. The window operator (default or event-time trigger: the
+ * planner's condition) fires a window only when the watermark reaches its
+ * end, so a row held past watermarks below its slice's earliest window end
+ * delays no result and reaches the window operator before any watermark
+ * that could fire its windows. A row whose slice's
  * earliest window the last watermark has reached -- a window the window
  * operator may have fired already -- goes on at once, unfolded: late
  * firings, allowed lateness, late data and its side output see exactly the
@@ -75,7 +80,8 @@ typedef struct local_agg {
     fl_operator *op;
     int64_t offset, slide;
     int64_t last_slice; /* the slice of the last row (INT64_MAX: none yet) */
-    int64_t newest_slice; /* the latest slice held (INT64_MIN: none) */
+    int64_t newest_slice; /* the latest slice held since the start (INT64_MIN: none) */
+    int64_t oldest_slice; /* the earliest slice held now (INT64_MAX: none) */
     int n_keys; /* the key fields and whether each is STRING or BYTES */
     const int *key_fields;
     bool *key_var;
@@ -267,6 +273,7 @@ static int flush_held(fl_operator *op) {
     /* The rows are referenced by the output batch until it is pushed on. */
     if (rc == 0) rc = fl__output_flush(&op->out);
     memset(l->slots, 0, ((size_t)l->mask + 1) * sizeof *l->slots);
+    l->oldest_slice = INT64_MAX;
     l->n_held = 0;
     l->used = 0;
     return rc;
@@ -304,6 +311,7 @@ static inline held_row *insert(local_agg *l, const fl_row *row, uint64_t h, int6
     memcpy(x + 1, row, len);
     l->used += need;
     l->slots[slot] = slot_of(h, off);
+    if (slice < l->oldest_slice) l->oldest_slice = slice;
     return x;
 }
 
@@ -427,8 +435,13 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
 
 static int local_watermark(fl_operator *op, int64_t watermark, fl_error *err) {
     (void)err;
-    int rc = flush_held(op);
-    return rc < 0 ? rc : fl__op_forward_watermark(op, watermark);
+    local_agg *l = op->impl;
+    /* Held slices are below INT64_MAX - slide (slice_of). */
+    if (l->n_held > 0 && watermark >= l->oldest_slice + l->slide - 1) {
+        int rc = flush_held(op);
+        if (rc < 0) return rc;
+    }
+    return fl__op_forward_watermark(op, watermark);
 }
 
 static int local_end_input(fl_operator *op, fl_error *err) {
@@ -489,6 +502,7 @@ static int local_open(fl_operator *op, fl_error *err) {
     l->offset = a.offset_ms;
     l->last_slice = INT64_MAX;
     l->newest_slice = INT64_MIN;
+    l->oldest_slice = INT64_MAX;
     l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
     if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
         return fl_error_set(err, FL_EINVAL,
