@@ -198,7 +198,26 @@ static void place(local_agg *l, uint64_t h, size_t off) {
     l->slots[i] = slot_of(h, off);
 }
 
-/* Slots for twice the rows held and more; rebuilt from the arena. */
+/* Empties the slots: all at once when many are used, else the slot of
+ * each held row (searched past empty slots, as its neighbours may already
+ * be cleared), so that a large table does not cost a full clear per flush
+ * of a few rows. */
+static void clear_slots(local_agg *l) {
+    if ((size_t)l->n_held * 16 >= (size_t)l->mask + 1) {
+        memset(l->slots, 0, ((size_t)l->mask + 1) * sizeof *l->slots);
+        return;
+    }
+    for (size_t off = 0; off < l->used;) {
+        held_row *x = (held_row *)(l->arena + off);
+        uint64_t want = slot_of(x->hash, off);
+        uint32_t i = home(l, x->hash);
+        while (l->slots[i] != want) i = (i + 1) & l->mask;
+        l->slots[i] = 0;
+        off += held_size(x);
+    }
+}
+
+/* Slots for four times the rows held and more; rebuilt from the arena. */
 static void grow_slots(local_agg *l) {
     uint32_t cap = l->slots ? (l->mask + 1) * 2 : MIN_SLOTS;
     free(l->slots);
@@ -272,7 +291,7 @@ static int flush_held(fl_operator *op) {
     }
     /* The rows are referenced by the output batch until it is pushed on. */
     if (rc == 0) rc = fl__output_flush(&op->out);
-    memset(l->slots, 0, ((size_t)l->mask + 1) * sizeof *l->slots);
+    clear_slots(l);
     l->oldest_slice = INT64_MAX;
     l->n_held = 0;
     l->used = 0;
@@ -316,7 +335,8 @@ static inline held_row *insert(local_agg *l, const fl_row *row, uint64_t h, int6
 }
 
 static void held_one_more(local_agg *l) {
-    if (++l->n_held * 2 > l->mask + 1) grow_slots(l);
+    /* At most a quarter full: most probes end at their first slot. */
+    if (++l->n_held * 4 > l->mask + 1) grow_slots(l);
 }
 
 /* sum/min/max: folds row into the held row of its key and slice, or holds it. */
