@@ -1,6 +1,6 @@
 /*
  * key.h - key projection for operators that take the keys of a whole batch
- * before touching state (op_window.c, op_window_local.c).
+ * before touching state (op_window.c, op_window_local.c, op_aggregate.c).
  * fl__key_extract (runtime_int.h) is projection and hash in one call.
  */
 #ifndef FL_RUNTIME_KEY_H
@@ -33,5 +33,12 @@ void fl__batch_keys_fini(fl_batch_keys *k);
 static inline const uint8_t *fl__batch_key(const fl_batch_keys *k, uint32_t i) {
     return k->bytes + k->off[i];
 }
+
+/* Sets the backend of keyed operator op to the key of row i of the batch:
+ * the key projected in keys, or, with keys NULL, row's key (of input 0 or
+ * 1) computed here (fl__keyed_set_key). 0, or FL_ESTATE with err filled for
+ * a key outside the subtask's key groups (a user error with a selector). */
+int fl__keyed_set_key_at(fl_operator *op, int input, const fl_row *row, const fl_batch_keys *keys,
+                         uint32_t i, fl_error *err);
 
 #endif

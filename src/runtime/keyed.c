@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "key.h"
 #include "keyed_state.h"
 #include "mem.h"
 #include "row_int.h"
@@ -23,23 +24,48 @@
 
 int64_t fl__state_clock(void *task) { return fl__task_now_ms(task); }
 
-int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
+/* The backend over this subtask's key groups, holding their state from the
+ * checkpoint or savepoint the job restores, if any. */
+static int open_backend(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     const fl_stream_node *n = op->node;
     op->keyed = k;
     k->scheduled = INT64_MAX;
     k->firing_domain = -1;
-    if (!n->key)
-        return fl_error_set(err, FL_EINVAL, "\"%s\" needs a keyed input", n->name);
+    int first, last;
+    fl_key_group_range(op->task->subtask, n->max_parallelism, op->task->parallelism, &first, &last);
+    k->backend =
+        fl_keyed_backend_create(first, last, n->max_parallelism, fl__state_clock, op->task);
+    if (!k->backend)
+        return fl_error_set(err, FL_EINVAL, "\"%s\": bad max parallelism %d", n->name,
+                            n->max_parallelism);
+    return fl__restore_keyed(op, k->backend, err);
+}
+
+int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
+    const fl_stream_node *n = op->node;
+    if (!n->key) return fl_error_set(err, FL_EINVAL, "\"%s\" needs a keyed input", n->name);
     fl__key_extractor_init(&k->key[0], n->key, op->key_selector, &op->ctx);
     if (n->key2) {
         void *sel2 = n->key2->selector ? fl__op_fn(op, "key_selector2") : NULL;
         fl__key_extractor_init(&k->key[1], n->key2, sel2, &op->ctx);
     }
-    int first, last;
-    fl_key_group_range(op->task->subtask, n->max_parallelism, op->task->parallelism, &first, &last);
-    k->backend =
-        fl_keyed_backend_create(first, last, n->max_parallelism, fl__state_clock, op->task);
-    return fl__restore_keyed(op, k->backend, err);
+    return open_backend(op, k, err);
+}
+
+int fl__keyed_open_unkeyed(fl_operator *op, fl_keyed_op *k, fl_error *err) {
+    static const uint8_t empty_key[FL_ROW_HEADER] = {FL_ROW_HEADER, 0, 0, 0, 0, 0, 0, 0};
+    /* Its one subtask owns every key group, the constant key's among them,
+     * and a restore (from the one old subtask) takes them all. */
+    if (op->task->parallelism != 1)
+        return fl_error_set(err, FL_EINVAL,
+                            "\"%s\" is not keyed: its parallelism must be 1, not %d",
+                            op->node->name, op->task->parallelism);
+    k->key[0].ctx = &op->ctx; /* names the operator in the state gauge at close */
+    int rc = open_backend(op, k, err);
+    if (rc < 0) return rc;
+    fl_keyed_backend_set_key(k->backend, empty_key, sizeof empty_key,
+                             fl_hash_bytes(empty_key + FL_ROW_HEADER, 0));
+    return 0;
 }
 
 /* The gauge behind fl__keyed_state_bytes_at_close: a small table by
@@ -87,6 +113,15 @@ void fl__keyed_close(fl_keyed_op *k) {
     k->backend = NULL;
 }
 
+/* After a key was set: rejects one outside the subtask's key groups. */
+static int check_key_group(fl_operator *op, fl_error *err) {
+    if (fl_keyed_backend_key_group(op->keyed->backend) >= 0) return 0;
+    return fl_error_set(err, FL_ESTATE,
+                        "\"%s\": a row's key belongs to another subtask's key groups; is the "
+                        "key selector deterministic?",
+                        op->node->name);
+}
+
 int fl__keyed_set_key(fl_operator *op, int input, const fl_row *row, fl_error *err) {
     fl_keyed_op *k = op->keyed;
     fl_key_extractor *kx = &k->key[input == 1 && k->key[1].builder ? 1 : 0];
@@ -94,12 +129,15 @@ int fl__keyed_set_key(fl_operator *op, int input, const fl_row *row, fl_error *e
     const fl_row *key = fl__key_extract(kx, row, &hash, op, err);
     if (!key) return FL_EUSER;
     fl_keyed_backend_set_key(k->backend, key, fl__row_len(key), hash);
-    if (fl_keyed_backend_key_group(k->backend) < 0)
-        return fl_error_set(err, FL_ESTATE,
-                            "\"%s\": a row's key belongs to another subtask's key groups; is the "
-                            "key selector deterministic?",
-                            op->node->name);
-    return 0;
+    return check_key_group(op, err);
+}
+
+int fl__keyed_set_key_at(fl_operator *op, int input, const fl_row *row, const fl_batch_keys *keys,
+                         uint32_t i, fl_error *err) {
+    if (!keys) return fl__keyed_set_key(op, input, row, err);
+    fl_keyed_backend_set_key(op->keyed->backend, fl__batch_key(keys, i), keys->len[i],
+                             keys->hash[i]);
+    return check_key_group(op, err);
 }
 
 static int fire(fl_operator *op, fl_time_domain d, int64_t upto, fl_error *err) {

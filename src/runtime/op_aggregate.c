@@ -2,11 +2,14 @@
  * op_aggregate.c - rolling aggregations on a keyed stream: reduce with a user
  * function, and the built-in sum/min/max/min_by/max_by.
  *
- * The accumulated row of every key lives in the subtask's keyed state (a heap
- * state table organised by key group). In STREAMING mode every input row
- * emits its key's new accumulated row; in BATCH mode (bounded inputs) nothing
- * is emitted until the end of input, and then one final row per key, as
- * Flink's DataStream API does in BATCH execution.
+ * The accumulated row of every key is a VALUE state of the operator's keyed
+ * state backend (keyed.c), as Flink's StreamGroupedReduceOperator keeps it,
+ * so checkpoints and savepoints take it by key group and a restore, at any
+ * parallelism, continues every key's aggregation where it stopped. In
+ * STREAMING mode every input row emits its key's new accumulated row; in
+ * BATCH mode (bounded inputs) nothing is emitted until the end of input, and
+ * then one final row per key, as Flink's DataStream API does in BATCH
+ * execution.
  *
  * sum/min/max keep the other fields of the key's first row; min_by/max_by
  * keep the whole row holding the extreme value (the earliest on ties).
@@ -15,7 +18,8 @@
 #include <string.h>
 
 #include "field_agg.h"
-#include "hash.h"
+#include "key.h"
+#include "keyed_state.h"
 #include "mem.h"
 #include "row_int.h"
 #include "runtime_int.h"
@@ -23,16 +27,16 @@
 typedef enum agg_kind { AGG_REDUCE, AGG_SUM, AGG_MIN, AGG_MAX, AGG_MIN_BY, AGG_MAX_BY } agg_kind;
 
 typedef struct agg_state {
+    fl_keyed_op keyed;  /* the key of the row, and the backend the accumulators live in */
+    fl_kstate *acc;     /* VALUE of the input's schema: the key's accumulated row */
+    fl_batch_keys keys; /* keys of fields: those of the batch being processed */
     agg_kind kind;
     /* The field and its type (every aggregation but reduce); for sum, min
      * and max also how they fold it. */
     fl_field_agg agg;
-    fl_key_extractor key;
-    fl_state_table *table;
     fl_row_builder *builder;
     uint8_t *scratch; /* sum/min/max of a fixed-width field: the new accumulated row */
     uint32_t scratch_cap;
-    int max_parallelism;
     bool batch_mode;
 } agg_state;
 
@@ -68,16 +72,13 @@ static int agg_open_common(fl_operator *op, agg_kind kind, fl_error *err) {
                                  .field = (uint32_t)field,
                                  .type = fl_schema_field_type(op->input_schema, field)};
     }
-    if (!op->node->key)
-        return fl_error_set(err, FL_EINVAL, "\"%s\" needs a keyed input", op->node->name);
-    void *selector = NULL;
-    if (op->node->key->selector) selector = op->key_selector;
-    fl__key_extractor_init(&st->key, op->node->key, selector, &op->ctx);
-    int first, last;
-    st->max_parallelism = op->node->max_parallelism;
-    fl_key_group_range(op->task->subtask, st->max_parallelism, op->task->parallelism, &first,
-                       &last);
-    st->table = fl_state_table_create(first, last);
+    int rc = fl__keyed_open(op, &st->keyed, err); /* with the restored accumulators */
+    if (rc < 0) return rc;
+    fl_state_desc d = {.name = "__aggregate.accumulator",
+                       .kind = FL_STATE_VALUE,
+                       .value_schema = op->input_schema};
+    st->acc = fl_keyed_backend_state(st->keyed.backend, &d, err);
+    if (!st->acc) return err->code;
     st->builder = fl_row_builder_create(op->input_schema);
     st->batch_mode = op->task->settings->runtime_mode == FL_RUNTIME_BATCH;
     return 0;
@@ -159,59 +160,60 @@ static const fl_row *combine(fl_operator *op, agg_state *st, const fl_row *acc, 
 
 static int agg_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     agg_state *st = op->impl;
+    const fl_batch_keys *keys = NULL;
+    if (st->keyed.key[0].spec->n_fields > 0) {
+        fl__batch_keys_project(&st->keys, &st->keyed.key[0], in);
+        keys = &st->keys;
+    }
     for (uint32_t i = 0; i < in->n; i++) {
         const fl_row *row = in->rows[i];
         op->ctx.timestamp = in->ts[i];
-        uint64_t hash;
-        const fl_row *key = fl__key_extract(&st->key, row, &hash, op, err);
-        if (!key) return FL_EUSER;
-        int kg = fl_key_group_of_hash(hash, st->max_parallelism);
-        uint32_t klen = fl__row_len(key), vlen;
-        const fl_row *acc = fl_state_table_get(st->table, kg, hash, key, klen, &vlen);
+        int rc = fl__keyed_set_key_at(op, 0, row, keys, i, err);
+        if (rc < 0) return rc;
+        const fl_row *acc = fl_kstate_value_get(st->acc);
         const fl_row *next = acc ? combine(op, st, acc, row, err) : row;
         if (!next) return err->code ? err->code : FL_EUSER;
-        if (next != acc)
-            fl_state_table_put(st->table, kg, hash, key, klen, next, fl__row_len(next));
-        if (!st->batch_mode) {
-            /* acc may have moved with the put: emit the stored value. */
-            const fl_row *out =
-                next == acc ? fl_state_table_get(st->table, kg, hash, key, klen, &vlen) : next;
-            int rc = fl__output_emit(&op->out, out, in->ts[i]);
-            if (rc < 0) return rc;
-        }
+        /* next is the input, the builder's or the scratch row, or acc
+         * itself when unchanged: never moved by the update. */
+        if (next != acc && (rc = fl_kstate_value_update(st->acc, next)) < 0)
+            return fl_error_set(err, rc, "\"%s\": could not keep the accumulated row: %s",
+                                op->node->name, fl_strerror(rc));
+        if (!st->batch_mode && (rc = fl__output_emit(&op->out, next, in->ts[i])) < 0) return rc;
     }
     return 0;
 }
 
 typedef struct emit_all_ctx {
     fl_operator *op;
+    fl_kstate *acc;
     int rc;
 } emit_all_ctx;
 
-static int emit_one(void *arg, int key_group, const void *key, uint32_t klen, const void *value,
-                    uint32_t vlen) {
+/* The current key's accumulated row (for_each_key set the key). */
+static int emit_one(void *arg, const void *key, uint32_t klen) {
     emit_all_ctx *c = arg;
-    c->rc = fl__output_emit(&c->op->out, value, FL_NO_TIMESTAMP);
+    c->rc = fl__output_emit(&c->op->out, fl_kstate_value_get(c->acc), FL_NO_TIMESTAMP);
     return c->rc < 0 ? 1 : 0;
 }
 
 static int agg_end_input(fl_operator *op, fl_error *err) {
     agg_state *st = op->impl;
     if (!st->batch_mode) return 0;
-    emit_all_ctx c = {.op = op};
-    fl_state_table_foreach(st->table, emit_one, &c);
+    emit_all_ctx c = {.op = op, .acc = st->acc};
+    fl_kstate_for_each_key(st->acc, NULL, 0, emit_one, &c);
     return c.rc;
 }
 
 static void agg_close(fl_operator *op) {
     agg_state *st = op->impl;
     if (!st) return;
-    fl__key_extractor_fini(&st->key);
-    fl_state_table_destroy(st->table);
+    fl__keyed_close(&st->keyed);
+    fl__batch_keys_fini(&st->keys);
     if (st->builder) fl_row_builder_destroy(st->builder);
     free(st->scratch);
     free(st);
     op->impl = NULL;
+    op->keyed = NULL;
 }
 
 const fl_operator_ops fl__op_reduce = {

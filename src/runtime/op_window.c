@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "key.h"
 #include "log.h"
 #include "mem.h"
@@ -327,21 +326,6 @@ static size_t assign(fl_win_op *w, int64_t t) {
     return n;
 }
 
-/* The backend's current key: row i's projected key, else the row's key. */
-static int set_key(fl_win_op *w, int input, const fl_row *row, uint32_t i, bool projected,
-                   fl_error *err) {
-    fl_operator *op = w->op;
-    if (!projected) return fl__keyed_set_key(op, input, row, err);
-    fl_keyed_backend *b = w->keyed.backend;
-    fl_keyed_backend_set_key(b, fl__batch_key(&w->keys, i), w->keys.len[i], w->keys.hash[i]);
-    if (fl_keyed_backend_key_group(b) < 0)
-        return fl_error_set(err, FL_ESTATE,
-                            "\"%s\": a row's key belongs to another subtask's key groups; is the "
-                            "key selector deterministic?",
-                            op->node->name);
-    return 0;
-}
-
 /* Prefetching: the rows PREFETCH_SLOT ahead get their state slot fetched,
  * the rows PREFETCH_ENTRY ahead (whose slot has arrived by then) their
  * entry, so the misses of several rows overlap instead of each row waiting
@@ -377,7 +361,7 @@ static int win_process(fl_operator *op, int input, const fl_batch *in, fl_error 
             if (i + PREFETCH_ENTRY < in->n) prefetch_row(w, in, i + PREFETCH_ENTRY, true);
         }
         if (keyed) {
-            int rc = set_key(w, input, row, i, projected, err);
+            int rc = fl__keyed_set_key_at(op, input, row, projected ? &w->keys : NULL, i, err);
             if (rc < 0) return rc;
         }
         if (!by_clock && ts == FL_NO_TIMESTAMP)
@@ -447,23 +431,6 @@ static int win_on_timer(fl_operator *op, int domain, const void *ns, uint32_t ns
 }
 
 /* ---- opening ------------------------------------------------------------------------------- */
-
-/* window_all: no key field, one constant key (an empty row) for everything. */
-static int open_unkeyed(fl_operator *op, fl_win_op *w, fl_error *err) {
-    static const uint8_t empty_key[FL_ROW_HEADER] = {FL_ROW_HEADER, 0, 0, 0, 0, 0, 0, 0};
-    fl_keyed_op *k = &w->keyed;
-    op->keyed = k;
-    k->key[0].ctx = &op->ctx; /* names the operator in the state gauge at close */
-    k->scheduled = INT64_MAX;
-    k->firing_domain = -1;
-    int maxp = op->node->max_parallelism;
-    k->backend = fl_keyed_backend_create(0, maxp - 1, maxp, fl__state_clock, op->task);
-    if (!k->backend)
-        return fl_error_set(err, FL_EINVAL, "\"%s\": bad max parallelism %d", op->node->name, maxp);
-    fl_keyed_backend_set_key(k->backend, empty_key, sizeof empty_key,
-                             fl_hash_bytes(empty_key + FL_ROW_HEADER, 0));
-    return 0;
-}
 
 static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
     const fl_stream_node *n = op->node;
@@ -589,7 +556,9 @@ static int win_open(fl_operator *op, fl_error *err) {
     int rc = open_plan(op, w, err);
     if (rc < 0) return rc;
     w->keyed.on_timer = win_on_timer;
-    rc = op->node->key ? fl__keyed_open(op, &w->keyed, err) : open_unkeyed(op, w, err);
+    /* window_all: one constant key; its state is restored like a keyed window's */
+    rc = op->node->key ? fl__keyed_open(op, &w->keyed, err)
+                       : fl__keyed_open_unkeyed(op, &w->keyed, err);
     if (rc < 0) return rc;
     w->wins = fl_xcalloc(fl__win_max_windows(&w->assigner), sizeof *w->wins);
     w->wins_ns = fl_xcalloc(fl__win_max_windows(&w->assigner), sizeof *w->wins_ns);

@@ -25,7 +25,6 @@
 #include "kv.h"
 #include "options.h"
 #include "runtime.h"
-#include "state_table.h"
 
 typedef struct fl_task fl_task;
 typedef struct fl_operator fl_operator;
@@ -335,7 +334,14 @@ typedef struct fl_keyed_op {
     struct fl_user_state *states; /* handles given to user functions */
 } fl_keyed_op;
 
+/* Opens op's keyed state: its key extractors, and the backend over the
+ * subtask's key-group range with the state of those key groups restored
+ * from the job's checkpoint or savepoint, if any. */
 int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err);
+/* The same for a non-keyed operator that keeps keyed state (window_all):
+ * one constant key (the empty row) for everything, set once here, which
+ * needs parallelism 1. */
+int fl__keyed_open_unkeyed(fl_operator *op, fl_keyed_op *k, fl_error *err);
 void fl__keyed_close(fl_keyed_op *k);
 /* Sets the backend's current key to the key of row (of input 0 or 1). */
 int fl__keyed_set_key(fl_operator *op, int input, const fl_row *row, fl_error *err);

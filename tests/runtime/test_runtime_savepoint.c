@@ -14,25 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "minicluster.h"
-#include "rt_util.h"
+#include "savepoint_util.h"
 
 #define ROWS 60000
 #define KEYS 11
 #define WINDOW 500
 
-static int64_t rows_read;
 /* execution.state-recovery.ignore-unclaimed-state for the next run */
 static bool ignore_unclaimed;
-
-int rt_sp_slow(fl_context *ctx, const fl_row *in) {
-    __atomic_fetch_add(&rows_read, 1, __ATOMIC_RELAXED);
-    if (fl_row_get_bigint(in, 0) % 300 == 0) {
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return 1;
-}
 
 int64_t rt_sp_ts(fl_context *ctx, const fl_row *in, int64_t previous) {
     return fl_row_get_bigint(in, 0);
@@ -71,7 +60,7 @@ static int run(int p, const char *out, const char *savepoints, const char *resto
     fl_schema *res = fl_schema_of(3, "k", FL_BIGINT, "start", FL_BIGINT, "sum", FL_BIGINT);
     fl_watermark_strategy ws = {.timestamp_fn = rt_sp_ts};
     fl_stream *src = fl_stream_uid(fl_env_from_sequence(env, 0, ROWS - 1), "source");
-    fl_stream *slow = fl_stream_uid(fl_stream_filter(src, rt_sp_slow), "slow");
+    fl_stream *slow = fl_stream_uid(fl_stream_filter(src, rt_savepoint_slow), "slow");
     fl_stream *timed = fl_stream_uid(fl_stream_assign_timestamps_and_watermarks(slow, &ws), "ts");
     fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_sp_key, kv), "key");
     fl_windowed_stream *w =
@@ -155,11 +144,8 @@ static void rescale(int from, int to) {
     rows_read = 0;
     if (run(from, out, sps, NULL, "20000", false, &err) != 0) fail_msg("%s", err.message);
     int64_t first = rows_read;
-    fl_checkpoint_stats st = fl_minicluster_last_checkpoint_stats();
-    assert_true(st.stopped);
-    assert_true(st.savepoint[0] != '\0');
     char savepoint[1024];
-    snprintf(savepoint, sizeof savepoint, "%s", st.savepoint);
+    stopped_savepoint(savepoint, sizeof savepoint);
     /* The savepoint moved: it is self-contained. */
     char moved[1200];
     snprintf(moved, sizeof moved, "%s-moved", savepoint);
@@ -189,7 +175,7 @@ static void test_unclaimed_state_fails_restore_unless_allowed(void **state) {
     fl_error err = {0};
     if (run(2, out, sps, NULL, "20000", false, &err) != 0) fail_msg("%s", err.message);
     char savepoint[1024];
-    snprintf(savepoint, sizeof savepoint, "%s", fl_minicluster_last_checkpoint_stats().savepoint);
+    stopped_savepoint(savepoint, sizeof savepoint);
     /* The window operator's uid changed: its state matches nothing. */
     fl_error_clear(&err);
     assert_int_equal(run(2, out, sps, savepoint, NULL, true, &err), FL_ESTATE);
