@@ -397,13 +397,14 @@ static int pass_on(fl_operator *op, const fl_row *row, int64_t ts, fl_error *err
     return rc < 0 ? rc : emit_partial(op, row, acc, ts);
 }
 
-/* Rows are taken CHUNK at a time: their slices and hashes first, with the
- * table slot of each prefetched, then folded in order, prefetching the held
- * row a slot leads to AHEAD rows on. A table of one slice's keys is larger
- * than the first-level cache, and without this each row waits for two loads
- * from further out. */
-#define CHUNK 64
-#define AHEAD 16
+/* Rows are taken CHUNK at a time: their slices and hashes first, then
+ * folded in order, fetching ahead the table slot of the row SLOT_AHEAD on
+ * and the held row that the (by then arrived) slot of the row ENTRY_AHEAD
+ * on leads to. A table of one slice's keys is larger than the first-level
+ * cache, and without this each row waits for two loads from further out. */
+#define CHUNK       256
+#define SLOT_AHEAD  16
+#define ENTRY_AHEAD 8
 
 static int local_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     (void)input;
@@ -418,12 +419,13 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
             slices[i] = slice_of(l, ts[i], op->watermark);
             if (slices[i] == LATE) continue;
             hashes[i] = key_hash(l, rows[i], slices[i]);
-            __builtin_prefetch(&l->slots[home(l, hashes[i])]);
+            if (i < SLOT_AHEAD) __builtin_prefetch(&l->slots[home(l, hashes[i])]);
         }
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t j = i + AHEAD;
-            if (j < n && slices[j] != LATE) {
-                uint64_t s = l->slots[home(l, hashes[j])];
+            uint32_t j = i + SLOT_AHEAD, k = i + ENTRY_AHEAD;
+            if (j < n && slices[j] != LATE) __builtin_prefetch(&l->slots[home(l, hashes[j])]);
+            if (k < n && slices[k] != LATE) {
+                uint64_t s = l->slots[home(l, hashes[k])];
                 if (s) __builtin_prefetch(held_at(l, s));
             }
             int rc = 0;
