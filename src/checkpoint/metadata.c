@@ -62,8 +62,8 @@ void fl_checkpoint_metadata_destroy(fl_checkpoint_metadata *md) {
     free(md);
 }
 
-const fl_checkpoint_operator *fl_checkpoint_metadata_find(const fl_checkpoint_metadata *md,
-                                                          const char *uid) {
+fl_checkpoint_operator *fl_checkpoint_metadata_find(const fl_checkpoint_metadata *md,
+                                                    const char *uid) {
     if (uid == NULL) return NULL;
     for (int i = 0; i < md->n_operators; i++)
         if (strcmp(md->operators[i]->uid, uid) == 0) return md->operators[i];

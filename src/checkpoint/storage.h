@@ -152,9 +152,10 @@ fl_checkpoint_operator *fl_checkpoint_metadata_add_operator(fl_checkpoint_metada
 /* Appends a copy of f to the subtask's files. */
 void fl_checkpoint_subtask_add_file(fl_checkpoint_subtask *s, const fl_state_file *f);
 
-/* The operator with this uid, or NULL (borrowed). */
-const fl_checkpoint_operator *fl_checkpoint_metadata_find(const fl_checkpoint_metadata *md,
-                                                          const char *uid);
+/* The operator with this uid, or NULL (borrowed; writable through a
+ * metadata the caller owns, as strchr's result is). */
+fl_checkpoint_operator *fl_checkpoint_metadata_find(const fl_checkpoint_metadata *md,
+                                                    const char *uid);
 
 /* Checks everything a reader relies on: id >= 1, a valid job id, unique
  * non-empty uids, parallelisms, one subtask per index with a key-group range

@@ -96,16 +96,10 @@ static void fail_pending(fl_coordinator *c, int i) {
     drop_pending(c, i);
 }
 
-static fl_checkpoint_operator *md_operator(fl_checkpoint_metadata *md, const char *uid) {
-    for (int i = 0; i < md->n_operators; i++)
-        if (!strcmp(md->operators[i]->uid, uid)) return md->operators[i];
-    return NULL;
-}
-
 static void add_files(pending *p, const fl_ckpt_files *files) {
     for (int i = 0; i < files->n; i++) {
         const struct fl_ckpt_file *f = &files->items[i];
-        fl_checkpoint_operator *op = md_operator(p->md, f->uid);
+        fl_checkpoint_operator *op = fl_checkpoint_metadata_find(p->md, f->uid);
         if (!op || f->subtask >= op->parallelism) continue;
         fl_state_file sf = {.path = f->path, .role = f->role, .size = f->size,
                             .checksum = f->checksum};
@@ -302,7 +296,7 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
             const fl_task *task = &c->tasks[t];
             for (int k = 0; k < task->n_ops; k++) {
                 char *uid = fl_stream_node_state_uid(task->ops[k].node);
-                if (!md_operator(p->md, uid))
+                if (!fl_checkpoint_metadata_find(p->md, uid))
                     fl_checkpoint_metadata_add_operator(p->md, uid, task->ops[k].node->name,
                                                         task->parallelism,
                                                         task->ops[k].node->max_parallelism, &err);
