@@ -25,7 +25,11 @@
 int64_t fl__state_clock(void *task) { return fl__task_now_ms(task); }
 
 /* The backend over this subtask's key groups, holding their state from the
- * checkpoint or savepoint the job restores, if any. */
+ * checkpoint or savepoint the job restores, if any. Restored processing-time
+ * timers are scheduled at once, as Flink's restore re-registers them: they
+ * fire when their time comes (on the first turn of the task's loop if it
+ * has passed), not only once a new timer is registered. Restored event-time
+ * timers need nothing: the next watermark that passes them fires them. */
 static int open_backend(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     const fl_stream_node *n = op->node;
     op->keyed = k;
@@ -38,7 +42,9 @@ static int open_backend(fl_operator *op, fl_keyed_op *k, fl_error *err) {
     if (!k->backend)
         return fl_error_set(err, FL_EINVAL, "\"%s\": bad max parallelism %d", n->name,
                             n->max_parallelism);
-    return fl__restore_keyed(op, k->backend, err);
+    int rc = fl__restore_keyed(op, k->backend, err);
+    if (rc == 0) fl__keyed_schedule(op);
+    return rc;
 }
 
 int fl__keyed_open(fl_operator *op, fl_keyed_op *k, fl_error *err) {
