@@ -432,9 +432,21 @@ const fl_row *fl_context_current_key(const fl_context *ctx) {
     return fl_keyed_backend_key(ctx->op->keyed->backend, &len);
 }
 
+/* Only operators whose timers call the user's on_timer take user timers
+ * (Flink's KeyedProcessFunction and KeyedCoProcessFunction): elsewhere --
+ * a rolling reduce, a join or window function -- a timer would fire into
+ * the operator's own timer handling, or into none. */
 static void timer_call(fl_context *ctx, fl_time_domain d, int64_t time, bool add) {
     fl_keyed_op *k = keyed_or_fail(ctx, "a timer");
-    if (k) fl__keyed_timer(ctx->op, d, time, k->ns, k->ns_len, add);
+    if (!k) return;
+    if (k->on_timer != fl__keyed_process_on_timer) {
+        fl_context_fail(ctx,
+                        "\"%s\" cannot register timers: timers are for the functions of "
+                        "fl_keyed_process and of fl_connected_process on keyed streams",
+                        ctx->op->node->name);
+        return;
+    }
+    fl__keyed_timer(ctx->op, d, time, k->ns, k->ns_len, add);
 }
 
 void fl_context_register_event_timer(fl_context *ctx, int64_t t) {

@@ -92,6 +92,32 @@ static void test_failing_sink_without_message(void **state) {
     fl_env_destroy(env);
 }
 
+/* A reduce function cannot register timers (only keyed process functions
+ * can): the job fails naming the operator, rather than a timer firing into
+ * an operator that has no on_timer. */
+int rt_reduce_with_timer(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
+    fl_context_register_processing_timer(ctx, 1000);
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
+    return 0;
+}
+
+int rt_mod3(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
+    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(in, 0) % 3);
+    return 0;
+}
+
+static void test_timer_outside_keyed_process_fails_job(void **state) {
+    fl_env *env = rt_env(1, NULL);
+    fl_stream *few_keys = fl_stream_map(fl_env_from_sequence(env, 1, 100), rt_mod3, NULL);
+    fl_keyed_stream *k = fl_stream_key_by(few_keys, "value");
+    fl_stream_discard(fl_stream_name(fl_keyed_reduce(k, rt_reduce_with_timer), "Timed Reduce"));
+    fl_error err = {0};
+    assert_int_equal(fl_env_execute(env, "reduce timer", &err), FL_EUSER);
+    assert_non_null(strstr(err.message, "cannot register timers"));
+    assert_non_null(strstr(err.message, "Timed Reduce"));
+    fl_env_destroy(env);
+}
+
 /* ---- cancellation -------------------------------------------------------------------------- */
 
 static int64_t seen;
@@ -274,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_slow_sink_backpressures_source),
         cmocka_unit_test(test_failing_function_fails_job_with_subtask),
         cmocka_unit_test(test_failing_sink_without_message),
+        cmocka_unit_test(test_timer_outside_keyed_process_fails_job),
         cmocka_unit_test(test_cancel_unbounded_job),
         cmocka_unit_test(test_partitioner_distributions),
     };
