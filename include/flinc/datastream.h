@@ -118,6 +118,12 @@ int fl_context_output(fl_context *ctx, const char *tag, const fl_row *row);
 fl_row_builder *fl_collector_builder(fl_collector *out);         /* reset, for the output schema */
 int fl_collector_emit(fl_collector *out);                        /* emits the builder's row */
 int fl_collector_emit_row(fl_collector *out, const fl_row *row); /* copies row */
+/* Emits n rows at once: the builder's row with STRING field `field` set to
+ * each (values[k], lens[k]) in turn -- a row per word of a line, say --
+ * as n set_string + emit calls would, but laid out in one loop. The builder
+ * keeps the last value. 0, or the error of the first row that failed. */
+int fl_collector_emit_strings(fl_collector *out, int field, uint32_t n, const char *const *values,
+                              const uint32_t *lens);
 
 /* ---- the environment ------------------------------------------------------------ */
 
@@ -258,6 +264,12 @@ fl_stream *fl_stream_partition_custom(fl_stream *s, fl_partition_fn fn, const ch
 /* Returns a row's event timestamp in milliseconds; previous is the timestamp
  * the row already carries (FL_NO_TIMESTAMP when none). */
 typedef int64_t (*fl_timestamp_fn)(fl_context *ctx, const fl_row *in, int64_t previous);
+/* The same over n rows at once: timestamps[k] holds rows[k]'s previous
+ * timestamp on entry and its event timestamp on return. 0, or FL_EUSER
+ * after fl_context_fail. (A flinc addition: one call per batch instead of
+ * one per row; fl_context_timestamp is not meaningful in it.) */
+typedef int (*fl_timestamp_batch_fn)(fl_context *ctx, uint32_t n, const fl_row *const *rows,
+                                     int64_t *timestamps);
 
 /* Flink's WatermarkStrategy: timestamps from a field or an assigner, and
  * watermarks that trail the highest timestamp seen. */
@@ -270,8 +282,10 @@ typedef struct fl_watermark_strategy {
     int64_t idle_timeout_ms;
     /* The timestamp: a TIMESTAMP or BIGINT (milliseconds) field, or ... */
     const char *timestamp_field;
-    /* ... an assigner function (when timestamp_field is NULL). */
+    /* ... an assigner function (when timestamp_field is NULL), or ... */
     fl_timestamp_fn timestamp_fn;
+    /* ... one over batches of rows (when both above are NULL). */
+    fl_timestamp_batch_fn timestamp_batch_fn;
 } fl_watermark_strategy;
 
 /* Assigns timestamps and emits watermarks, periodically every

@@ -336,13 +336,21 @@ fl_stream *fl_stream_assign_timestamps_and_watermarks(fl_stream *s,
                         "timestamp field \"%s\" must be a TIMESTAMP or BIGINT field of %s",
                         ws->timestamp_field, sbuf);
         }
-    } else {
+    } else if (!ws->timestamp_fn == !ws->timestamp_batch_fn) {
+        return fl__fail(env, s->schema, FL_EINVAL,
+                        "a watermark strategy needs one of a timestamp field, a timestamp "
+                        "assigner and a batch timestamp assigner");
+    } else if (ws->timestamp_fn) {
         sym = fl__symbol_name(env, (void *)ws->timestamp_fn, "timestamp assigner");
         if (!sym) return fl__poison(env, s->schema);
     }
     fl_stream_node *n = fl__add_node(s, "timestamps", "Timestamps/Watermarks");
     n->fn = sym;
     n->schema = fl_schema_ref((fl_schema *)s->schema);
+    if (!ws->timestamp_field && ws->timestamp_batch_fn &&
+        !fl__set_fn_option(env, n, "timestamp_batch", (void *)ws->timestamp_batch_fn,
+                           "batch timestamp assigner"))
+        return fl__poison(env, s->schema);
     char buf[32];
     if (field >= 0) {
         snprintf(buf, sizeof buf, "%d", field);

@@ -375,6 +375,19 @@ uint32_t fl__row_builder_lay_out(fl_row_builder *b, uint8_t *dst, size_t room) {
     return total;
 }
 
+const uint8_t *fl__row_builder_var_tail(fl_row_builder *b, int i, const void *v, uint32_t len,
+                                        uint32_t *off, uint32_t *slot) {
+    if (!check(b, i, 0) || !is_var(b->types[i]) || (v == NULL && len > 0)) return NULL;
+    set_var(b, i, v, len);
+    if (complete(b) == 0) return NULL;
+    uint64_t at;
+    memcpy(&at, slot_at(b, i), 8);
+    if ((uint32_t)at + fl__align8(len) != b->end) return NULL;
+    *off = (uint32_t)at;
+    *slot = (uint32_t)(slot_at(b, i) - b->row);
+    return b->row;
+}
+
 const fl_row *fl_row_builder_finish(fl_row_builder *b) {
     if (complete(b) == 0) return NULL;
     b->finished = b->row;

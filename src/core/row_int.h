@@ -121,6 +121,18 @@ static inline void fl__copy_words(void *dst, const void *src, uint32_t len) {
  * builder failed (fl_row_builder_error tells why). */
 uint32_t fl__row_builder_lay_out(fl_row_builder *b, uint8_t *dst, size_t room);
 
+/* For rows that differ only in one STRING or BYTES field (a collector
+ * emitting a row per word of a line): sets field i to (v, len) like
+ * fl_row_builder_set_string/bytes, finishes the row in place, and when the
+ * value is the row's last bytes returns the row, with in *off where the value
+ * starts and in *slot where field i's slot is. Any row with another value
+ * of field i is then the returned row's first *off bytes, the total length
+ * in its first 4 bytes, (*off, length) at *slot and the value zero padded
+ * at *off. NULL when that does not hold (the builder failed, or another
+ * variable-length field follows): the caller sets and lays out each row. */
+const uint8_t *fl__row_builder_var_tail(fl_row_builder *b, int i, const void *v, uint32_t len,
+                                        uint32_t *off, uint32_t *slot);
+
 /* Equality of two short byte strings (keys, namespaces: tens of bytes)
  * without a call into libc: eight bytes at a time. */
 static inline bool fl__bytes_equal(const void *a, const void *b, uint32_t n) {

@@ -3,8 +3,9 @@
  * (Flink's TimestampsAndWatermarksOperator with a bounded-out-of-orderness
  * strategy; monotonous timestamps are the case of bound 0).
  *
- * Each row's timestamp comes from a TIMESTAMP or BIGINT field, or from a
- * user timestamp assigner. The watermark is max timestamp seen - bound - 1.
+ * Each row's timestamp comes from a TIMESTAMP or BIGINT field, from a
+ * user timestamp assigner, or from a user assigner over the whole batch
+ * (fl_timestamp_batch_fn: one call per batch). The watermark is max timestamp seen - bound - 1.
  * It is emitted periodically in processing time
  * (pipeline.auto-watermark-interval, 200 ms by default) when it advanced, or
  * after every row that advances it when the interval is 0. With an idleness
@@ -14,11 +15,14 @@
  * input.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem.h"
 #include "runtime_int.h"
 
 typedef int64_t (*timestamp_fn)(fl_context *ctx, const fl_row *in, int64_t previous);
+typedef int (*timestamp_batch_fn)(fl_context *ctx, uint32_t n, const fl_row *const *rows,
+                                  int64_t *timestamps);
 
 typedef struct ts_state {
     int field;            /* timestamp field, or -1 for the assigner */
@@ -29,6 +33,9 @@ typedef struct ts_state {
     int64_t emitted;      /* last watermark emitted */
     int64_t last_row_at;  /* processing time of the last row */
     bool idle;
+    timestamp_batch_fn batch; /* the assigner over batches, or NULL */
+    int64_t *stamps;          /* its timestamps for the batch in hand */
+    uint32_t stamps_cap;
 } ts_state;
 
 static void schedule_next(fl_operator *op, ts_state *st, int64_t now) {
@@ -40,7 +47,8 @@ static int ts_open(fl_operator *op, fl_error *err) {
     ts_state *st = fl_xcalloc(1, sizeof *st);
     op->impl = st;
     st->field = (int)fl__op_option_int(op, "field", -1);
-    if (st->field < 0 && !op->fn)
+    st->batch = (timestamp_batch_fn)fl__op_fn(op, "timestamp_batch");
+    if (st->field < 0 && !op->fn && !st->batch)
         return fl_error_set(err, FL_EINVAL, "\"%s\" has neither a timestamp field nor an assigner",
                             op->node->name);
     st->bound = fl__op_option_int(op, "out-of-orderness", 0);
@@ -79,10 +87,23 @@ static int ts_process(fl_operator *op, int input, const fl_batch *in, fl_error *
             if (rc < 0) return rc;
         }
     }
+    if (st->batch && in->n > 0) { /* one call for the batch, each row's previous timestamp in */
+        if (in->n > st->stamps_cap) {
+            st->stamps_cap = in->n;
+            st->stamps = fl_xrealloc(st->stamps, (size_t)in->n * sizeof *st->stamps);
+        }
+        memcpy(st->stamps, in->ts, (size_t)in->n * sizeof *st->stamps);
+        op->ctx.timestamp = FL_NO_TIMESTAMP;
+        rc = st->batch(&op->ctx, in->n, in->rows, st->stamps);
+        if (rc < 0 || op->ctx.failure)
+            return fl__user_failure(op, "batch timestamp assigner", rc, err);
+    }
     for (uint32_t i = 0; i < in->n; i++) {
         const fl_row *row = in->rows[i];
         int64_t ts;
-        if (st->field >= 0) {
+        if (st->batch) {
+            ts = st->stamps[i];
+        } else if (st->field >= 0) {
             if (fl_row_is_null(row, st->field))
                 return fl_error_set(err, FL_EUSER, "\"%s\": the timestamp field \"%s\" is null",
                                     op->node->name,
@@ -126,7 +147,9 @@ static int ts_watermark(fl_operator *op, int64_t wm, fl_error *err) {
 }
 
 static void ts_close(fl_operator *op) {
-    free(op->impl);
+    ts_state *st = op->impl;
+    if (st) free(st->stamps);
+    free(st);
     op->impl = NULL;
 }
 

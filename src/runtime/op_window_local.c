@@ -156,7 +156,8 @@ static inline uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t s
 }
 
 /* Whether rows a and b have equal key fields. */
-static inline bool same_key(const local_agg *l, const fl_row *a, const fl_row *b) {
+static inline __attribute__((always_inline)) bool same_key(const local_agg *l, const fl_row *a,
+                                                          const fl_row *b) {
     if (l->one_key_slot) {
         uint32_t la = 0, lb = 0;
         const uint8_t *pa = one_key(l, a, &la), *pb = one_key(l, b, &lb);
