@@ -183,10 +183,24 @@ void fl_env_set_clock(fl_env *env, fl_manual_clock *c);
 
 /* Takes a savepoint of every job running on the embedded cluster of this
  * process (call it from another thread than the one in fl_env_execute), into
- * `dir` (NULL: execution.checkpointing.savepoint-dir); with stop, each job
- * stops once its savepoint completed and fl_env_execute returns 0. Returns how
- * many jobs were asked. */
+ * `dir` (NULL: execution.checkpointing.savepoint-dir); with stop, it is a
+ * stop-with-savepoint as fl_stop_with_savepoint's (draining when
+ * flinc.savepoint-drain is true) that this call does not wait for. Returns
+ * how many jobs were asked. */
 int fl_trigger_savepoint(const char *dir, bool stop);
+/* Stops every job running on the embedded cluster of this process with a
+ * savepoint into `dir` (NULL: execution.checkpointing.savepoint-dir), as
+ * Flink's stop-with-savepoint: once a source has taken the savepoint's
+ * barrier it emits nothing more, so no row after the savepoint reaches any
+ * sink; with drain, each source first emits the maximum watermark, so that
+ * every event-time window and timer fires before the savepoint (for a job not
+ * meant to resume). When the savepoint completes, the job ends FINISHED and
+ * fl_env_execute returns 0. Waits for the outcome; call it from another thread
+ * than the one in fl_env_execute. Returns 0 and the savepoint's directory in
+ * `path` (`size` bytes; path may be NULL); or an error code and err when no
+ * job runs, no savepoint directory is set or the savepoint failed: then the
+ * job keeps running as before. */
+int fl_stop_with_savepoint(const char *dir, bool drain, char *path, size_t size, fl_error *err);
 /* The directory of the savepoint the last job that ended in this process
  * completed, or "" (a copy into buf of size bytes; returns buf). */
 char *fl_last_savepoint(char *buf, size_t size);

@@ -420,6 +420,10 @@ static int execute(fl_env *env, const char *job_name, fl_error *err) {
 
 int fl_trigger_savepoint(const char *dir, bool stop) { return fl_minicluster_savepoint_all(dir, stop); }
 
+int fl_stop_with_savepoint(const char *dir, bool drain, char *path, size_t size, fl_error *err) {
+    return fl_minicluster_stop_with_savepoint(dir, drain, path, size, err);
+}
+
 char *fl_last_savepoint(char *buf, size_t size) {
     fl_checkpoint_stats s = fl_minicluster_last_checkpoint_stats();
     snprintf(buf, size, "%s", s.savepoint);

@@ -10,7 +10,9 @@
  * instead of running it. Ctrl-C (SIGINT) or SIGTERM cancels the running job;
  * a second Ctrl-C exits at once. With --savepoint-on-interrupt, or
  * flinc.savepoint-on-interrupt: true in the configuration (-D or the file),
- * Ctrl-C stops the job with a savepoint instead.
+ * Ctrl-C stops the job with a savepoint instead (Flink's stop: the sources
+ * emit nothing after the savepoint; --drain, flinc.savepoint-drain, first
+ * fires every event-time window as `flink stop --drain` does).
  *
  * The commands that need a standalone cluster (list, cancel, stop, savepoint,
  * jobmanager, taskmanager, and run -m) are not built yet: they say so and exit
@@ -62,6 +64,8 @@ static void usage(FILE *out) {
             "  --savepoint-on-interrupt  Ctrl-C stops the job with a savepoint instead of\n"
             "                          canceling it (flinc.savepoint-on-interrupt)\n"
             "  --savepoint-dir DIR     where savepoints go (execution.checkpointing.savepoint-dir)\n"
+            "  --drain                 those stops first emit the maximum watermark, so every\n"
+            "                          event-time window fires (flinc.savepoint-drain)\n"
             "\n"
             "The configuration is read from $FLINC_CONF_DIR, $FLINK_CONF_DIR or <install>/conf,\n"
             "file flink-conf.yaml. Job arguments are --key value pairs (fl_env_param).\n"
@@ -223,6 +227,8 @@ static int run_job(bool plan_only, int argc, char **argv) {
                           argv[++i]);
         } else if (!strcmp(a, "--savepoint-on-interrupt")) {
             fl_config_set(cfg, "__cli.savepoint-on-interrupt", "true");
+        } else if (!strcmp(a, "--drain")) {
+            fl_config_set(cfg, "flinc.savepoint-drain", "true");
         } else if (!strcmp(a, "-n") || !strcmp(a, "--allow-non-restored-state") ||
                    !strcmp(a, "--allowNonRestoredState")) {
             fl_config_set(cfg, "execution.state-recovery.ignore-unclaimed-state", "true");
@@ -264,9 +270,10 @@ static int run_job(bool plan_only, int argc, char **argv) {
         fl_config_set(file_cfg, "flinc.savepoint-on-interrupt", "true");
     fl_config_destroy(cfg);
     cfg = file_cfg;
-    bool on_interrupt = false;
+    bool on_interrupt = false, drain = false;
     if (apply_logging(cfg, &err) < 0 || fl__config_check(cfg, &err) < 0 ||
-        fl_config_get_bool(cfg, "flinc.savepoint-on-interrupt", false, &on_interrupt, &err) < 0) {
+        fl_config_get_bool(cfg, "flinc.savepoint-on-interrupt", false, &on_interrupt, &err) < 0 ||
+        fl_config_get_bool(cfg, "flinc.savepoint-drain", false, &drain, &err) < 0) {
         fprintf(stderr, "flinc: %s\n", err.message);
         fl_config_destroy(cfg);
         return EXIT_USAGE;

@@ -2,7 +2,9 @@
  * minicluster.c - runs jobs inside the calling process (see minicluster.h).
  *
  * Running jobs are kept in a small process-wide list so that a cancellation
- * request (Ctrl-C in `flinc run`) reaches them from any thread.
+ * request (Ctrl-C in `flinc run`) reaches them from any thread. A caller that
+ * waits on a job outside the list's lock (a stop-with-savepoint) holds its
+ * slot: the job's run is not destroyed until it lets go.
  */
 #include "minicluster.h"
 
@@ -21,7 +23,9 @@
 #define MAX_RUNNING 64
 
 static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t running_cv = PTHREAD_COND_INITIALIZER; /* a slot was let go */
 static fl_job_run *running[MAX_RUNNING];
+static int holders[MAX_RUNNING]; /* callers using running[i] outside the lock */
 static int cancel_pending; /* a cancel that arrived before the job registered */
 
 static int job_max_parallelism(const fl_job_graph *g) {
@@ -35,7 +39,7 @@ static int register_run(fl_job_run *r) {
     pthread_mutex_lock(&running_mu);
     int slot = -1;
     for (int i = 0; i < MAX_RUNNING && slot < 0; i++)
-        if (!running[i]) slot = i;
+        if (!running[i] && !holders[i]) slot = i;
     if (slot >= 0) running[slot] = r;
     int cancel = cancel_pending;
     cancel_pending = 0;
@@ -44,10 +48,12 @@ static int register_run(fl_job_run *r) {
     return slot;
 }
 
+/* After this the run may be destroyed: nobody holds it any more. */
 static void unregister_run(int slot) {
     if (slot < 0) return;
     pthread_mutex_lock(&running_mu);
     running[slot] = NULL;
+    while (holders[slot] > 0) pthread_cond_wait(&running_cv, &running_mu);
     pthread_mutex_unlock(&running_mu);
 }
 
@@ -86,6 +92,37 @@ int fl_minicluster_savepoint_all(const char *dir, bool stop) {
     }
     pthread_mutex_unlock(&running_mu);
     return n;
+}
+
+int fl_minicluster_stop_with_savepoint(const char *dir, bool drain, char *path, size_t size,
+                                       fl_error *err) {
+    int slots[MAX_RUNNING], n = 0;
+    pthread_mutex_lock(&running_mu);
+    for (int i = 0; i < MAX_RUNNING; i++)
+        if (running[i]) {
+            holders[i]++;
+            slots[n++] = i;
+        }
+    pthread_mutex_unlock(&running_mu);
+    if (n == 0) return fl_error_set(err, FL_ESTATE, "no job is running to stop with a savepoint");
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        /* running[] only changes under the lock, and not to another run
+         * while the slot is held. */
+        pthread_mutex_lock(&running_mu);
+        fl_job_run *r = running[slots[k]];
+        pthread_mutex_unlock(&running_mu);
+        fl_error e = {0};
+        if (r && fl_job_run_stop_with_savepoint(r, dir, drain, path, size, &e) < 0 && rc == 0) {
+            rc = e.code;
+            fl_error_set(err, e.code, "%s", e.message);
+        }
+    }
+    pthread_mutex_lock(&running_mu);
+    for (int k = 0; k < n; k++) holders[slots[k]]--;
+    pthread_cond_broadcast(&running_cv);
+    pthread_mutex_unlock(&running_mu);
+    return rc;
 }
 
 int fl_minicluster_cancel_all(void) {

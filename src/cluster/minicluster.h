@@ -35,6 +35,15 @@ fl_checkpoint_stats fl_minicluster_last_checkpoint_stats(void);
  * Thread-safe. */
 int fl_minicluster_savepoint_all(const char *dir, bool stop);
 
+/* Stops every running job with a savepoint into dir (NULL: the configured
+ * savepoint directory), draining first with drain, and waits for each (see
+ * fl_job_run_stop_with_savepoint). 0 when all stopped, path holding the last
+ * savepoint's directory (size bytes, may be NULL); else the first error, and
+ * the jobs whose savepoint failed keep running. Thread-safe; not from a
+ * task's thread. */
+int fl_minicluster_stop_with_savepoint(const char *dir, bool drain, char *path, size_t size,
+                                       fl_error *err);
+
 /* Cancels every job running in this process; returns how many. Thread-safe. */
 int fl_minicluster_cancel_all(void);
 

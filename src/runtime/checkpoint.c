@@ -5,6 +5,13 @@
  * at-least-once; see task.c), it snapshots its operator chain, forwards the
  * barrier on every output and acknowledges to the coordinator. Barriers
  * travel in-band: everything before them is in the snapshot, nothing after.
+ *
+ * A stop-with-savepoint is always aligned, also in unaligned mode (its
+ * barrier goes in-band, so no in-flight data is processed after a snapshot),
+ * and synchronous: after its snapshot a task waits until the savepoint
+ * completed (the task then ends) or failed (it goes on), so nothing is
+ * emitted that the savepoint does not already account for. With drain a
+ * source first emits the maximum watermark.
  */
 #include <stdlib.h>
 
@@ -60,11 +67,22 @@ int fl__task_checkpoint_submit(fl_task *t, fl_task_snapshot *snap, int64_t id, i
     return 0;
 }
 
+bool fl__task_is_stop(const fl_task *t, int64_t id, bool *drain) {
+    fl_coordinator *c = fl__job_run_coordinator(t->run);
+    return c && fl__coordinator_is_stop(c, id, drain);
+}
+
 int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
     t->last_checkpoint = id;
+    bool drain = false, stop = fl__task_is_stop(t, id, &drain);
+    int rc = 0;
+    /* Drained: event time ends before the savepoint, so every window and
+     * event-time timer fires into it (a source's chain passes it on). */
+    if (stop && drain && t->ops[0].ops == &fl__op_source)
+        rc = fl__op_watermark(&t->ops[0], INT64_MAX);
     fl_task_snapshot *snap = NULL;
-    int rc = fl__task_checkpoint_begin(t, id, &snap);
-    if (rc == 0 && t->settings->unaligned) {
+    if (rc == 0) rc = fl__task_checkpoint_begin(t, id, &snap);
+    if (rc == 0 && t->settings->unaligned && !stop) {
         rc = fl__unaligned_forward_barrier(t, id);
     } else {
         for (int w = 0; rc == 0 && w < t->n_writers; w++) {
@@ -76,7 +94,9 @@ int fl__task_checkpoint(fl_task *t, int64_t id, int64_t align_ns) {
         fl__task_snapshot_free(snap);
         return rc;
     }
-    return fl__task_checkpoint_submit(t, snap, id, align_ns);
+    rc = fl__task_checkpoint_submit(t, snap, id, align_ns);
+    if (rc == 0 && stop) rc = fl__task_await_stop(t, id);
+    return rc;
 }
 
 void fl__task_checkpoint_complete(fl_task *t, int64_t id) {

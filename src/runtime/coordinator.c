@@ -7,7 +7,14 @@
  *
  * A task that has finished acknowledges every later checkpoint implicitly:
  * its state no longer changes. Too many failed checkpoints in a row
- * (execution.checkpointing.tolerable-failed-checkpoints) fail the job.
+ * (execution.checkpointing.tolerable-failed-checkpoints) fail the job;
+ * failed savepoints do not count (as in Flink).
+ *
+ * A stop-with-savepoint is a synchronous savepoint: each task waits after
+ * its snapshot (sources emit nothing past the barrier) until the coordinator
+ * says how the savepoint ended. While one is in flight no other checkpoint
+ * starts; when it completes the tasks end and the job FINISHES, when it
+ * fails the tasks go on and periodic checkpoints resume.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +62,23 @@ struct fl_coordinator {
     fl_checkpoint_stats stats;
     int64_t started_ns;
     bool savepoint_at_done;
+
+    /* stop-with-savepoint */
+    int64_t stop_pending; /* the one in flight, 0: none */
+    bool stop_done;       /* one completed: the job is stopping, nothing new starts */
+    struct stop_outcome { /* how the last one ended, for fl__coordinator_stop_with_savepoint */
+        int64_t id;
+        fl_error err; /* code 0: completed */
+        char path[1024];
+    } outcome;
+    /* Every stop-with-savepoint of the run (tasks ask whether a barrier is
+     * one); its own lock, so that asking never waits for a snapshot write. */
+    pthread_mutex_t stops_mu;
+    struct stop_request {
+        int64_t id;
+        bool drain;
+    } *stops;
+    int n_stops;
 };
 
 fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_tasks,
@@ -72,6 +96,7 @@ fl_coordinator *fl__coordinator_create(fl_job_run *r, fl_task *tasks, int n_task
     c->job_name = s->job_name;
     if (c->storage) c->next_id = fl_checkpoint_storage_max_id(c->storage);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->stops_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -88,12 +113,33 @@ static void drop_pending(fl_coordinator *c, int i) {
     c->pend[i] = c->pend[--c->n_pend];
 }
 
-/* Pending checkpoint i failed: it is dropped and counts toward the
- * tolerable failures. */
-static void fail_pending(fl_coordinator *c, int i) {
+/* The stop-with-savepoint id ended (err->code 0: completed, with its
+ * directory); wakes whoever waits for it. Called with c->mu held. */
+static void stop_ended(fl_coordinator *c, int64_t id, const fl_error *err, const char *path) {
+    c->stop_pending = 0;
+    c->outcome.id = id;
+    fl_error_clear(&c->outcome.err);
+    if (err->code) fl_error_set(&c->outcome.err, err->code, "%s", err->message);
+    snprintf(c->outcome.path, sizeof c->outcome.path, "%s", path);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* Pending checkpoint i failed (why): it is dropped, the tasks are told, and
+ * a checkpoint (not a savepoint) counts toward the tolerable failures. A
+ * failed stop-with-savepoint lets the tasks go on. Called with c->mu held. */
+static void fail_pending(fl_coordinator *c, int i, const fl_error *why) {
+    int64_t id = c->pend[i].id;
+    bool stop = c->pend[i].stop;
     c->stats.aborted++;
-    c->failures_in_row++;
+    if (!c->pend[i].savepoint) c->failures_in_row++;
     drop_pending(c, i);
+    for (int t = 0; t < c->n_tasks; t++)
+        if (!c->finished[t]) fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_ABORTED, id);
+    if (stop) {
+        fl_warn("checkpoint", "stop-with-savepoint %lld failed, the job keeps running: %s",
+                (long long)id, why->message);
+        stop_ended(c, id, why, "");
+    }
 }
 
 static void add_files(pending *p, const fl_ckpt_files *files) {
@@ -139,7 +185,7 @@ static void complete(fl_coordinator *c, int i) {
         if (rc < 0) {
             fl_warn("checkpoint", "checkpoint %lld could not be completed: %s", (long long)id,
                     err.message);
-            fail_pending(c, i);
+            fail_pending(c, i, &err);
             return;
         }
     }
@@ -163,17 +209,20 @@ static void complete(fl_coordinator *c, int i) {
             c->stats.aborted++;
             drop_pending(c, k);
         }
+    if (stop) {
+        /* Before the tasks hear of it: the last one to end finds the run
+         * stopped, and so FINISHED. */
+        c->stats.stopped = true;
+        c->stop_done = true;
+        fl__job_run_stop(c->run);
+        stop_ended(c, id, &(fl_error){0}, sp_dir);
+    }
+    /* The waiting tasks commit (sinks) and, after a stop, end. */
     for (int t = 0; t < c->n_tasks; t++)
         if (!c->finished[t] || c->waiting[t]) {
             fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
             c->waiting[t] = false;
         }
-    if (stop && sp_dir[0]) {
-        c->stats.stopped = true;
-        /* The sinks' transactions are in the savepoint: a restore commits
-         * what the stopping tasks did not get to. */
-        fl__job_run_stop(c->run);
-    }
 }
 
 /* Completes every pending checkpoint all live tasks have acknowledged.
@@ -226,7 +275,8 @@ void fl__coordinator_write_snapshot(fl_coordinator *c, fl_task_snapshot *s) {
         if (rc < 0) {
             fl_warn("checkpoint", "%s could not write checkpoint %lld: %s", t->name,
                     (long long)id, err.message);
-            fail_pending(c, i);
+            fl_error_prefix(&err, "%s could not write its state", t->name);
+            fail_pending(c, i, &err);
         } else {
             add_files(p, &files);
             int ti = (int)(t - c->tasks);
@@ -266,9 +316,19 @@ static bool upstream_finished(const fl_coordinator *c, const fl_task *t) {
     return true;
 }
 
-/* Called with c->mu held. */
-static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, bool stop) {
+/* Starts checkpoint or savepoint id = next; a stop is registered before any
+ * task hears of it. Returns the id (also when it failed at once: then it is
+ * no longer pending). Called with c->mu held. */
+static int64_t trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, bool stop,
+                            bool drain) {
     int64_t id = ++c->next_id;
+    if (stop) {
+        pthread_mutex_lock(&c->stops_mu);
+        c->stops = fl_xrealloc(c->stops, (size_t)(c->n_stops + 1) * sizeof *c->stops);
+        c->stops[c->n_stops++] = (struct stop_request){id, drain};
+        pthread_mutex_unlock(&c->stops_mu);
+        c->stop_pending = id;
+    }
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? c->cap_pend * 2 : 4;
         c->pend = fl_xrealloc(c->pend, (size_t)c->cap_pend * sizeof *c->pend);
@@ -287,8 +347,8 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
         if (!p->writer) {
             fl_warn("checkpoint", "could not start checkpoint %lld: %s", (long long)id,
                     err.message);
-            fail_pending(c, c->n_pend - 1);
-            return;
+            fail_pending(c, c->n_pend - 1, &err);
+            return id;
         }
         p->md = fl_checkpoint_metadata_create(id, savepoint ? FL_SAVEPOINT : FL_CHECKPOINT,
                                               c->job_id, c->job_name, fl_clock_wall_ms());
@@ -305,23 +365,90 @@ static void trigger_kind(fl_coordinator *c, bool savepoint, const char *dir, boo
         }
     }
     c->stats.triggered++;
-    fl_debug("checkpoint", "triggering checkpoint %lld", (long long)id);
+    fl_debug("checkpoint", "triggering %s %lld", stop ? "stop-with-savepoint" : "checkpoint",
+             (long long)id);
     for (int t = 0; t < c->n_tasks; t++)
         if (!c->finished[t] && (is_source_task(&c->tasks[t]) || upstream_finished(c, &c->tasks[t])))
             fl__task_post(&c->tasks[t], FL_MAIL_TRIGGER_CHECKPOINT, id);
+    pthread_cond_broadcast(&c->cv); /* the coordinator thread watches its timeout */
+    return id;
 }
 
-static void trigger(fl_coordinator *c) { trigger_kind(c, false, NULL, false); }
+static void trigger(fl_coordinator *c) { trigger_kind(c, false, NULL, false, false); }
+
+/* Whether a checkpoint may start: none while a stop-with-savepoint is in
+ * flight or after one completed. Called with c->mu held. */
+static bool may_trigger(const fl_coordinator *c) {
+    return !c->stop_pending && !c->stop_done && c->n_finished < c->n_tasks;
+}
+
+/* Triggers savepoint (a stop when stop) unless it cannot start now. Returns
+ * its id, or 0 and err. Called with c->mu held. */
+static int64_t trigger_savepoint(fl_coordinator *c, const char *dir, bool stop, bool drain,
+                                 fl_error *err) {
+    if (!c->storage) {
+        fl_error_set(err, FL_ECONFIG,
+                     "no savepoint: the job keeps no state; set " FL_CONF_SAVEPOINTS_DIR
+                     " (or --savepoint-dir DIR)");
+        return 0;
+    }
+    if (c->stop_pending || c->stop_done) {
+        fl_error_set(err, FL_ESTATE, "the job is being stopped with a savepoint already");
+        return 0;
+    }
+    if (c->n_finished == c->n_tasks || c->stopping) {
+        fl_error_set(err, FL_ESTATE, "the job has ended");
+        return 0;
+    }
+    int64_t id = trigger_kind(c, true, dir, stop, drain);
+    if (stop && drain && c->stop_pending == id)
+        fl_info("checkpoint",
+                "stop-with-savepoint %lld drains: the sources emit the maximum watermark "
+                "before its barrier",
+                (long long)id);
+    check_complete(c);
+    return id;
+}
 
 void fl__coordinator_savepoint(fl_coordinator *c, const char *dir, bool stop) {
+    fl_error err = {0};
     pthread_mutex_lock(&c->mu);
-    if (!c->storage) {
-        fl_warn("checkpoint", "no savepoint: the job keeps no state (no checkpoint storage)");
-    } else if (c->n_finished < c->n_tasks) {
-        trigger_kind(c, true, dir, stop);
-        check_complete(c);
+    if (!trigger_savepoint(c, dir, stop, c->settings.savepoint_drain, &err))
+        fl_warn("checkpoint", "no savepoint: %s", err.message);
+    pthread_mutex_unlock(&c->mu);
+}
+
+int fl__coordinator_stop_with_savepoint(fl_coordinator *c, const char *dir, bool drain, char *path,
+                                        size_t size, fl_error *err) {
+    pthread_mutex_lock(&c->mu);
+    int64_t id = trigger_savepoint(c, dir, true, drain, err);
+    while (id && c->outcome.id != id && !c->stopping) pthread_cond_wait(&c->cv, &c->mu);
+    int rc;
+    if (!id) {
+        rc = err->code;
+    } else if (c->outcome.id != id) {
+        rc = fl_error_set(err, FL_ESTATE,
+                          "the job ended (failed or was canceled) before its savepoint completed");
+    } else if (c->outcome.err.code) {
+        rc = fl_error_set(err, c->outcome.err.code, "%s", c->outcome.err.message);
+    } else {
+        rc = 0;
+        if (path && size) snprintf(path, size, "%s", c->outcome.path);
     }
     pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+bool fl__coordinator_is_stop(fl_coordinator *c, int64_t id, bool *drain) {
+    bool stop = false;
+    pthread_mutex_lock(&c->stops_mu);
+    for (int i = c->n_stops - 1; i >= 0 && !stop; i--)
+        if (c->stops[i].id == id) {
+            stop = true;
+            if (drain) *drain = c->stops[i].drain;
+        }
+    pthread_mutex_unlock(&c->stops_mu);
+    return stop;
 }
 
 /* --savepoint-at: rows read by all sources, or time since the start. */
@@ -341,12 +468,12 @@ static bool savepoint_due(fl_coordinator *c, int64_t now) {
 static bool expire(fl_coordinator *c, int64_t now) {
     for (int i = c->n_pend - 1; i >= 0; i--) {
         if (now - c->pend[i].started_ns < c->settings.timeout_ms * 1000000LL) continue;
-        fl_warn("checkpoint", "checkpoint %lld expired before completing (timeout %lld ms)",
-                (long long)c->pend[i].id, (long long)c->settings.timeout_ms);
-        int64_t id = c->pend[i].id;
-        fail_pending(c, i);
-        for (int t = 0; t < c->n_tasks; t++)
-            if (!c->finished[t]) fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_ABORTED, id);
+        fl_error err = {0};
+        fl_error_set(&err, FL_ESTATE, "%s %lld expired before completing (timeout %lld ms)",
+                     c->pend[i].savepoint ? "savepoint" : "checkpoint", (long long)c->pend[i].id,
+                     (long long)c->settings.timeout_ms);
+        fl_warn("checkpoint", "%s", err.message);
+        fail_pending(c, i, &err);
     }
     return c->failures_in_row <= c->settings.tolerable_failures;
 }
@@ -364,6 +491,10 @@ static void *coordinator_main(void *arg) {
             int64_t poll = fl_clock_monotonic_ns() + 5000000LL;
             if (poll < wake) wake = poll;
         }
+        for (int i = 0; i < c->n_pend; i++) {
+            int64_t expiry = c->pend[i].started_ns + c->settings.timeout_ms * 1000000LL;
+            if (expiry < wake) wake = expiry;
+        }
         struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         if (c->stopping) break;
@@ -371,7 +502,10 @@ static void *coordinator_main(void *arg) {
         if (watch && savepoint_due(c, now) && c->n_finished < c->n_tasks) {
             c->savepoint_at_done = true;
             fl_info("checkpoint", "stopping the job with a savepoint (--savepoint-at)");
-            trigger_kind(c, true, c->settings.savepoint_dir, true);
+            fl_error err = {0};
+            if (!trigger_savepoint(c, c->settings.savepoint_dir, true, c->settings.savepoint_drain,
+                                   &err))
+                fl_warn("checkpoint", "no savepoint: %s", err.message);
         }
         if (!expire(c, now)) {
             pthread_mutex_unlock(&c->mu);
@@ -385,9 +519,7 @@ static void *coordinator_main(void *arg) {
         next = now + interval_ns;
         bool paused = c->last_completed_ns &&
                       now - c->last_completed_ns < c->settings.min_pause_ms * 1000000LL;
-        if (c->n_pend < c->settings.max_concurrent && !paused &&
-            c->n_finished < c->n_tasks)
-            trigger(c);
+        if (c->n_pend < c->settings.max_concurrent && !paused && may_trigger(c)) trigger(c);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -395,8 +527,9 @@ static void *coordinator_main(void *arg) {
 
 void fl__coordinator_start(fl_coordinator *c) {
     c->started_ns = fl_clock_monotonic_ns();
+    /* With storage, savepoints can be asked for: their timeout is watched. */
     if (c->settings.interval_ms <= 0 && c->settings.savepoint_at_rows <= 0 &&
-        c->settings.savepoint_at_ms <= 0)
+        c->settings.savepoint_at_ms <= 0 && !c->storage)
         return;
     c->started = pthread_create(&c->thread, NULL, coordinator_main, c) == 0;
 }
@@ -436,7 +569,7 @@ void fl__coordinator_task_final(fl_coordinator *c, fl_task *t, fl_task_snapshot 
 
 void fl__coordinator_trigger_now(fl_coordinator *c) {
     pthread_mutex_lock(&c->mu);
-    if (c->n_finished < c->n_tasks) trigger(c);
+    if (may_trigger(c)) trigger(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -456,6 +589,8 @@ void fl__coordinator_destroy(fl_coordinator *c) {
     for (int t = 0; t < c->n_tasks; t++) fl__task_snapshot_free(c->final[t]);
     free(c->final);
     free(c->waiting);
+    free(c->stops);
+    pthread_mutex_destroy(&c->stops_mu);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

@@ -129,6 +129,12 @@ static int read_settings(const fl_stream_graph *g, fl_run_settings *s,
         bool on_interrupt = false;
         const char *oi = fl_config_get(c, "flinc.savepoint-on-interrupt");
         if (oi) fl_parse_bool(oi, &on_interrupt);
+        const char *drain = fl_config_get(c, "flinc.savepoint-drain");
+        if (drain && fl_parse_bool(drain, &ckpt->savepoint_drain) < 0)
+            rc = fl_error_set(err, FL_ECONFIG,
+                              "invalid value \"%s\" for \"flinc.savepoint-drain\": expected true "
+                              "or false",
+                              drain);
         /* Tasks take snapshots when checkpoints or savepoints can happen. */
         bool savepoints = rows > 0 || at_ms > 0 || on_interrupt ||
                           fl_checkpoint_config_get(c, FL_CONF_SAVEPOINTS_DIR, NULL) != NULL;
@@ -475,14 +481,21 @@ fl_snapshot_writer *fl__job_run_snapshot_writer(fl_job_run *r) { return r->snaps
 fl_coordinator *fl__job_run_coordinator(fl_job_run *r) { return r->coordinator; }
 
 void fl__job_run_stop(fl_job_run *r) {
+    /* The tasks end by themselves: each waits after its snapshot of the
+     * savepoint and hears that it completed. */
     pthread_mutex_lock(&r->mu);
     r->stopped = true;
     pthread_mutex_unlock(&r->mu);
-    fl_job_run_cancel(r);
 }
 
 void fl_job_run_savepoint(fl_job_run *r, const char *dir, bool stop) {
     if (r->coordinator) fl__coordinator_savepoint(r->coordinator, dir, stop);
+}
+
+int fl_job_run_stop_with_savepoint(fl_job_run *r, const char *dir, bool drain, char *path,
+                                   size_t size, fl_error *err) {
+    if (!r->coordinator) return fl_error_set(err, FL_ESTATE, "the job has not started");
+    return fl__coordinator_stop_with_savepoint(r->coordinator, dir, drain, path, size, err);
 }
 
 void fl__job_run_ack(fl_job_run *r, fl_task *t, int64_t id, int64_t align_ns) {

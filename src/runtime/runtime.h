@@ -92,8 +92,17 @@ typedef struct fl_checkpoint_stats {
 } fl_checkpoint_stats;
 fl_checkpoint_stats fl_job_run_checkpoint_stats(fl_job_run *r);
 /* Takes a savepoint under dir (NULL: the configured savepoint directory) and,
- * with stop, stops the job when it completed (any thread). */
+ * with stop, stops the job with it (as fl_job_run_stop_with_savepoint, without
+ * waiting; drain as flinc.savepoint-drain says). Any thread. */
 void fl_job_run_savepoint(fl_job_run *r, const char *dir, bool stop);
+/* Stop-with-savepoint: the sources emit nothing after the savepoint's barrier
+ * (with drain, the maximum watermark goes first, so that every event-time
+ * window and timer fires), and the job ends FINISHED once it completed.
+ * Waits for it (any thread but a task's): 0 and the savepoint's directory in
+ * path (size bytes, may be NULL), or an error code and err when it failed or
+ * could not start (then the job keeps running). */
+int fl_job_run_stop_with_savepoint(fl_job_run *r, const char *dir, bool drain, char *path,
+                                   size_t size, fl_error *err);
 void fl_job_run_destroy(fl_job_run *r);
 
 #endif

@@ -477,6 +477,10 @@ struct fl_task {
     int64_t last_checkpoint; /* highest checkpoint this task took */
     int64_t align_start_ns; /* when the first barrier of `aligning` arrived */
     int64_t deferred_trigger; /* aligned: a trigger to take once the inputs drained */
+    bool aligning_unaligned; /* `aligning` is an unaligned checkpoint (barriers overtook data) */
+    int64_t last_completed;  /* highest checkpoint the coordinator said completed */
+    int64_t last_aborted;    /* highest checkpoint the coordinator said failed */
+    bool stopped;            /* a stop-with-savepoint completed: the task ends as it is */
     uint64_t inject_rng;    /* failure injection draws */
     int snapshots_in_flight; /* queued to the snapshot writer (guarded by mu) */
     atomic_llong records_emitted; /* source tasks: rows read so far */
@@ -537,6 +541,7 @@ typedef struct fl_checkpoint_settings {
     int64_t savepoint_at_rows;
     int64_t savepoint_at_ms;
     const char *savepoint_dir; /* NULL: the configured savepoint directory */
+    bool savepoint_drain;      /* those stops drain (flinc.savepoint-drain, flinc run --drain) */
 } fl_checkpoint_settings;
 
 typedef struct fl_coordinator fl_coordinator;
@@ -548,10 +553,22 @@ void fl__coordinator_destroy(fl_coordinator *c);
 void fl__coordinator_ack(fl_coordinator *c, fl_task *t, int64_t id, int64_t align_ns);
 void fl__coordinator_task_finished(fl_coordinator *c, fl_task *t);
 void fl__coordinator_trigger_now(fl_coordinator *c);
-/* Triggers a savepoint under dir (NULL: the configured one); with stop the
- * job stops once it completed (stop-with-savepoint). */
+/* Triggers a savepoint under dir (NULL: the configured one); with stop it is
+ * a stop-with-savepoint (see below) that does not wait for the outcome. */
 void fl__coordinator_savepoint(fl_coordinator *c, const char *dir, bool stop);
-/* Ends the job as stopped (FINISHED) after a stop-with-savepoint. */
+/* Stop-with-savepoint (Flink's synchronous savepoint): every source takes
+ * the savepoint's barrier and then emits nothing (with drain, the maximum
+ * watermark goes before the barrier), every task waits after its snapshot;
+ * when the savepoint completes the tasks end and the job FINISHES, when it
+ * fails they go on. Waits for the outcome (any thread but a task's): 0 and
+ * the savepoint's directory in path (size bytes, may be NULL), or an error
+ * code and err (the job keeps running). */
+int fl__coordinator_stop_with_savepoint(fl_coordinator *c, const char *dir, bool drain, char *path,
+                                        size_t size, fl_error *err);
+/* Whether checkpoint id is a stop-with-savepoint, and whether it drains
+ * (drain may be NULL; any thread). */
+bool fl__coordinator_is_stop(fl_coordinator *c, int64_t id, bool *drain);
+/* Marks the run as stopped with a savepoint: it ends FINISHED. */
 void fl__job_run_stop(fl_job_run *r);
 fl_checkpoint_stats fl__coordinator_stats(fl_coordinator *c);
 /* Fails the whole job (any thread), e.g. too many failed checkpoints. */
@@ -632,6 +649,8 @@ int fl__unaligned_maybe_complete(fl_task *t);
 /* A source's or a task's barrier, forwarded on every output ahead of the
  * queued data (flushes first). */
 int fl__unaligned_forward_barrier(fl_task *t, int64_t id);
+/* Gives up the unaligned checkpoint in progress (a newer one overtook it). */
+void fl__unaligned_abandon(fl_task *t);
 /* Replays restored channel state before new input (task thread). */
 int fl__unaligned_replay(fl_task *t, int (*dispatch)(fl_task *, fl_buffer *), fl_error *err);
 void fl__unaligned_fini(fl_task *t);
@@ -654,6 +673,12 @@ int fl__task_checkpoint_submit(fl_task *t, struct fl_task_snapshot *snap, int64_
                                int64_t align_ns);
 /* Checkpoint `id` completed: sinks commit, completion hooks run (task thread). */
 void fl__task_checkpoint_complete(fl_task *t, int64_t id);
+/* Whether checkpoint id is a stop-with-savepoint (drain may be NULL). */
+bool fl__task_is_stop(const fl_task *t, int64_t id, bool *drain);
+/* After the snapshot of stop-with-savepoint id: handles only mail until the
+ * coordinator says how it ended; t->stopped when it completed. 0, or
+ * FL_ECANCELED / a commit's error. */
+int fl__task_await_stop(fl_task *t, int64_t id);
 bool fl__task_has_transactional_sink(const fl_task *t);
 /* After the end of input, before close (task thread): final state, and the
  * final commit of two-phase-commit sinks. */

@@ -64,6 +64,9 @@ int fl__task_maybe_fail(fl_task *t, unsigned point) {
                         names[point < 5 ? point : 0], t->eg->attempt);
 }
 
+static int unaligned_barrier(fl_task *t, fl_input_channel *ch, int64_t id, int64_t overtaken,
+                             bool in_local);
+
 /* A checkpoint triggered at this task itself: a source, or a task whose
  * upstream tasks all finished (no barrier can come). Unaligned, it snapshots
  * at once with everything still queued as channel state; aligned, it takes
@@ -71,11 +74,11 @@ int fl__task_maybe_fail(fl_task *t, unsigned point) {
  * channel), so nothing queued is left out. */
 static int trigger_here(fl_task *t, int64_t id) {
     if (t->n_channels == 0) return fl__task_checkpoint(t, id, 0);
-    if (t->settings->unaligned) {
+    if (t->settings->unaligned && !fl__task_is_stop(t, id, NULL)) {
         for (int c = 0; c < t->n_channels; c++) {
             fl_input_channel *ch = &t->channels[c];
             if (ch->ended) continue;
-            int rc = fl__unaligned_on_barrier(t, ch, id, INT64_MAX, false);
+            int rc = unaligned_barrier(t, ch, id, INT64_MAX, false);
             if (rc < 0) return rc;
         }
         return 0;
@@ -85,25 +88,64 @@ static int trigger_here(fl_task *t, int64_t id) {
     return 0;
 }
 
+/* The first mail, taken out of the mailbox; with wait, waits for one
+ * (NULL: canceled), else NULL when there is none. */
+static fl_mail *take_mail(fl_task *t, bool wait) {
+    pthread_mutex_lock(&t->mu);
+    while (wait && !t->mail_head && !fl__task_canceled(t)) pthread_cond_wait(&t->cv, &t->mu);
+    fl_mail *m = fl__task_canceled(t) && wait ? NULL : t->mail_head;
+    if (m) {
+        t->mail_head = m->next;
+        if (!t->mail_head) t->mail_tail = NULL;
+    }
+    atomic_store(&t->has_mail, t->mail_head != NULL);
+    pthread_mutex_unlock(&t->mu);
+    return m;
+}
+
+/* Runs one mail (in the task's thread) and frees it. */
+static int run_mail(fl_task *t, fl_mail *m) {
+    int rc = 0;
+    switch (m->kind) {
+    case FL_MAIL_TRIGGER_CHECKPOINT:
+        if (m->id > t->last_checkpoint) rc = trigger_here(t, m->id);
+        break;
+    case FL_MAIL_CHECKPOINT_COMPLETE:
+        if (m->id > t->last_completed) t->last_completed = m->id;
+        rc = fl__task_maybe_fail(t, FL_INJECT_COMMIT);
+        if (rc == 0) fl__task_checkpoint_complete(t, m->id);
+        break;
+    case FL_MAIL_CHECKPOINT_ABORTED:
+        if (m->id > t->last_aborted) t->last_aborted = m->id;
+        break;
+    }
+    free(m);
+    return rc;
+}
+
 /* Runs the mail that arrived (in the task's thread). */
 static int handle_mail(fl_task *t) {
-    pthread_mutex_lock(&t->mu);
-    fl_mail *m = t->mail_head;
-    t->mail_head = t->mail_tail = NULL;
-    atomic_store(&t->has_mail, false);
-    pthread_mutex_unlock(&t->mu);
     int rc = 0;
-    while (m) {
-        fl_mail *next = m->next;
-        if (rc == 0 && m->kind == FL_MAIL_TRIGGER_CHECKPOINT && m->id > t->last_checkpoint)
-            rc = trigger_here(t, m->id);
-        else if (rc == 0 && m->kind == FL_MAIL_CHECKPOINT_COMPLETE &&
-                 (rc = fl__task_maybe_fail(t, FL_INJECT_COMMIT)) == 0)
-            fl__task_checkpoint_complete(t, m->id);
-        free(m);
-        m = next;
-    }
+    fl_mail *m;
+    while (rc == 0 && !t->stopped && (m = take_mail(t, false))) rc = run_mail(t, m);
     return rc;
+}
+
+int fl__task_await_stop(fl_task *t, int64_t id) {
+    fl_debug("checkpoint", "%s waits for stop-with-savepoint %lld", t->name, (long long)id);
+    /* Mail in order, up to the word on this savepoint: what follows (a new
+     * trigger after a failure) is for the task going on. */
+    while (t->last_completed < id && t->last_aborted < id) {
+        fl_mail *m = take_mail(t, true);
+        if (!m) return FL_ECANCELED;
+        int rc = run_mail(t, m);
+        if (rc < 0) return rc;
+    }
+    t->stopped = t->last_completed >= id;
+    if (!t->stopped)
+        fl_debug("checkpoint", "%s goes on: stop-with-savepoint %lld failed", t->name,
+                 (long long)id);
+    return 0;
 }
 
 void fl__task_note_pending(fl_task *t) {
@@ -272,6 +314,7 @@ static int run_source(fl_task *t) {
         if (atomic_load(&t->has_mail)) {
             int mrc = handle_mail(t);
             if (mrc < 0) return mrc;
+            if (t->stopped) return 0; /* no final watermark: a stop is no end */
         }
         int64_t idle_until = 0;
         int rc = fl__source_read(src, &idle_until, &t->error);
@@ -388,10 +431,12 @@ static int process_buffer(fl_task *t, fl_buffer *buf, uint32_t offset, uint32_t 
                 }
                 break;
             case FL_EL_BARRIER:
-                if (t->settings->unaligned) {
+                /* In unaligned mode a barrier in the data is a stop-with-
+                 * savepoint's, which is aligned. */
+                if (t->settings->unaligned && !fl__task_is_stop(t, h.value, NULL)) {
                     int64_t overtaken = 0;
                     if (h.payload >= 8) memcpy(&overtaken, p + FL_EL_HEADER, 8);
-                    rc = fl__unaligned_on_barrier(t, ch, h.value, overtaken, true);
+                    rc = unaligned_barrier(t, ch, h.value, overtaken, true);
                     break;
                 }
                 rc = on_barrier(t, ch, h.value);
@@ -420,13 +465,8 @@ static int dispatch(fl_task *t, fl_buffer *buf) {
         fl_buffer_queue_push(&ch->parked, buf);
         return 0;
     }
-    if (t->settings->unaligned && buf->pool) {
-        fl__unaligned_capture(t, buf);
-        int rc = process_buffer(t, buf, 0, &(uint32_t){0});
-        fl_buffer_recycle(buf);
-        if (rc == 0) rc = fl__unaligned_maybe_complete(t);
-        return rc;
-    }
+    bool unaligned = t->settings->unaligned && buf->pool;
+    if (unaligned) fl__unaligned_capture(t, buf);
     uint32_t resume = 0;
     int rc = process_buffer(t, buf, 0, &resume);
     if (rc == 1) {
@@ -436,6 +476,7 @@ static int dispatch(fl_task *t, fl_buffer *buf) {
         return 0;
     }
     fl_buffer_recycle(buf);
+    if (rc == 0 && unaligned) rc = fl__unaligned_maybe_complete(t);
     return rc;
 }
 
@@ -471,16 +512,34 @@ static int finish_alignment(fl_task *t) {
     return rc;
 }
 
+/* A newer barrier overtook the unfinished alignment of t->aligning: that
+ * checkpoint is abandoned here (the coordinator times it out). */
+static int overtake_alignment(fl_task *t) {
+    if (!t->aligning) return 0;
+    if (t->aligning_unaligned) {
+        fl__unaligned_abandon(t);
+        return 0;
+    }
+    for (int c = 0; c < t->n_channels; c++) t->channels[c].barrier_seen = false;
+    return unblock_all(t);
+}
+
+/* A barrier of unaligned checkpoint id; a newer one first ends an aligned
+ * (stop-with-savepoint) alignment it overtakes. */
+static int unaligned_barrier(fl_task *t, fl_input_channel *ch, int64_t id, int64_t overtaken,
+                             bool in_local) {
+    if (t->aligning && !t->aligning_unaligned && id > t->aligning) {
+        int rc = overtake_alignment(t);
+        if (rc < 0) return rc;
+    }
+    return fl__unaligned_on_barrier(t, ch, id, overtaken, in_local);
+}
+
 static int on_barrier(fl_task *t, fl_input_channel *ch, int64_t id) {
     if (id <= t->last_checkpoint) return 0; /* an older checkpoint: subsumed */
     if (id > t->aligning) {
-        if (t->aligning) {
-            /* A newer barrier overtook an unfinished alignment: that one
-             * is abandoned (the coordinator times it out). */
-            for (int c = 0; c < t->n_channels; c++) t->channels[c].barrier_seen = false;
-            int rc = unblock_all(t);
-            if (rc < 0) return rc;
-        }
+        int rc = overtake_alignment(t);
+        if (rc < 0) return rc;
         t->aligning = id;
         t->align_start_ns = fl_clock_monotonic_ns();
         t->barriers_missing = t->n_channels - t->n_ended;
@@ -505,7 +564,7 @@ static int on_barrier(fl_task *t, fl_input_channel *ch, int64_t id) {
 
 static int on_channel_end(fl_task *t, fl_input_channel *ch) {
     if (!t->aligning || ch->barrier_seen) return 0;
-    if (t->settings->unaligned) {
+    if (t->aligning_unaligned) {
         /* Everything the channel sent is in (recorded already). */
         ch->barrier_seen = true;
         t->barriers_missing--;
@@ -542,7 +601,7 @@ static int take_priority(fl_task *t) {
             fl_element_header h = fl_element_read_header(b->data);
             int64_t overtaken = 0;
             memcpy(&overtaken, b->data + FL_EL_HEADER, 8);
-            rc = fl__unaligned_on_barrier(t, &t->channels[b->channel], h.value, overtaken, false);
+            rc = unaligned_barrier(t, &t->channels[b->channel], h.value, overtaken, false);
         }
         fl_buffer_recycle(b);
     }
@@ -555,6 +614,18 @@ static void recycle_all(fl_buffer *b) {
         fl_buffer_recycle(b);
         b = next;
     }
+}
+
+/* A stopped task's input ends where it is: after the barriers of the
+ * savepoint it stopped with, its producers sent nothing more. */
+static int stop_inputs(fl_task *t, fl_buffer *rest) {
+    t->local = NULL;
+    recycle_all(rest);
+    for (int c = 0; c < t->n_channels; c++) {
+        fl_buffer *b;
+        while ((b = fl_buffer_queue_pop(&t->channels[c].parked))) fl_buffer_recycle(b);
+    }
+    return 0;
 }
 
 static int run_inputs(fl_task *t) {
@@ -587,9 +658,11 @@ static int run_inputs(fl_task *t) {
                 recycle_all(head);
                 return rc;
             }
+            if (t->stopped) return stop_inputs(t, head);
         }
         t->local = NULL;
         int rc = atomic_load(&t->has_mail) ? handle_mail(t) : 0;
+        if (rc == 0 && t->stopped) return stop_inputs(t, NULL);
         if (rc == 0) rc = fire_processing_timers(t);
         if (rc < 0) return rc;
         flush_if_due(t);
@@ -597,6 +670,8 @@ static int run_inputs(fl_task *t) {
     int rc = 0;
     if (t->deferred_trigger > t->last_checkpoint)
         rc = fl__task_checkpoint(t, t->deferred_trigger, 0);
+    /* Stopped there: no end of input, so nothing the savepoint misses. */
+    if (t->stopped) return rc;
     if (rc == 0) rc = fl__op_end(&t->ops[0]);
     if (rc == 0) rc = flush_writers(t);
     return rc;
@@ -608,7 +683,8 @@ void *fl__task_thread_main(void *arg) {
     int rc = open_chain(t);
     if (rc == 0) rc = fl__unaligned_replay(t, dispatch, &t->error);
     if (rc == 0) rc = t->ops[0].ops == &fl__op_source ? run_source(t) : run_inputs(t);
-    if (rc == 0) rc = fl__task_finish(t);
+    /* A stopped task ends without a final state: the savepoint has it. */
+    if (rc == 0 && !t->stopped) rc = fl__task_finish(t);
     /* Snapshots being written still read this task's state. */
     pthread_mutex_lock(&t->mu);
     while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);

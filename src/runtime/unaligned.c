@@ -54,7 +54,7 @@ int fl__unaligned_forward_barrier(fl_task *t, int64_t id) {
     return 0;
 }
 
-static void abandon(fl_task *t) {
+void fl__unaligned_abandon(fl_task *t) {
     fl__task_snapshot_free(t->unaligned_snap);
     t->unaligned_snap = NULL;
     t->channel_state_len = 0;
@@ -64,6 +64,7 @@ static void abandon(fl_task *t) {
         t->channels[c].capture_remaining = 0;
     }
     t->aligning = 0;
+    t->aligning_unaligned = false;
 }
 
 static void record(fl_task *t, const fl_buffer *b) {
@@ -100,7 +101,7 @@ static int record_queued(fl_task *t, const fl_buffer *list, int channel, int64_t
 }
 
 int fl__unaligned_maybe_complete(fl_task *t) {
-    if (!t->aligning || t->barriers_missing > 0) return 0;
+    if (!t->aligning_unaligned || t->barriers_missing > 0) return 0;
     for (int c = 0; c < t->n_channels; c++)
         if (t->channels[c].capture_remaining > 0) return 0;
     int64_t id = t->aligning;
@@ -112,7 +113,7 @@ int fl__unaligned_maybe_complete(fl_task *t) {
     int64_t took = fl_clock_monotonic_ns() - t->align_start_ns;
     fl_debug("checkpoint", "%s: unaligned checkpoint %lld with %zu bytes of in-flight data",
              t->name, (long long)id, t->channel_state_len);
-    abandon(t); /* resets the capture bookkeeping; snap was taken out */
+    fl__unaligned_abandon(t); /* resets the capture bookkeeping; snap was taken out */
     t->last_checkpoint = id;
     return fl__task_checkpoint_submit(t, snap, id, took);
 }
@@ -121,8 +122,9 @@ int fl__unaligned_on_barrier(fl_task *t, fl_input_channel *ch, int64_t id, int64
                              bool in_local) {
     if (id <= t->last_checkpoint || id < t->aligning) return 0;
     if (id > t->aligning) {
-        if (t->aligning) abandon(t); /* a newer checkpoint overtook this one */
+        if (t->aligning) fl__unaligned_abandon(t); /* a newer checkpoint overtook this one */
         t->aligning = id;
+        t->aligning_unaligned = true;
         t->align_start_ns = fl_clock_monotonic_ns();
         fl_task_snapshot *snap = NULL;
         int rc = fl__task_checkpoint_begin(t, id, &snap);

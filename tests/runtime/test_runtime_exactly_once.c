@@ -20,29 +20,7 @@
 #define KEYS 13
 #define WINDOW 1000
 
-int64_t rt_eo_ts(fl_context *ctx, const fl_row *in, int64_t previous) {
-    return fl_row_get_bigint(in, 0);
-}
-
-int rt_eo_key(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
-    int64_t v = fl_row_get_bigint(in, 0);
-    fl_row_builder_set_bigint(out, 0, v % KEYS);
-    fl_row_builder_set_bigint(out, 1, v);
-    return 0;
-}
-
-/* (key, window start, sum of values, count) */
-int rt_eo_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
-                 fl_collector *out) {
-    int64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += fl_row_get_bigint(rows[i], 1);
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(rows[0], 0));
-    fl_row_builder_set_bigint(b, 1, w->start);
-    fl_row_builder_set_bigint(b, 2, sum);
-    fl_row_builder_set_bigint(b, 3, (int64_t)n);
-    return fl_collector_emit(out);
-}
+#include "window_sums_util.h"
 
 /* The same (key, window start, sum, count) through a merging aggregate of
  * (sum, count): the planner then folds rows into accumulators before the
@@ -108,10 +86,10 @@ static void run_job(const char *dir, int failures, const char *points, const cha
     fl_schema *kv = fl_schema_of(2, "k", FL_BIGINT, "v", FL_BIGINT);
     fl_schema *out = fl_schema_of(4, "k", FL_BIGINT, "start", FL_BIGINT, "sum", FL_BIGINT,
                                   "n", FL_BIGINT);
-    fl_watermark_strategy ws = {.max_out_of_orderness_ms = 0, .timestamp_fn = rt_eo_ts};
+    fl_watermark_strategy ws = {.max_out_of_orderness_ms = 0, .timestamp_fn = rt_sums_ts};
     fl_stream *src = fl_stream_uid(fl_env_from_sequence(env, 0, ROWS - 1), "source");
     fl_stream *timed = fl_stream_assign_timestamps_and_watermarks(src, &ws);
-    fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_eo_key, kv), "to-key");
+    fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_sums_key, kv), "to-key");
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(keyed, "k"), fl_tumbling_event_time_windows(WINDOW, 0));
     fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
@@ -120,7 +98,7 @@ static void run_job(const char *dir, int failures, const char *points, const cha
     fl_stream *sums = fl_stream_uid(
         use_sum         ? fl_window_sum(w, "v")
         : use_aggregate ? fl_window_aggregate_process(w, &agg, rt_eo_acc_window, out)
-                        : fl_window_process(w, rt_eo_window, out),
+                        : fl_window_process(w, rt_sums_window, out),
         "window");
     fl_schema_unref(acc);
     const char *opts[] = {path_opt, "format=csv", "rolling.on-checkpoint=true", NULL};

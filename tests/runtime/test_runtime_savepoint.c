@@ -20,30 +20,10 @@
 #define KEYS 11
 #define WINDOW 500
 
+#include "window_sums_util.h"
+
 /* execution.state-recovery.ignore-unclaimed-state for the next run */
 static bool ignore_unclaimed;
-
-int64_t rt_sp_ts(fl_context *ctx, const fl_row *in, int64_t previous) {
-    return fl_row_get_bigint(in, 0);
-}
-
-int rt_sp_key(fl_context *ctx, const fl_row *in, fl_row_builder *out) {
-    int64_t v = fl_row_get_bigint(in, 0);
-    fl_row_builder_set_bigint(out, 0, v % KEYS);
-    fl_row_builder_set_bigint(out, 1, v);
-    return 0;
-}
-
-int rt_sp_sum(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
-              fl_collector *out) {
-    int64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += fl_row_get_bigint(rows[i], 1);
-    fl_row_builder *b = fl_collector_builder(out);
-    fl_row_builder_set_bigint(b, 0, fl_row_get_bigint(rows[0], 0));
-    fl_row_builder_set_bigint(b, 1, w->start);
-    fl_row_builder_set_bigint(b, 2, sum);
-    return fl_collector_emit(out);
-}
 
 /* Runs the job at parallelism p into out; restore_from may be NULL. */
 static int run(int p, const char *out, const char *savepoints, const char *restore_from,
@@ -57,15 +37,16 @@ static int run(int p, const char *out, const char *savepoints, const char *resto
     if (ignore_unclaimed)
         fl_env_configure(env, "execution.state-recovery.ignore-unclaimed-state", "true", NULL);
     fl_schema *kv = fl_schema_of(2, "k", FL_BIGINT, "v", FL_BIGINT);
-    fl_schema *res = fl_schema_of(3, "k", FL_BIGINT, "start", FL_BIGINT, "sum", FL_BIGINT);
-    fl_watermark_strategy ws = {.timestamp_fn = rt_sp_ts};
+    fl_schema *res =
+        fl_schema_of(4, "k", FL_BIGINT, "start", FL_BIGINT, "sum", FL_BIGINT, "n", FL_BIGINT);
+    fl_watermark_strategy ws = {.timestamp_fn = rt_sums_ts};
     fl_stream *src = fl_stream_uid(fl_env_from_sequence(env, 0, ROWS - 1), "source");
     fl_stream *slow = fl_stream_uid(fl_stream_filter(src, rt_savepoint_slow), "slow");
     fl_stream *timed = fl_stream_uid(fl_stream_assign_timestamps_and_watermarks(slow, &ws), "ts");
-    fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_sp_key, kv), "key");
+    fl_stream *keyed = fl_stream_uid(fl_stream_map(timed, rt_sums_key, kv), "key");
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(keyed, "k"), fl_tumbling_event_time_windows(WINDOW, 0));
-    fl_stream *sums = fl_stream_uid(fl_window_process(w, rt_sp_sum, res),
+    fl_stream *sums = fl_stream_uid(fl_window_process(w, rt_sums_window, res),
                                     with_extra_uid ? "window-v2" : "window");
     const char *opts[] = {path, "format=csv", NULL};
     fl_stream_uid(fl_stream_add_sink(sums, "filesystem-exactly-once", opts), "sink");
@@ -106,21 +87,21 @@ static size_t read_lines(const char *dir, char ***out) {
 
 static void check_output(const char *dir) {
     enum { NW = ROWS / WINDOW + 1 };
-    static int64_t sum[KEYS][NW];
-    static bool seen[KEYS][NW];
+    static int64_t sum[KEYS][NW], count[KEYS][NW];
     memset(sum, 0, sizeof sum);
-    memset(seen, 0, sizeof seen);
+    memset(count, 0, sizeof count);
     for (int64_t v = 0; v < ROWS; v++) {
         sum[v % KEYS][v / WINDOW] += v;
-        seen[v % KEYS][v / WINDOW] = true;
+        count[v % KEYS][v / WINDOW]++;
     }
     char **want = malloc(KEYS * NW * sizeof *want);
     size_t nw = 0;
     for (int k = 0; k < KEYS; k++)
         for (int w = 0; w < NW; w++)
-            if (seen[k][w]) {
+            if (count[k][w]) {
                 char buf[128];
-                snprintf(buf, sizeof buf, "%d,%d,%lld\n", k, w * WINDOW, (long long)sum[k][w]);
+                snprintf(buf, sizeof buf, "%d,%d,%lld,%lld\n", k, w * WINDOW, (long long)sum[k][w],
+                         (long long)count[k][w]);
                 want[nw++] = strdup(buf);
             }
     qsort(want, nw, sizeof *want, cmp_str);
