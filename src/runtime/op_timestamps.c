@@ -97,6 +97,11 @@ static int ts_process(fl_operator *op, int input, const fl_batch *in, fl_error *
         rc = st->batch(&op->ctx, in->n, in->rows, st->stamps);
         if (rc < 0 || op->ctx.failure)
             return fl__user_failure(op, "batch timestamp assigner", rc, err);
+        if (st->interval > 0) { /* periodic watermarks: the batch goes on whole */
+            for (uint32_t i = 0; i < in->n; i++)
+                if (st->stamps[i] > st->max_ts) st->max_ts = st->stamps[i];
+            return fl__output_emit_refs(&op->out, in->rows, st->stamps, in->n);
+        }
     }
     for (uint32_t i = 0; i < in->n; i++) {
         const fl_row *row = in->rows[i];

@@ -62,6 +62,24 @@ static int flush_with(fl_output *o, fl_error *err) {
 
 int fl__output_flush(fl_output *o) { return flush_with(o, &o->task->error); }
 
+int fl__output_emit_refs(fl_output *o, const fl_row *const *rows, const int64_t *ts, uint32_t n) {
+    fl_batch *b = &o->batch;
+    while (n > 0) {
+        if (b->n == b->cap) {
+            int rc = fl__output_flush(o);
+            if (rc < 0) return rc;
+        }
+        uint32_t k = b->cap - b->n < n ? b->cap - b->n : n;
+        memcpy(b->rows + b->n, rows, k * sizeof *rows);
+        memcpy(b->ts + b->n, ts, k * sizeof *ts);
+        b->n += k;
+        rows += k;
+        ts += k;
+        n -= k;
+    }
+    return 0;
+}
+
 int fl__output_make_room(fl_output *o, uint32_t len) {
     fl_batch *b = &o->batch;
     int rc = fl__output_flush(o);

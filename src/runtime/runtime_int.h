@@ -131,6 +131,8 @@ static inline int fl__output_emit_ref(fl_output *o, const fl_row *row, int64_t t
     b->n++;
     return 0;
 }
+/* fl__output_emit_ref for n rows and their timestamps. */
+int fl__output_emit_refs(fl_output *o, const fl_row *const *rows, const int64_t *ts, uint32_t n);
 /* Flushes, then passes a watermark to every target. */
 int fl__output_watermark(fl_output *o, int64_t watermark);
 /* Flushes, then tells every target that the stream became idle (true) or

@@ -218,8 +218,10 @@ int bc_record_stamp(fl_context *ctx, const fl_row *in, fl_collector *out) {
     return fl_collector_emit(out);
 }
 
-static void test_batch_timestamps(void **state) {
-    fl_env *env = rt_env(2, NULL);
+/* Periodic watermarks (the batch goes on whole) or one after every row that
+ * moves the watermark (row by row). */
+static void run_batch_timestamps(const char *interval) {
+    fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", interval, NULL);
     fl_watermark_strategy ws = {.max_out_of_orderness_ms = 500, .timestamp_batch_fn = bc_stamps};
     fl_stream *timed = fl_stream_assign_timestamps_and_watermarks(
         fl_stream_rebalance(lines(env)), &ws);
@@ -238,6 +240,11 @@ static void test_batch_timestamps(void **state) {
     for (int i = 0; i < LINES; i++) assert_int_equal(seen[i], 1);
     fl_schema_unref(out);
     fl_env_destroy(env);
+}
+
+static void test_batch_timestamps(void **state) {
+    run_batch_timestamps("200 ms");
+    run_batch_timestamps("0 ms");
 }
 
 int bc_stamps_fail(fl_context *ctx, uint32_t n, const fl_row *const *rows, int64_t *timestamps) {
