@@ -219,7 +219,8 @@ static int triggered(fl_win_op *w, const fl_window *win, const uint8_t *win_ns,
         contents_in(w, state_ns);
         fl_kstate_clear(w->contents);
     }
-    if (was_empty || !w->skip_cleanup_timer) cleanup_timer(w, win, true);
+    if ((was_empty && !w->cleanup_is_trigger_timer) || !w->skip_cleanup_timer)
+        cleanup_timer(w, win, true);
     return 0;
 }
 
@@ -583,6 +584,7 @@ static int win_open(fl_operator *op, fl_error *err) {
           w->assigner.domain == FL_TIME_PROCESSING));
     w->skip_cleanup_timer = !w->merging;
     w->skip_trigger_timer = !w->merging && same_domain;
+    w->cleanup_is_trigger_timer = w->skip_trigger_timer && (!w->event_time || w->lateness == 0);
     rc = fl__win_trigger_open(w, err);
     if (rc == 0) rc = fl__win_fn_open(w, err);
     if (rc < 0) return rc;

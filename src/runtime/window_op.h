@@ -62,6 +62,10 @@ struct fl_win_op {
      * them again (the trigger's, when it is the assigner's default one; the
      * cleanup timer always). */
     bool skip_trigger_timer, skip_cleanup_timer;
+    /* The trigger's timer of a new window is its cleanup timer too (a
+     * timer-per-window trigger in the assigner's domain, no lateness): the
+     * cleanup timer is not registered a second time. */
+    bool cleanup_is_trigger_timer;
 
     /* states */
     fl_win_contents contents_kind;
