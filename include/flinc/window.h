@@ -189,7 +189,9 @@ fl_stream *fl_connected_process(fl_connected_streams *c, fl_process_fn fn1, fl_p
  * instance of the operator, which keeps it in a map state named
  * `state_name` (key_schema -> value_schema). fn_element runs on rows of s
  * and may only read the broadcast state; fn_broadcast runs on rules rows and
- * may change it (every instance sees the same rows, so all copies agree). */
+ * may change it (every instance sees the same rows, so all copies agree).
+ * The state is part of checkpoints and savepoints: a restore, also at another
+ * parallelism, gives every instance a copy of it. */
 fl_stream *fl_stream_connect_broadcast(fl_stream *s, fl_stream *rules, const char *state_name,
                                        const fl_schema *key_schema,
                                        const fl_schema *value_schema, fl_process_fn fn_element,

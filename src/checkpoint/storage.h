@@ -91,11 +91,12 @@ const char *fl_checkpoint_kind_name(fl_checkpoint_kind k); /* "checkpoint", "sav
 /* ---- metadata: what a completed checkpoint holds --------------------------------------------- */
 
 /* Well-known roles of a state file (any [a-z0-9-]{1,32} is accepted). */
-#define FL_STATE_ROLE_KEYED    "keyed"             /* keyed state and timers */
-#define FL_STATE_ROLE_OPERATOR "operator"          /* operator (list) state */
-#define FL_STATE_ROLE_SOURCE   "source"            /* source splits and positions */
-#define FL_STATE_ROLE_SINK_TXN "sink-transactions" /* pending two-phase commits */
-#define FL_STATE_ROLE_CHANNEL  "channel-state"     /* in-flight data (unaligned) */
+#define FL_STATE_ROLE_KEYED     "keyed"             /* keyed state and timers */
+#define FL_STATE_ROLE_OPERATOR  "operator"          /* operator (list) state */
+#define FL_STATE_ROLE_SOURCE    "source"            /* source splits and positions */
+#define FL_STATE_ROLE_SINK_TXN  "sink-transactions" /* pending two-phase commits */
+#define FL_STATE_ROLE_CHANNEL   "channel-state"     /* in-flight data (unaligned) */
+#define FL_STATE_ROLE_BROADCAST "broadcast"         /* an instance's copy of broadcast state */
 
 /* One state file: a handle the metadata records. Owns its strings. */
 typedef struct fl_state_file {

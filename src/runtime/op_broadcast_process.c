@@ -12,8 +12,13 @@
  * Rows of the two inputs are handled in the order their buffers arrive:
  * nothing orders elements after rules (as in Flink). The watermark is the
  * minimum over both inputs, so a rules stream without watermarks holds event
- * time back. The backend stays reachable from the operator so a snapshot can
- * take it as operator state later.
+ * time back.
+ *
+ * Checkpoints and savepoints take the backend as operator state (Flink's
+ * broadcast state): every instance writes its copy (snapshot.c, role
+ * "broadcast"), and on restore instance i reads the copy of old instance
+ * i % old parallelism -- all copies are equal, so the operator may be
+ * restored at any parallelism.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +69,11 @@ static int bc_open(fl_operator *op, fl_error *err) {
     st->out = fl__collector_create(op, op->node->schema);
 
     /* One key group and one fixed key (a row (instance INT) = 0): the
-     * backend holds just this map. */
+     * backend holds just this map, restored (if the job restores) before it
+     * is declared, as keyed state is. */
     st->backend = fl_keyed_backend_create(0, 0, 1, fl__state_clock, op->task);
+    int rc = fl__restore_broadcast(op, st->backend, err);
+    if (rc < 0) return rc;
     fl_schema *ks_schema = fl_schema_of(1, "instance", FL_INT);
     fl_row_builder *kb = fl_row_builder_create(ks_schema);
     fl_row_builder_set_int(kb, 0, 0);
@@ -95,6 +103,11 @@ fl_map_state *fl_context_broadcast_state(fl_context *ctx) {
     }
     bc_state *st = ctx->op->impl;
     return (fl_map_state *)st->state;
+}
+
+struct fl_keyed_backend *fl__broadcast_backend(const fl_operator *op) {
+    if (op->ops != &fl__op_broadcast_process || !op->impl) return NULL;
+    return ((const bc_state *)op->impl)->backend;
 }
 
 static int bc_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {

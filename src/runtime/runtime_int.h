@@ -392,6 +392,9 @@ struct fl_kstate;
 struct fl_user_state *fl__broadcast_state_create(fl_operator *op, struct fl_kstate *ks,
                                                  const char *name, struct fl_user_state **list);
 void fl__broadcast_state_set_writable(struct fl_user_state *u, bool writable);
+/* The backend holding op's broadcast state (borrowed), or NULL when op is
+ * not an open broadcast-process operator: a snapshot takes it whole. */
+struct fl_keyed_backend *fl__broadcast_backend(const fl_operator *op);
 
 /* ---- network output ----------------------------------------------------------------------- */
 
@@ -626,6 +629,10 @@ void fl__coordinator_task_final(fl_coordinator *c, fl_task *t, fl_task_snapshot 
 /* Restore: keyed state of the key groups of this subtask (in keyed open),
  * and the rest of an operator's state after its open (task thread). */
 int fl__restore_keyed(fl_operator *op, struct fl_keyed_backend *b, fl_error *err);
+/* Broadcast state into b (in broadcast-process open): the copy of old
+ * subtask (this subtask % old parallelism); nothing when the restored
+ * checkpoint has none. */
+int fl__restore_broadcast(fl_operator *op, struct fl_keyed_backend *b, fl_error *err);
 int fl__restore_operator(fl_operator *op, fl_error *err);
 /* Operator list states (state_api.c). */
 void fl__op_states_encode(const fl_operator *op, uint8_t **out, size_t *len);

@@ -7,6 +7,8 @@
  * uid (the node's uid, else "node-<id>"):
  *   keyed     its keyed state backend: a copy-on-write view taken now, written
  *             later by the snapshot writer thread while the task goes on;
+ *   broadcast a broadcast-process operator's broadcast state (the backend
+ *             it owns), taken the same way: every subtask writes its copy;
  *   operator  its operator list states (small, serialized now);
  *   source    a rewindable source's splits (taken between reads);
  *   sink-transactions  a two-phase-commit sink's pending transactions.
@@ -15,8 +17,10 @@
  *
  * On restore, a task reads the parts of its operator's uid from the restored
  * checkpoint: keyed state from every old subtask whose key-group range
- * overlaps its own (rescaling), operator lists split evenly or given whole
- * (union), source splits split evenly, and sink transactions in union.
+ * overlaps its own (rescaling), broadcast state from one old subtask (this
+ * index modulo the old parallelism: the copies are equal), operator lists
+ * split evenly or given whole (union), source splits split evenly, and sink
+ * transactions in union.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -178,23 +182,30 @@ void fl__task_snapshot_free(fl_task_snapshot *s) {
     free(s);
 }
 
+/* A part holding a view of backend b, written later by the snapshot writer;
+ * sync (final states): written into memory at once. */
+static int add_backend_part(fl_task_snapshot *s, const fl_operator *op, const char *role,
+                            fl_keyed_backend *b, bool sync, fl_error *err) {
+    part *p = add_part(s, op, role);
+    p->keyed = fl_keyed_backend_snapshot(b);
+    if (!sync) return 0;
+    int rc = fl_keyed_snapshot_write(p->keyed, bytes_sink, &p->data, err);
+    fl_keyed_snapshot_release(p->keyed);
+    p->keyed = NULL;
+    return rc < 0 ? rc : 0;
+}
+
 fl_task_snapshot *fl__task_snapshot_take(fl_task *t, int64_t id, bool sync, fl_error *err) {
     fl_task_snapshot *s = fl_xcalloc(1, sizeof *s);
     s->task = t;
     s->id = id;
     for (int i = 0; i < t->n_ops; i++) {
         fl_operator *op = &t->ops[i];
-        if (op->keyed && op->keyed->backend) {
-            part *p = add_part(s, op, FL_STATE_ROLE_KEYED);
-            p->keyed = fl_keyed_backend_snapshot(op->keyed->backend);
-            if (sync) {
-                /* Final states: written into memory at once. */
-                int rc = fl_keyed_snapshot_write(p->keyed, bytes_sink, &p->data, err);
-                fl_keyed_snapshot_release(p->keyed);
-                p->keyed = NULL;
-                if (rc < 0) goto fail;
-            }
-        }
+        if (op->keyed && op->keyed->backend &&
+            add_backend_part(s, op, FL_STATE_ROLE_KEYED, op->keyed->backend, sync, err) < 0)
+            goto fail;
+        fl_keyed_backend *bc = fl__broadcast_backend(op);
+        if (bc && add_backend_part(s, op, FL_STATE_ROLE_BROADCAST, bc, sync, err) < 0) goto fail;
         if (op->op_states) {
             part *p = add_part(s, op, FL_STATE_ROLE_OPERATOR);
             fl__op_states_encode(op, &p->data.p, &p->data.n);
@@ -366,33 +377,53 @@ static const fl_checkpoint_operator *restored_operator(const fl_operator *op) {
     return o;
 }
 
-/* Calls fn for every state file of `role` of the operator's old subtasks
- * (only those whose key groups overlap [first, last] when first >= 0). */
-static int for_each_part(fl_operator *op, const char *role, int first, int last,
-                         int (*fn)(fl_operator *op, void *arg, const void *data, size_t len),
-                         void *arg, fl_error *err) {
-    const fl_checkpoint_operator *o = restored_operator(op);
-    if (!o) return 0;
+typedef int (*part_fn)(fl_operator *op, void *arg, const void *data, size_t len);
+
+/* Calls fn for every state file of `role` of old subtask st. */
+static int subtask_parts(fl_operator *op, const fl_checkpoint_subtask *st, const char *role,
+                         part_fn fn, void *arg, fl_error *err) {
     const fl_checkpoint_reader *rd = op->task->settings->restore;
-    for (int s = 0; s < o->parallelism; s++) {
-        const fl_checkpoint_subtask *st = &o->subtasks[s];
-        if (first >= 0 && (st->key_group_last < first || st->key_group_first > last)) continue;
-        for (int f = 0; f < st->n_files; f++) {
-            if (strcmp(st->files[f].role, role) != 0) continue;
-            void *data = NULL;
-            size_t len = 0;
-            int rc = fl_checkpoint_reader_read(rd, &st->files[f], &data, &len, err);
-            if (rc == 0) rc = fn(op, arg, data, len);
-            free(data);
-            if (rc < 0) {
-                if (!err->code)
-                    fl_error_set(err, rc, "could not restore %s state of \"%s\" from \"%s\"", role,
-                                 op->node->name, st->files[f].path);
-                return rc;
-            }
+    for (int f = 0; f < st->n_files; f++) {
+        if (strcmp(st->files[f].role, role) != 0) continue;
+        void *data = NULL;
+        size_t len = 0;
+        int rc = fl_checkpoint_reader_read(rd, &st->files[f], &data, &len, err);
+        if (rc == 0) rc = fn(op, arg, data, len);
+        free(data);
+        if (rc < 0) {
+            if (!err->code)
+                fl_error_set(err, rc, "could not restore %s state of \"%s\" from \"%s\"", role,
+                             op->node->name, st->files[f].path);
+            return rc;
         }
     }
     return 0;
+}
+
+/* Calls fn for every state file of `role` of the operator's old subtasks
+ * (only those whose key groups overlap [first, last] when first >= 0). */
+static int for_each_part(fl_operator *op, const char *role, int first, int last, part_fn fn,
+                         void *arg, fl_error *err) {
+    const fl_checkpoint_operator *o = restored_operator(op);
+    if (!o) return 0;
+    for (int s = 0; s < o->parallelism; s++) {
+        const fl_checkpoint_subtask *st = &o->subtasks[s];
+        if (first >= 0 && (st->key_group_last < first || st->key_group_first > last)) continue;
+        int rc = subtask_parts(op, st, role, fn, arg, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Calls fn for the state files of `role` of one old subtask: this subtask's
+ * index modulo the old parallelism, so that at any parallelism every new
+ * subtask reads one old subtask's copy (of state all old subtasks hold
+ * alike, such as broadcast state). Nothing when the operator or the role is
+ * not in the restored checkpoint. */
+static int for_copy_part(fl_operator *op, const char *role, part_fn fn, void *arg, fl_error *err) {
+    const fl_checkpoint_operator *o = restored_operator(op);
+    if (!o || o->parallelism < 1) return 0;
+    return subtask_parts(op, &o->subtasks[op->task->subtask % o->parallelism], role, fn, arg, err);
 }
 
 int fl__restore_own_part(fl_operator *op, const char *role, void **data, size_t *len,
@@ -428,6 +459,10 @@ int fl__restore_keyed(fl_operator *op, struct fl_keyed_backend *backend, fl_erro
     fl_key_group_range(op->task->subtask, op->node->max_parallelism, op->task->parallelism, &first,
                        &last);
     return for_each_part(op, FL_STATE_ROLE_KEYED, first, last, restore_keyed_part, backend, err);
+}
+
+int fl__restore_broadcast(fl_operator *op, struct fl_keyed_backend *backend, fl_error *err) {
+    return for_copy_part(op, FL_STATE_ROLE_BROADCAST, restore_keyed_part, backend, err);
 }
 
 static int collect_splits(fl_operator *op, void *arg, const void *data, size_t len) {

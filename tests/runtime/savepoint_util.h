@@ -2,11 +2,13 @@
  * savepoint_util.h - what the savepoint tests share: a filter that counts
  * the rows its sources read and slows them down now and then, so that a
  * stop-with-savepoint at a row count (flinc.savepoint-at) lands partway
- * through the input, and the savepoint the last job stopped with.
+ * through the input, the savepoint the last job stopped with, and a job run
+ * in a thread of its own, so that the test's thread can stop it meanwhile.
  */
 #ifndef FL_TEST_SAVEPOINT_UTIL_H
 #define FL_TEST_SAVEPOINT_UTIL_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -34,6 +36,33 @@ static inline void stopped_savepoint(char *buf, size_t size) {
     assert_true(st.stopped);
     assert_true(st.savepoint[0] != '\0');
     snprintf(buf, size, "%s", st.savepoint);
+}
+
+/* A job executed in a thread of its own (rt_job_start): env, out and name
+ * are the caller's to set; rc and err are the outcome. */
+typedef struct rt_job {
+    fl_env *env;
+    fl_collect *out;
+    const char *name;
+    pthread_t thread;
+    int rc;
+    fl_error err;
+} rt_job;
+
+static inline void *rt_job_main(void *arg) {
+    rt_job *j = arg;
+    j->rc = fl_env_execute(j->env, j->name, &j->err);
+    return NULL;
+}
+
+static inline void rt_job_start(rt_job *j) {
+    assert_int_equal(pthread_create(&j->thread, NULL, rt_job_main, j), 0);
+}
+
+/* Joins the job, which must have finished (a stopped job does). */
+static inline void rt_job_join(rt_job *j) {
+    pthread_join(j->thread, NULL);
+    if (j->rc != 0) fail_msg("the job failed: %s", j->err.message);
 }
 
 #endif

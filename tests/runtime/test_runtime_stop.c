@@ -26,9 +26,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "minicluster.h"
-#include "rt_util.h"
 #include "flinc/connector.h"
+#include "savepoint_util.h"
 
 #define ROWS   40000
 #define P      2
@@ -194,25 +193,12 @@ int rt_stop_sabotage(fl_context *ctx, int64_t checkpoint_id) {
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
 
-typedef struct job {
-    fl_env *env;
-    fl_collect *out;
-    pthread_t thread;
-    int rc;
-    fl_error err;
-} job;
-
-static void *job_main(void *arg) {
-    job *j = arg;
-    j->rc = fl_env_execute(j->env, "stop", &j->err);
-    return NULL;
-}
-
 /* The job: gated source -> rebalance -> values -> collect, or gated source
  * -> timestamps -> key_by -> event-time window sums -> collect. */
-static void job_build(job *j, const char *savepoints, const char *restore_from, bool windows,
+static void job_build(rt_job *j, const char *savepoints, const char *restore_from, bool windows,
                       const char *extra_key, const char *extra_value) {
     memset(j, 0, sizeof *j);
+    j->name = "stop";
     static bool registered;
     if (!registered) {
         fl_error err = {0};
@@ -252,20 +238,10 @@ static void job_build(job *j, const char *savepoints, const char *restore_from, 
     atomic_store(&emitted, 0);
 }
 
-static void job_start(job *j) {
-    assert_int_equal(pthread_create(&j->thread, NULL, job_main, j), 0);
-}
-
-/* Joins the job, which must have finished (a stopped job does). */
-static void job_join(job *j) {
-    pthread_join(j->thread, NULL);
-    if (j->rc != 0) fail_msg("the job failed: %s", j->err.message);
-}
-
 /* ---- checks ------------------------------------------------------------------------------ */
 
 /* How often each value reached the sink in the runs' outputs together. */
-static void count_values(const job *runs, int n, unsigned char *seen) {
+static void count_values(const rt_job *runs, int n, unsigned char *seen) {
     memset(seen, 0, ROWS);
     for (int r = 0; r < n; r++)
         for (size_t i = 0; i < fl_collect_count(runs[r].out); i++) {
@@ -276,7 +252,7 @@ static void count_values(const job *runs, int n, unsigned char *seen) {
 }
 
 /* Every value of the input exactly once over the runs. */
-static void check_values_once(const job *runs, int n) {
+static void check_values_once(const rt_job *runs, int n) {
     static unsigned char seen[ROWS];
     count_values(runs, n, seen);
     for (int64_t v = 0; v < ROWS; v++)
@@ -285,7 +261,7 @@ static void check_values_once(const job *runs, int n) {
 
 /* Per key and window, the sums and counts of the runs add up to the input's;
  * unless split, each window was emitted once. */
-static void check_windows(const job *runs, int n, bool split) {
+static void check_windows(const rt_job *runs, int n, bool split) {
     enum { NW = ROWS / WINDOW + 1 };
     static int64_t want_sum[KEYS][NW], want_n[KEYS][NW], got_sum[KEYS][NW], got_n[KEYS][NW];
     static int emits[KEYS][NW];
@@ -319,7 +295,7 @@ static void check_windows(const job *runs, int n, bool split) {
 }
 
 /* Rows in the windows a run emitted. */
-static int64_t window_rows(const job *j) {
+static int64_t window_rows(const rt_job *j) {
     int64_t n = 0;
     for (size_t i = 0; i < fl_collect_count(j->out); i++)
         n += fl_row_get_bigint(fl_collect_row(j->out, i), 3);
@@ -336,21 +312,21 @@ static void remove_dir(const char *dir) {
 
 /* Starts job j and waits until its sources idle at gate `at`; a barrier
  * moves the gate to `after`. */
-static void start_at_gate(job *j, const char *sps, int64_t at, int64_t after, bool windows,
+static void start_at_gate(rt_job *j, const char *sps, int64_t at, int64_t after, bool windows,
                           const char *key, const char *value) {
     set_gate(at, after);
     job_build(j, sps, NULL, windows, key, value);
-    job_start(j);
+    rt_job_start(j);
     wait_at_gate();
 }
 
 /* Runs job j from savepoint `path` to the end. */
-static void restore_to_end(job *j, const char *sps, const char *path, bool windows, const char *key,
-                           const char *value) {
+static void restore_to_end(rt_job *j, const char *sps, const char *path, bool windows,
+                           const char *key, const char *value) {
     set_gate(PART, PART);
     job_build(j, sps, path, windows, key, value);
-    job_start(j);
-    job_join(j);
+    rt_job_start(j);
+    rt_job_join(j);
 }
 
 /* Makes the savepoint directory sps (a mkdtemp template), starts a job,
@@ -358,7 +334,7 @@ static void restore_to_end(job *j, const char *sps, const char *path, bool windo
  * restores a second run from it that goes to the end: runs[0] stopped,
  * runs[1] ran to the end. The stopped run's sources emitted nothing after
  * the barrier. */
-static void stop_and_restore(job runs[2], char *sps, bool windows, bool drain, const char *key,
+static void stop_and_restore(rt_job runs[2], char *sps, bool windows, bool drain, const char *key,
                              const char *value) {
     make_temp_dir(sps);
     start_at_gate(&runs[0], sps, PART / 2, PART, windows, key, value); /* a barrier opens it */
@@ -366,7 +342,7 @@ static void stop_and_restore(job runs[2], char *sps, bool windows, bool drain, c
     fl_error err = {0};
     if (fl_stop_with_savepoint(NULL, drain, path, sizeof path, &err) != 0)
         fail_msg("stop-with-savepoint failed: %s", err.message);
-    job_join(&runs[0]);
+    rt_job_join(&runs[0]);
     assert_int_equal(atomic_load(&emitted), ROWS / 2);
     assert_true(path[0] != '\0');
     fl_checkpoint_stats st = fl_minicluster_last_checkpoint_stats();
@@ -375,7 +351,7 @@ static void stop_and_restore(job runs[2], char *sps, bool windows, bool drain, c
     restore_to_end(&runs[1], sps, path, windows, key, value);
 }
 
-static void finish_runs(job runs[2], const char *sps) {
+static void finish_runs(rt_job runs[2], const char *sps) {
     for (int i = 0; i < 2; i++) fl_env_destroy(runs[i].env);
     remove_dir(sps);
 }
@@ -386,7 +362,7 @@ static void finish_runs(job runs[2], const char *sps) {
  * exactly what its sources emitted, which is everything before the gate. */
 static void values_once(const char *key, const char *value) {
     char sps[] = "/tmp/flinc-stop-XXXXXX";
-    job runs[2];
+    rt_job runs[2];
     stop_and_restore(runs, sps, false, false, key, value);
     assert_int_equal(fl_collect_count(runs[0].out), ROWS / 2);
     assert_int_equal(fl_collect_count(runs[1].out), ROWS / 2);
@@ -406,7 +382,7 @@ static void test_stop_unaligned_delivers_each_row_once(void **state) {
  * watermark moves on, so no window fires twice across the two runs. */
 static void test_stop_windows_fire_once(void **state) {
     char sps[] = "/tmp/flinc-stop-XXXXXX";
-    job runs[2];
+    rt_job runs[2];
     stop_and_restore(runs, sps, true, false, NULL, NULL);
     check_windows(runs, 2, false);
     finish_runs(runs, sps);
@@ -417,7 +393,7 @@ static void test_stop_windows_fire_once(void **state) {
  * emitted in two parts, one per run). */
 static void test_stop_with_drain_fires_every_window(void **state) {
     char sps[] = "/tmp/flinc-stop-XXXXXX";
-    job runs[2];
+    rt_job runs[2];
     stop_and_restore(runs, sps, true, true, NULL, NULL);
     assert_int_equal(window_rows(&runs[0]), ROWS / 2);
     check_windows(runs, 2, true);
@@ -429,7 +405,7 @@ static void test_stop_with_drain_fires_every_window(void **state) {
 static void failed_stop_keeps_running(bool sabotage) {
     char sps[] = "/tmp/flinc-stop-XXXXXX";
     make_temp_dir(sps);
-    job runs[2];
+    rt_job runs[2];
     /* At a quarter first; a barrier moves the gate to half (the second stop). */
     start_at_gate(&runs[0], sps, PART / 4, PART / 2, false, NULL, NULL);
     fl_error err = {0};
@@ -469,7 +445,7 @@ static void failed_stop_keeps_running(bool sabotage) {
     fl_error_clear(&err);
     if (fl_stop_with_savepoint(NULL, false, path, sizeof path, &err) != 0)
         fail_msg("the second stop failed: %s", err.message);
-    job_join(&runs[0]);
+    rt_job_join(&runs[0]);
     assert_int_equal(fl_collect_count(runs[0].out), ROWS / 2);
     restore_to_end(&runs[1], sps, path, false, NULL, NULL);
     check_values_once(runs, 2);
