@@ -139,7 +139,9 @@ int fl__task_finish(fl_task *t) {
     if (!final) return t->error.code ? t->error.code : FL_ESTATE;
     fl__coordinator_task_final(c, t, final, txn);
     if (!txn) return 0;
-    /* Wait for a completed checkpoint that holds the final state. */
+    /* Wait for a completed checkpoint that holds the final state (the
+     * coordinator says so with FL_CHECKPOINT_ID_FINAL); one taken before the
+     * end that completes meanwhile commits what was pre-committed for it. */
     for (;;) {
         pthread_mutex_lock(&t->mu);
         while (!t->mail_head && !fl__task_canceled(t)) pthread_cond_wait(&t->cv, &t->mu);
@@ -150,7 +152,12 @@ int fl__task_finish(fl_task *t) {
         bool done = false;
         while (m) {
             fl_mail *next = m->next;
-            if (m->kind == FL_MAIL_CHECKPOINT_COMPLETE) done = true;
+            if (m->kind == FL_MAIL_CHECKPOINT_COMPLETE) {
+                if (m->id == FL_CHECKPOINT_ID_FINAL)
+                    done = true;
+                else if (!done)
+                    fl__task_checkpoint_complete(t, m->id);
+            }
             free(m);
             m = next;
         }

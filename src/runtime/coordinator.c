@@ -66,6 +66,7 @@ struct fl_coordinator {
     /* stop-with-savepoint */
     int64_t stop_pending; /* the one in flight, 0: none */
     bool stop_done;       /* one completed: the job is stopping, nothing new starts */
+    bool finals_triggered; /* the checkpoint of every task's final state was started */
     struct stop_outcome { /* how the last one ended, for fl__coordinator_stop_with_savepoint */
         int64_t id;
         fl_error err; /* code 0: completed */
@@ -153,11 +154,15 @@ static void add_files(pending *p, const fl_ckpt_files *files) {
     }
 }
 
-/* Finished tasks' final states go into checkpoint p. Called with mu held. */
+/* The final states of the tasks that finished without taking checkpoint p
+ * go into it. A task that took p (acknowledged it) and finished since has
+ * its state at p's barrier there already: its final state, past the
+ * barrier, must not join it (as in Flink, only tasks finished before the
+ * checkpoint contribute their final state). Called with mu held. */
 static int write_finals(fl_coordinator *c, pending *p, fl_error *err) {
     if (!p->writer) return 0;
     for (int t = 0; t < c->n_tasks; t++) {
-        if (!c->final[t]) continue;
+        if (!c->final[t] || p->acked[t]) continue;
         fl_ckpt_files files = {0};
         int rc = fl__task_snapshot_write(c->final[t], p->writer, &files, err);
         if (rc == 0) add_files(p, &files);
@@ -173,6 +178,9 @@ static void complete(fl_coordinator *c, int i) {
     int64_t id = p->id;
     char sp_dir[1024] = "";
     bool stop = p->stop;
+    /* The waiting tasks whose final state this checkpoint holds. */
+    bool *holds_final = fl_xcalloc((size_t)c->n_tasks, sizeof *holds_final);
+    for (int t = 0; t < c->n_tasks; t++) holds_final[t] = c->final[t] && !p->acked[t];
     if (p->writer && p->savepoint)
         snprintf(sp_dir, sizeof sp_dir, "%s", fl_checkpoint_writer_dir(p->writer));
     if (p->writer) {
@@ -186,6 +194,7 @@ static void complete(fl_coordinator *c, int i) {
             fl_warn("checkpoint", "checkpoint %lld could not be completed: %s", (long long)id,
                     err.message);
             fail_pending(c, i, &err);
+            free(holds_final);
             return;
         }
     }
@@ -217,16 +226,28 @@ static void complete(fl_coordinator *c, int i) {
         fl__job_run_stop(c->run);
         stop_ended(c, id, &(fl_error){0}, sp_dir);
     }
-    /* The waiting tasks commit (sinks) and, after a stop, end. */
-    for (int t = 0; t < c->n_tasks; t++)
-        if (!c->finished[t] || c->waiting[t]) {
-            fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
+    /* The running tasks commit (sinks) and, after a stop, end. A finished
+     * task waiting for its last commit commits everything when the
+     * checkpoint holds its final state (FL_CHECKPOINT_ID_FINAL), else what
+     * it pre-committed up to this one, and waits on. */
+    for (int t = 0; t < c->n_tasks; t++) {
+        if (c->waiting[t] && holds_final[t]) {
+            fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, FL_CHECKPOINT_ID_FINAL);
             c->waiting[t] = false;
+        } else if (!c->finished[t] || c->waiting[t]) {
+            fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
         }
+    }
+    free(holds_final);
 }
 
+static void trigger(fl_coordinator *c);
+
 /* Completes every pending checkpoint all live tasks have acknowledged.
- * Called with c->mu held. */
+ * Once every task ended and a sink still waits for a checkpoint holding its
+ * final state (those that completed held its state at their barriers), one
+ * last checkpoint of the final states completes at once. Called with c->mu
+ * held. */
 static void check_complete(fl_coordinator *c) {
     for (int i = 0; i < c->n_pend; i++) {
         pending *p = &c->pend[i];
@@ -237,6 +258,13 @@ static void check_complete(fl_coordinator *c) {
             complete(c, i);
             i = -1; /* the array changed */
         }
+    }
+    bool any_waiting = false;
+    for (int k = 0; k < c->n_tasks; k++) any_waiting |= c->waiting[k];
+    if (any_waiting && c->n_finished == c->n_tasks && !c->finals_triggered) {
+        c->finals_triggered = true;
+        trigger(c);
+        check_complete(c);
     }
 }
 
@@ -556,14 +584,6 @@ void fl__coordinator_task_final(fl_coordinator *c, fl_task *t, fl_task_snapshot 
         c->n_finished++;
     }
     check_complete(c);
-    /* Everything ended and a sink waits for its final commit: one last
-     * checkpoint of the final states, complete at once. */
-    bool any_waiting = false;
-    for (int k = 0; k < c->n_tasks; k++) any_waiting |= c->waiting[k];
-    if (c->n_finished == c->n_tasks && any_waiting) {
-        trigger(c);
-        check_complete(c);
-    }
     pthread_mutex_unlock(&c->mu);
 }
 
