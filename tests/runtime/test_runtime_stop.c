@@ -17,6 +17,7 @@
  * the sources paused (its directory deleted under it) reports the error and
  * leaves the job running, and a later stop still loses and doubles nothing.
  */
+#include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -154,11 +155,13 @@ static void set_gate(int64_t now, int64_t after) {
 
 /* Waits until every source subtask idles at the gate. */
 static void wait_at_gate(void) {
-    int64_t deadline = fl_clock_monotonic_ns() + (int64_t)WAIT_S * 1000000000;
-    struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+    /* pthread_cond_timedwait takes a CLOCK_REALTIME deadline. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += WAIT_S;
     pthread_mutex_lock(&gate_mu);
-    while (at_gate < P && fl_clock_monotonic_ns() < deadline)
-        pthread_cond_timedwait(&gate_cv, &gate_mu, &ts);
+    int rc = 0;
+    while (at_gate < P && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&gate_cv, &gate_mu, &ts);
     int n = at_gate;
     pthread_mutex_unlock(&gate_mu);
     if (n < P) fail_msg("only %d of %d sources reached the gate within %d s", n, P, WAIT_S);
