@@ -135,6 +135,11 @@ int fl__task_finish(fl_task *t) {
         }
         return 0;
     }
+    /* The checkpoints this task took are acknowledged first: one that
+     * completes once the task counts as finished must hold the state at
+     * its barrier, not the final state (the coordinator adds final states
+     * only to checkpoints a task did not acknowledge). */
+    fl__task_await_snapshots(t);
     fl_task_snapshot *final = fl__task_snapshot_take(t, FL_CHECKPOINT_ID_FINAL, true, &t->error);
     if (!final) return t->error.code ? t->error.code : FL_ESTATE;
     fl__coordinator_task_final(c, t, final, txn);

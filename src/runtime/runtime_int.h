@@ -700,6 +700,9 @@ fl_buffer *fl__task_take_buffer(fl_task *t);
 /* Hands a filled buffer to a consumer's mailbox (any thread). */
 void fl__task_deliver(fl_task *consumer, int channel, fl_buffer *b);
 /* Notes that a writer holds unflushed data (starts the buffer timeout). */
+/* Waits until the snapshot writer wrote (and the coordinator took) every
+ * snapshot this task queued. */
+void fl__task_await_snapshots(fl_task *t);
 void fl__task_note_pending(fl_task *t);
 bool fl__task_canceled(const fl_task *t);
 const fl_kv *fl__task_params(const fl_task *t);

@@ -148,6 +148,12 @@ int fl__task_await_stop(fl_task *t, int64_t id) {
     return 0;
 }
 
+void fl__task_await_snapshots(fl_task *t) {
+    pthread_mutex_lock(&t->mu);
+    while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
 void fl__task_note_pending(fl_task *t) {
     if (!t->pending_since_ns) t->pending_since_ns = fl_clock_monotonic_ns();
 }
@@ -686,9 +692,7 @@ void *fl__task_thread_main(void *arg) {
     /* A stopped task ends without a final state: the savepoint has it. */
     if (rc == 0 && !t->stopped) rc = fl__task_finish(t);
     /* Snapshots being written still read this task's state. */
-    pthread_mutex_lock(&t->mu);
-    while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);
-    pthread_mutex_unlock(&t->mu);
+    fl__task_await_snapshots(t);
     fl__unaligned_fini(t); /* its view reads state the operators free */
     close_chain(t, rc < 0);
     if (rc < 0 && !t->error.code) fl_error_set(&t->error, rc, "%s", fl_strerror(rc));
