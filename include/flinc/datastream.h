@@ -322,7 +322,9 @@ fl_stream *fl_stream_set_hooks(fl_stream *s, fl_open_fn open, fl_close_fn close)
  * CheckpointListener.notifyCheckpointComplete): snapshot runs in the
  * subtask's thread when checkpoint `id` reaches the operator (after every row
  * before the barrier, before any row after it); complete runs once checkpoint
- * `id` completed for the whole job. Either may be NULL. */
+ * `id` completed for the whole job. A subtask whose input ended runs snapshot
+ * once more with FL_CHECKPOINT_ID_FINAL (connector.h) for the state it leaves
+ * to the checkpoints taken after it finished. Either may be NULL. */
 typedef int (*fl_snapshot_fn)(fl_context *ctx, int64_t checkpoint_id);
 typedef void (*fl_checkpoint_complete_fn)(fl_context *ctx, int64_t checkpoint_id);
 fl_stream *fl_stream_set_checkpoint_hooks(fl_stream *s, fl_snapshot_fn snapshot,

@@ -135,6 +135,11 @@ int fl__task_finish(fl_task *t) {
         }
         return 0;
     }
+    /* The user's snapshot functions see the final state too (operator
+     * state kept up to date only there, as Flink's snapshotState usually
+     * does). */
+    int rc = snapshot_chain(t, FL_CHECKPOINT_ID_FINAL);
+    if (rc < 0) return rc;
     /* The checkpoints this task took are acknowledged first: one that
      * completes once the task counts as finished must hold the state at
      * its barrier, not the final state (the coordinator adds final states

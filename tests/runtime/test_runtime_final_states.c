@@ -28,6 +28,16 @@
  * restored one from G1), each with the running sum of its key or the number
  * of rows before it; the sink's committed rows are the input, once.
  *
+ * One test restarts from the final state instead: in step 4 p's completion
+ * does not fail the job, the holder takes the next checkpoint (triggered
+ * only after p completed, so after the sequence's task finished: at most one
+ * is in flight) and fails the job once that one completed. It holds the
+ * sequence's task's final state, for which the task ran its user snapshot
+ * hooks once more (FL_CHECKPOINT_ID_FINAL): a function that copies what it
+ * keeps in memory into its operator list state only there (Flink's
+ * CheckpointedFunction) gets every value of the input back, not those of the
+ * last checkpoint its task took (p's, below G1).
+ *
  * The holder is a task of its own rather than one downstream: p completes
  * when its last task acknowledges, whichever that is, and the holder also
  * outlives the others so that it can fail the job after p completed. A
@@ -71,6 +81,19 @@ static bool sequence_closed; /* attempt 0: the sequence's task finished */
 static bool keyed_closed;    /* attempt 0: the keyed operator's task finished */
 static int64_t restored_at;  /* where the restored sequence starts (-1: not restored) */
 static int64_t restored_splits;
+static bool restart_from_final; /* the holder fails the job on a checkpoint after p, not p */
+static int64_t final_restart;   /* restart_from_final: that checkpoint; 0 until it completed */
+
+/* rt_fin_buffer (restart_from_final): what the first attempt's snapshot
+ * hooks saw at the end of the input, and what the restored attempt got
+ * back from the operator list state. */
+#define MAX_SUBTASKS 8
+static int final_snapshots[MAX_SUBTASKS];  /* hook calls with FL_CHECKPOINT_ID_FINAL */
+static int64_t final_values[MAX_SUBTASKS]; /* values in memory at the last of them */
+static int buffer_parallelism;             /* of rt_fin_buffer (the first attempt's open) */
+static int restored_opens;                 /* subtasks opened in the restored attempt */
+static int64_t restored_values;            /* values they restored, in all */
+static unsigned char restored_seen[N];     /* how often each value was restored */
 
 /* Before a run: the gate closed at G1, nothing seen. */
 static void reset_shared(void) {
@@ -81,6 +104,13 @@ static void reset_shared(void) {
     sequence_closed = keyed_closed = false;
     restored_at = -1;
     restored_splits = 0;
+    restart_from_final = false;
+    final_restart = 0;
+    memset(final_snapshots, 0, sizeof final_snapshots);
+    memset(final_values, 0, sizeof final_values);
+    buffer_parallelism = restored_opens = 0;
+    restored_values = 0;
+    memset(restored_seen, 0, sizeof restored_seen);
     pthread_mutex_unlock(&mu);
 }
 
@@ -199,7 +229,7 @@ static int holder_open(fl_source_ctx *ctx, const fl_options *opts, void **state,
 static int holder_read(void *state, fl_source_ctx *ctx, fl_error *err) {
     pthread_mutex_lock(&mu);
     bool fail = holder_fails, end = holder_ends;
-    int64_t p = held;
+    int64_t p = final_restart ? final_restart : held;
     if (fail) {
         holder_fails = false;
         holder_ends = true;
@@ -258,8 +288,12 @@ static int64_t hook_id;
 static bool sequence_took_it(void) { return last_taken >= hook_id || held != 0; }
 
 /* The holder's snapshot hook (attempt 0): checkpoints the sequence took
- * before the gate go through; p waits for the test; a later one cannot
- * happen unless p's completion did not fail the job, so it fails it. */
+ * before the gate go through; p waits for the test; a later one fails the
+ * job: it is the failure after p's completion when it reached the holder
+ * before the holder's next read (triggered meanwhile: the task runs all its
+ * mail before it reads), else p's completion did not fail the job
+ * (restart_from_final: it goes through, and its completion fails the job;
+ * any one after p holds the sequence's final state). */
 int rt_fin_holder_snapshot(fl_context *ctx, int64_t id) {
     if (fl_context_attempt(ctx) > 0) return 0;
     pthread_mutex_lock(&mu);
@@ -267,9 +301,18 @@ int rt_fin_holder_snapshot(fl_context *ctx, int64_t id) {
     bool ok = wait_locked(sequence_took_it);
     int64_t p = held;
     if (ok && id == p) ok = wait_locked(is_released);
+    bool later_allowed = restart_from_final;
+    bool fail = ok && p && id > p && !later_allowed && holder_fails;
+    if (fail) { /* as holder_read would: the restored attempt's holder ends */
+        holder_fails = false;
+        holder_ends = true;
+    }
     pthread_mutex_unlock(&mu);
     if (!ok) return fl_context_fail(ctx, "checkpoint %lld: the test did not go on", (long long)id);
-    if (p && id > p)
+    if (fail)
+        return fl_context_fail(ctx, "injected failure after checkpoint %lld completed",
+                               (long long)p);
+    if (p && id > p && !later_allowed)
         return fl_context_fail(ctx, "checkpoint %lld triggered after the held one (%lld)",
                                (long long)id, (long long)p);
     return 0;
@@ -278,7 +321,13 @@ int rt_fin_holder_snapshot(fl_context *ctx, int64_t id) {
 void rt_fin_holder_complete(fl_context *ctx, int64_t id) {
     if (fl_context_attempt(ctx) > 0) return;
     pthread_mutex_lock(&mu);
-    if (id == held) held_completed = holder_fails = true;
+    if (id == held) {
+        held_completed = true;
+        holder_fails = !restart_from_final;
+    } else if (restart_from_final && held && id > held && !final_restart) {
+        final_restart = id;
+        holder_fails = true;
+    }
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
@@ -292,8 +341,10 @@ int rt_fin_key(fl_context *ctx, const fl_row *in, fl_row_builder *key) {
 typedef struct fn_user {
     fl_schema *schema;
     fl_row_builder *b;
-    fl_list_state *seen; /* rt_fin_count: (rows counted) */
+    fl_list_state *seen; /* rt_fin_count: (rows counted); rt_fin_buffer: (value) */
     int64_t count;
+    int64_t *values; /* rt_fin_buffer: the values it saw (and restored), in memory */
+    size_t n_values, cap_values;
 } fn_user;
 
 static fn_user *fn_user_create(void) {
@@ -307,6 +358,7 @@ static void fn_user_destroy(fn_user *u) {
     if (!u) return;
     fl_row_builder_destroy(u->b);
     fl_schema_unref(u->schema);
+    free(u->values);
     free(u);
 }
 
@@ -377,12 +429,83 @@ int rt_fin_count(fl_context *ctx, const fl_row *in, fl_collector *out) {
     return fl_collector_emit(out);
 }
 
+/* Chained to the sequence, as Flink's CheckpointedFunction usually is: keeps
+ * the values it saw in memory, copies them into operator list state only in
+ * its snapshot hook and gets them back from there in open; emits (v,
+ * attempt). */
+static void buffer_keep(fn_user *u, int64_t v) {
+    if (u->n_values == u->cap_values) {
+        u->cap_values = u->cap_values ? 2 * u->cap_values : 256;
+        u->values = realloc(u->values, u->cap_values * sizeof *u->values);
+        assert_non_null(u->values);
+    }
+    u->values[u->n_values++] = v;
+}
+
+int rt_fin_buffer_open(fl_context *ctx) {
+    fn_user *u = fn_user_create();
+    fl_context_set_user(ctx, u);
+    u->seen = fl_context_operator_list_state(ctx, "values", u->schema, false);
+    if (!u->seen) return FL_EUSER;
+    size_t n = 0;
+    const fl_row *const *rows = fl_list_state_get(u->seen, &n);
+    for (size_t i = 0; i < n; i++) buffer_keep(u, fl_row_get_bigint(rows[i], 0));
+    pthread_mutex_lock(&mu);
+    if (fl_context_attempt(ctx) == 0) {
+        buffer_parallelism = fl_context_parallelism(ctx);
+        pthread_mutex_unlock(&mu);
+        return 0;
+    }
+    restored_opens++;
+    restored_values += (int64_t)n;
+    for (size_t i = 0; i < u->n_values; i++) {
+        int64_t v = u->values[i];
+        if (v < 0 || v >= N) {
+            pthread_mutex_unlock(&mu);
+            return fl_context_fail(ctx, "restored value %lld is not from the input", (long long)v);
+        }
+        if (restored_seen[v] < 255) restored_seen[v]++;
+    }
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+void rt_fin_buffer_close(fl_context *ctx) { fn_user_destroy(fl_context_user(ctx)); }
+
+int rt_fin_buffer_snapshot(fl_context *ctx, int64_t id) {
+    fn_user *u = fl_context_user(ctx);
+    fl_list_state_clear(u->seen);
+    for (size_t i = 0; i < u->n_values; i++) {
+        int rc = fl_list_state_add(u->seen, one_bigint(u, u->values[i]));
+        if (rc < 0) return rc;
+    }
+    if (id != FL_CHECKPOINT_ID_FINAL || fl_context_attempt(ctx) > 0) return 0;
+    int s = fl_context_subtask_index(ctx);
+    if (s >= MAX_SUBTASKS) return fl_context_fail(ctx, "subtask %d: too many for the test", s);
+    pthread_mutex_lock(&mu);
+    final_snapshots[s]++;
+    final_values[s] = (int64_t)u->n_values;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+int rt_fin_buffer(fl_context *ctx, const fl_row *in, fl_collector *out) {
+    fn_user *u = fl_context_user(ctx);
+    int64_t v = fl_row_get_bigint(in, 0);
+    buffer_keep(u, v);
+    fl_row_builder *b = fl_collector_builder(out);
+    fl_row_builder_set_bigint(b, 0, v);
+    fl_row_builder_set_bigint(b, 1, fl_context_attempt(ctx));
+    return fl_collector_emit(out);
+}
+
 /* ---- jobs ---------------------------------------------------------------------------------- */
 
 typedef enum variant {
-    KEYED,   /* sequence -> key_by -> keyed running sum (its own task) -> collect */
-    COUNTED, /* sequence -> counter with operator list state -> collect, one task */
-    TXN,     /* sequence -> exactly-once file sink, one task */
+    KEYED,    /* sequence -> key_by -> keyed running sum (its own task) -> collect */
+    COUNTED,  /* sequence -> counter with operator list state -> collect, one task */
+    TXN,      /* sequence -> exactly-once file sink, one task */
+    BUFFERED, /* sequence -> rt_fin_buffer -> collect, one task; restarts from a final state */
 } variant;
 
 /* The job of variant v (TXN: into directory dir), plus the holder ->
@@ -423,6 +546,14 @@ static void job_build(rt_job *j, variant v, const char *dir) {
         fl_stream_set_hooks(counted, rt_fin_count_open, rt_fin_count_close);
         j->out = fl_stream_collect(counted);
         fl_schema_unref(out);
+    } else if (v == BUFFERED) {
+        fl_schema *out = fl_schema_of(2, "v", FL_BIGINT, "attempt", FL_BIGINT);
+        fl_stream *buffered =
+            fl_stream_uid(fl_stream_process(hooked, rt_fin_buffer, out), "buffer");
+        fl_stream_set_hooks(buffered, rt_fin_buffer_open, rt_fin_buffer_close);
+        fl_stream_set_checkpoint_hooks(buffered, rt_fin_buffer_snapshot, NULL);
+        j->out = fl_stream_collect(buffered);
+        fl_schema_unref(out);
     } else {
         char path[700];
         snprintf(path, sizeof path, "path=%s", dir);
@@ -454,6 +585,9 @@ static bool has_pending_part(const char *dir) {
  * finished (the test fails if it did not). */
 static void run_scenario(rt_job *j, variant v, const char *dir) {
     reset_shared();
+    pthread_mutex_lock(&mu);
+    restart_from_final = v == BUFFERED;
+    pthread_mutex_unlock(&mu);
     job_build(j, v, dir);
     rt_job_start(j);
     wait_for(p_taken, "a checkpoint taken by the sequence at the gate");
@@ -462,7 +596,7 @@ static void run_scenario(rt_job *j, variant v, const char *dir) {
     pthread_mutex_unlock(&mu);
     if (v == KEYED) {
         wait_for(sequence_and_keyed_done, "the end of the sequence's and the keyed task");
-    } else if (v == COUNTED) {
+    } else if (v == COUNTED || v == BUFFERED) {
         wait_for(sequence_done, "the end of the sequence's task");
     } else {
         /* The sink's task waits for its final commit and closes only then:
@@ -479,13 +613,15 @@ static void run_scenario(rt_job *j, variant v, const char *dir) {
     assert_false(early);
     rt_job_join(j);
     pthread_mutex_lock(&mu);
-    int64_t p = held, at = restored_at, splits = restored_splits;
+    int64_t p = held, at = restored_at, splits = restored_splits, later = final_restart;
     bool completed = held_completed;
     pthread_mutex_unlock(&mu);
-    print_message("checkpoint %lld held, completed after the end of the input; restored at %lld "
-                  "(%lld split)\n",
-                  (long long)p, (long long)at, (long long)splits);
+    print_message("checkpoint %lld held, completed after the end of the input; restarted after "
+                  "checkpoint %lld completed; restored at %lld (%lld split)\n",
+                  (long long)p, (long long)(v == BUFFERED ? later : p), (long long)at,
+                  (long long)splits);
     assert_true(completed);
+    if (v == BUFFERED) assert_true(later > p);
     assert_int_equal(fl_minicluster_last_restarts(), 1);
     assert_int_equal(fl_minicluster_last_restores(), 1);
 }
@@ -610,6 +746,63 @@ static void test_two_phase_commit_sink_that_finished_commits_each_row_once(void 
     assert_int_equal(system(cmd), 0);
 }
 
+/* The function chained to the sequence keeps what it saw in memory and puts
+ * it into its operator list state only in its snapshot hook. Its task
+ * finished, and the job restarts from a checkpoint taken after that: the
+ * hook ran once more at the end, with FL_CHECKPOINT_ID_FINAL, so that
+ * checkpoint holds every value of the input and the restored function gets
+ * them all back (before, the final state held what the hook wrote for p, the
+ * values below G1). The restored sequence has ended and emits nothing. */
+static void
+test_snapshot_hook_state_of_a_finished_task_restores_from_a_later_checkpoint(void **state) {
+    rt_job j;
+    run_scenario(&j, BUFFERED, NULL);
+    static unsigned char seen[2][N];
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < fl_collect_count(j.out); i++) {
+        const fl_row *row = fl_collect_row(j.out, i);
+        int64_t v = fl_row_get_bigint(row, 0), a = fl_row_get_bigint(row, 1);
+        if (v < 0 || v >= N || a < 0 || a > 1)
+            fail_msg("row (%lld, %lld) is not from the input", (long long)v, (long long)a);
+        if (seen[a][v] < 255) seen[a][v]++;
+    }
+    for (int64_t v = 0; v < N; v++) {
+        if (seen[0][v] != 1)
+            fail_msg("the first attempt processed value %lld %d times", (long long)v, seen[0][v]);
+        if (seen[1][v] != 0)
+            fail_msg("the restored attempt processed value %lld %d times, expected none (the "
+                     "sequence had ended)",
+                     (long long)v, seen[1][v]);
+    }
+    pthread_mutex_lock(&mu);
+    int64_t at = restored_at, splits = restored_splits, values = restored_values;
+    int parallelism = buffer_parallelism, opens = restored_opens;
+    pthread_mutex_unlock(&mu);
+    /* Restored from after the end: the sequence has no split left. */
+    assert_int_equal(at, N);
+    assert_int_equal(splits, 0);
+    assert_int_equal(parallelism, 1);
+    assert_int_equal(opens, parallelism);
+    if (values != N)
+        fail_msg("the restored function got %lld values back, expected the %d of the input "
+                 "(the final state its snapshot hook wrote)",
+                 (long long)values, N);
+    for (int64_t v = 0; v < N; v++)
+        if (restored_seen[v] != 1)
+            fail_msg("value %lld was restored %d times", (long long)v, restored_seen[v]);
+    for (int s = 0; s < MAX_SUBTASKS; s++) {
+        int want = s < parallelism ? 1 : 0;
+        if (final_snapshots[s] != want)
+            fail_msg("subtask %d: the snapshot hook ran %d times for the final state, expected "
+                     "%d",
+                     s, final_snapshots[s], want);
+        if (want && final_values[s] != N)
+            fail_msg("subtask %d: the final snapshot hook saw %lld values, expected %d", s,
+                     (long long)final_values[s], N);
+    }
+    fl_env_destroy(j.env);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
@@ -617,6 +810,8 @@ int main(void) {
         cmocka_unit_test(
             test_operator_state_chained_to_a_finished_source_restores_from_the_barrier),
         cmocka_unit_test(test_two_phase_commit_sink_that_finished_commits_each_row_once),
+        cmocka_unit_test(
+            test_snapshot_hook_state_of_a_finished_task_restores_from_a_later_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
