@@ -79,15 +79,21 @@ typedef struct local_agg {
     held_acc *accs; /* LOCAL_MAX_ROWS of them, reused */
     fl_operator *op;
     int64_t offset, slide;
-    int64_t last_slice; /* the slice of the last row (INT64_MAX: none yet) */
+    int64_t last_slice;   /* the slice of the last row (at first: the one of time 0) */
+    int64_t last_answer;  /* slice_of's answer for it under the current watermark */
     int64_t newest_slice; /* the latest slice held since the start (INT64_MIN: none) */
     int64_t oldest_slice; /* the earliest slice held now (INT64_MAX: none) */
-    int n_keys; /* the key fields and whether each is STRING or BYTES */
+    int n_keys;           /* the key fields and whether each is STRING or BYTES */
     const int *key_fields;
     bool *key_var;
     /* One STRING or BYTES key field among the first 64: where its slot is
      * (else 0), for the fast paths of key_hash and same_key. */
     uint32_t one_key_slot;
+    uint64_t one_key_null; /* its bit in the null bitmap */
+    /* A sum of a BIGINT field among the first 64: where its slot is (else
+     * 0) and its null bit, for hold_field's fast path. */
+    uint32_t sum_slot;
+    uint64_t sum_null;
     uint32_t n_held;
     /* Open addressing over the held rows: the upper 32 bits of the row's
      * hash, then its arena offset / 8 + 1 (0: empty). */
@@ -122,7 +128,7 @@ static inline uint64_t var_hash(const uint8_t *p, uint32_t len) {
 static inline const uint8_t *one_key(const local_agg *l, const fl_row *row, uint32_t *len) {
     uint64_t nulls, slot;
     memcpy(&nulls, (const uint8_t *)row + FL_ROW_HEADER, 8);
-    if ((nulls >> l->key_fields[0]) & 1u) return NULL;
+    if (nulls & l->one_key_null) return NULL;
     memcpy(&slot, (const uint8_t *)row + l->one_key_slot, 8);
     *len = (uint32_t)(slot >> 32);
     return (const uint8_t *)row + (uint32_t)slot;
@@ -157,7 +163,7 @@ static inline uint64_t key_hash(const local_agg *l, const fl_row *row, int64_t s
 
 /* Whether rows a and b have equal key fields. */
 static inline __attribute__((always_inline)) bool same_key(const local_agg *l, const fl_row *a,
-                                                          const fl_row *b) {
+                                                           const fl_row *b) {
     if (l->one_key_slot) {
         uint32_t la = 0, lb = 0;
         const uint8_t *pa = one_key(l, a, &la), *pb = one_key(l, b, &lb);
@@ -286,8 +292,9 @@ static int flush_held(fl_operator *op) {
         held_row *x = (held_row *)(l->arena + off);
         const fl_row *first = (const fl_row *)(x + 1);
         if (rc == 0)
-            rc = l->aggregate ? emit_partial(op, first, (const fl_row *)l->accs[x->index].row, x->ts)
-                              : fl__output_emit_ref(&op->out, first, x->ts);
+            rc = l->aggregate
+                     ? emit_partial(op, first, (const fl_row *)l->accs[x->index].row, x->ts)
+                     : fl__output_emit_ref(&op->out, first, x->ts);
         off += held_size(x);
     }
     /* The rows are referenced by the output batch until it is pushed on. */
@@ -301,8 +308,8 @@ static int flush_held(fl_operator *op) {
 
 /* The held row of row's key and slice (hash h), or NULL and in *slot where
  * it would go. */
-static inline held_row *find(const local_agg *l, const fl_row *row, uint64_t h, int64_t slice,
-                             uint32_t *slot) {
+static inline __attribute__((always_inline)) held_row *
+find(const local_agg *l, const fl_row *row, uint64_t h, int64_t slice, uint32_t *slot) {
     uint32_t i = home(l, h);
     for (uint64_t s; (s = l->slots[i]); i = (i + 1) & l->mask) {
         if (s >> 32 != h >> 32) continue;
@@ -350,16 +357,30 @@ static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, ui
         held_one_more(l);
         return;
     }
-    uint64_t value;
-    if (fl__field_agg_fold(&l->agg, (const fl_row *)(x + 1), row, &value))
-        fl__field_agg_set((uint8_t *)(x + 1), l->agg.field, value);
+    uint8_t *held = (uint8_t *)(x + 1);
+    if (l->sum_slot) { /* a BIGINT sum, its slot at a fixed place (fl__field_agg_fold's sum) */
+        uint64_t in_nulls, held_nulls, y, acc;
+        memcpy(&in_nulls, (const uint8_t *)row + FL_ROW_HEADER, 8);
+        if (!(in_nulls & l->sum_null)) {
+            memcpy(&held_nulls, held + FL_ROW_HEADER, 8);
+            memcpy(&y, (const uint8_t *)row + l->sum_slot, 8);
+            memcpy(&acc, held + l->sum_slot, 8);
+            acc = held_nulls & l->sum_null ? y : acc + y;
+            memcpy(held + l->sum_slot, &acc, 8);
+            held_nulls &= ~l->sum_null;
+            memcpy(held + FL_ROW_HEADER, &held_nulls, 8);
+        }
+    } else {
+        uint64_t value;
+        if (fl__field_agg_fold(&l->agg, (const fl_row *)held, row, &value))
+            fl__field_agg_set(held, l->agg.field, value);
+    }
     if (ts > x->ts) x->ts = ts;
 }
 
 /* Aggregate: adds row to the accumulator of its key and slice, or starts one. */
-static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *row,
-                                                    int64_t slice, uint64_t h, int64_t ts,
-                                                    fl_error *err) {
+static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *row, int64_t slice,
+                                                    uint64_t h, int64_t ts, fl_error *err) {
     uint32_t slot;
     held_row *x = find(l, row, h, slice, &slot);
     const fl_row *acc;
@@ -380,13 +401,21 @@ static int __attribute__((noinline)) hold_aggregate(local_agg *l, const fl_row *
  * has no timestamp, or the watermark reached its slice's earliest window,
  * which ends at slice + slide (the window operator may have fired that). */
 #define LATE INT64_MIN
+static int64_t slice_answer(const local_agg *l, int64_t slice, int64_t watermark) {
+    return slice > INT64_MAX - l->slide || slice + l->slide - 1 <= watermark ? LATE : slice;
+}
+
+/* Consecutive rows mostly share a slice: its answer is kept (local_process
+ * renews it for each batch's watermark), and a row in it costs one unsigned
+ * compare (ts - slice, wrapping, is below the slide exactly when ts lies in
+ * [slice, slice + slide)). */
 static inline int64_t slice_of(local_agg *l, int64_t ts, int64_t watermark) {
     if (ts == FL_NO_TIMESTAMP) return LATE;
-    int64_t d; /* consecutive rows mostly share a slice */
-    if (ts < l->last_slice || __builtin_sub_overflow(ts, l->last_slice, &d) || d >= l->slide)
+    if ((uint64_t)ts - (uint64_t)l->last_slice >= (uint64_t)l->slide) {
         l->last_slice = fl__win_start(ts, l->offset, l->slide);
-    int64_t slice = l->last_slice;
-    return slice > INT64_MAX - l->slide || slice + l->slide - 1 <= watermark ? LATE : slice;
+        l->last_answer = slice_answer(l, l->last_slice, watermark);
+    }
+    return l->last_answer;
 }
 
 /* A row that goes on unfolded. */
@@ -412,23 +441,28 @@ static int local_process(fl_operator *op, int input, const fl_batch *in, fl_erro
     local_agg *l = op->impl;
     int64_t slices[CHUNK];
     uint64_t hashes[CHUNK];
+    /* The rows' home slots, and slot 0 past the chunk's end and for rows
+     * that go on unfolded: fetching ahead needs no bounds test (the table
+     * only grows, so a home stays a valid slot). */
+    uint32_t homes[CHUNK + SLOT_AHEAD] = {0};
+    l->last_answer = slice_answer(l, l->last_slice, op->watermark);
     for (uint32_t base = 0; base < in->n; base += CHUNK) {
         uint32_t n = in->n - base < CHUNK ? in->n - base : CHUNK;
         const fl_row *const *rows = in->rows + base;
         const int64_t *ts = in->ts + base;
         for (uint32_t i = 0; i < n; i++) {
             slices[i] = slice_of(l, ts[i], op->watermark);
+            homes[i] = 0;
             if (slices[i] == LATE) continue;
             hashes[i] = key_hash(l, rows[i], slices[i]);
-            if (i < SLOT_AHEAD) __builtin_prefetch(&l->slots[home(l, hashes[i])]);
+            homes[i] = home(l, hashes[i]);
         }
+        for (uint32_t i = n; i < n + SLOT_AHEAD; i++) homes[i] = 0;
+        for (uint32_t i = 0; i < SLOT_AHEAD; i++) __builtin_prefetch(&l->slots[homes[i]]);
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t j = i + SLOT_AHEAD, k = i + ENTRY_AHEAD;
-            if (j < n && slices[j] != LATE) __builtin_prefetch(&l->slots[home(l, hashes[j])]);
-            if (k < n && slices[k] != LATE) {
-                uint64_t s = l->slots[home(l, hashes[k])];
-                if (s) __builtin_prefetch(held_at(l, s));
-            }
+            __builtin_prefetch(&l->slots[homes[i + SLOT_AHEAD]]);
+            uint64_t ahead = l->slots[homes[i + ENTRY_AHEAD]];
+            if (ahead) __builtin_prefetch(held_at(l, ahead));
             int rc = 0;
             if (slices[i] == LATE) {
                 rc = pass_on(op, rows[i], ts[i], err);
@@ -523,10 +557,10 @@ static int local_open(fl_operator *op, fl_error *err) {
                                 .type = fl_schema_field_type(op->input_schema, field)};
     }
     l->offset = a.offset_ms;
-    l->last_slice = INT64_MAX;
     l->newest_slice = INT64_MIN;
     l->oldest_slice = INT64_MAX;
     l->slide = a.kind == FL_WINDOW_TUMBLING ? a.size_ms : a.slide_ms;
+    l->last_slice = fl__win_start(0, l->offset, l->slide);
     if (a.kind == FL_WINDOW_SLIDING && a.size_ms % a.slide_ms != 0)
         return fl_error_set(err, FL_EINVAL,
                             "\"%s\": a local window aggregate needs a window size that is a "
@@ -540,8 +574,14 @@ static int local_open(fl_operator *op, fl_error *err) {
         l->key_var[k] = t == FL_STRING || t == FL_BYTES;
     }
     uint32_t nf = (uint32_t)fl_schema_num_fields(op->input_schema);
-    if (l->n_keys == 1 && l->key_var[0] && nf <= 64)
+    if (!l->aggregate && l->agg.kind == FL_FIELD_SUM && l->agg.type == FL_BIGINT && nf <= 64) {
+        l->sum_slot = FL_ROW_HEADER + 8u + 8u * l->agg.field;
+        l->sum_null = UINT64_C(1) << l->agg.field;
+    }
+    if (l->n_keys == 1 && l->key_var[0] && nf <= 64) {
         l->one_key_slot = FL_ROW_HEADER + 8u + 8u * (uint32_t)l->key_fields[0];
+        l->one_key_null = UINT64_C(1) << l->key_fields[0];
+    }
     grow_slots(l);
     return 0;
 }

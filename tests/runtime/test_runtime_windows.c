@@ -810,6 +810,86 @@ static void run_folded(const char *local, int keys, int n) {
     fl_env_destroy(env);
 }
 
+/* A STRING key (the local step's single-string-key path) and a BIGINT sum
+ * (its sum path), with null keys and null values: (k STRING, ts, v BIGINT),
+ * key "w<i % 7>", null every 11th row and the empty string every 13th (a
+ * null key is not the empty one), v null every 5th row. Each window's sum
+ * is the sum of its non-null values, null when it has none. */
+static int string_key(int i) { return i % 11 == 10 ? -1 : i % 13 == 12 ? -2 : i % 7; }
+static bool null_value(int i) { return i % 5 == 4 || (i / 7) % 13 == 12; }
+
+/* process (k STRING, ts, v) -> (k as 0..6 or -1 for null, window end - 1,
+ * v or INT64_MIN for null) */
+int rt_win_stamp_string(fl_context *ctx, const fl_row *in, fl_collector *out) {
+    fl_row_builder *b = fl_collector_builder(out);
+    uint32_t len;
+    const char *k = fl_row_is_null(in, 0) ? NULL : fl_row_get_string(in, 0, &len);
+    fl_row_builder_set_bigint(b, 0, !k ? -1 : len == 0 ? -2 : k[1] - '0');
+    fl_row_builder_set_bigint(b, 1, fl_context_timestamp(ctx));
+    fl_row_builder_set_bigint(b, 2, fl_row_is_null(in, 2) ? INT64_MIN : fl_row_get_bigint(in, 2));
+    return fl_collector_emit(out);
+}
+
+static void run_string_key_nulls(const char *local) {
+    enum { N = 20000, WIN = 500 };
+    fl_schema *s = fl_schema_of(3, "k", FL_STRING, "ts", FL_TIMESTAMP, "v", FL_BIGINT);
+    fl_row **rows = calloc(N, sizeof *rows);
+    fl_row_builder *rb = fl_row_builder_create(s);
+    for (int i = 0; i < N; i++) {
+        fl_row_builder_reset(rb);
+        if (string_key(i) >= 0) {
+            char k[4] = {'w', (char)('0' + string_key(i)), 0, 0};
+            fl_row_builder_set_string(rb, 0, k, 2);
+        } else if (string_key(i) == -2) {
+            fl_row_builder_set_string(rb, 0, "", 0);
+        }
+        fl_row_builder_set_timestamp(rb, 1, fold_ts(i));
+        if (!null_value(i)) fl_row_builder_set_bigint(rb, 2, ev_value(i));
+        rows[i] = fl_row_copy(fl_row_builder_finish(rb));
+    }
+    fl_row_builder_destroy(rb);
+    fl_env *env = rt_env(2, "pipeline.auto-watermark-interval", "1 h",
+                         "pipeline.window.local-aggregation", local, NULL);
+    fl_keyed_stream *k = fl_stream_key_by(timed(env, s, rows, N, BOUND), "k");
+    fl_schema *st = stamped_schema();
+    fl_collect *c = fl_stream_collect(fl_stream_process(
+        fl_window_sum(fl_keyed_window(k, fl_tumbling_event_time_windows(WIN, 0)), "v"),
+        rt_win_stamp_string, st));
+    rt_execute(env, "string keys and nulls");
+    results want = {0};
+    for (int key = -2; key < 7; key++) {
+        int64_t first = INT64_MAX, last = INT64_MIN;
+        for (int i = 0; i < N; i++)
+            if (string_key(i) == key) {
+                if (fold_ts(i) < first) first = fold_ts(i);
+                if (fold_ts(i) > last) last = fold_ts(i);
+            }
+        for (int64_t start = first - first % WIN; start <= last; start += WIN) {
+            int64_t sum = 0;
+            bool rows_in = false, values_in = false;
+            for (int i = 0; i < N; i++) {
+                if (string_key(i) != key || fold_ts(i) < start || fold_ts(i) >= start + WIN) continue;
+                rows_in = true;
+                if (!null_value(i)) sum += ev_value(i), values_in = true;
+            }
+            if (rows_in) push(&want, key, start + WIN - 1, values_in ? sum : INT64_MIN, 0);
+        }
+    }
+    results got = rt_results(c, 2, -1);
+    char what[64];
+    snprintf(what, sizeof what, "string keys and nulls, local %s", local);
+    expect_results(&want, &got, what);
+    free_rows(rows, N);
+    fl_schema_unref(s);
+    fl_schema_unref(st);
+    fl_env_destroy(env);
+}
+
+static void test_local_aggregation_string_keys_and_nulls(void **state) {
+    run_string_key_nulls("true");
+    run_string_key_nulls("false");
+}
+
 static void test_local_aggregation_folds(void **state) {
     run_folded("true", 50, 60000);
     run_folded("false", 50, 60000);
@@ -984,6 +1064,7 @@ int main(void) {
         cmocka_unit_test(test_per_window_state),
         cmocka_unit_test(test_window_all),
         cmocka_unit_test(test_local_aggregation_folds),
+        cmocka_unit_test(test_local_aggregation_string_keys_and_nulls),
         cmocka_unit_test(test_local_aggregation_large_rows),
         cmocka_unit_test(test_local_aggregation_plan),
     };
