@@ -21,11 +21,40 @@
 
 typedef enum fl_field_agg_kind { FL_FIELD_SUM, FL_FIELD_MIN, FL_FIELD_MAX } fl_field_agg_kind;
 
+/* The field's place is worked out once from the schema (fl__field_agg_of):
+ * folding a row reads its null bit and slot at fixed offsets, as every row
+ * folded has that schema. */
 typedef struct fl_field_agg {
     fl_field_agg_kind kind;
     uint32_t field;
     fl_type type;
+    uint32_t slot;      /* byte offset of the field's slot in a row */
+    uint32_t null_byte; /* the byte of its null bit, and the bit */
+    uint8_t null_bit;
 } fl_field_agg;
+
+static inline fl_field_agg fl__field_agg_of(fl_field_agg_kind kind, const fl_schema *s,
+                                            int field) {
+    uint32_t f = (uint32_t)field;
+    return (fl_field_agg){
+        .kind = kind,
+        .field = f,
+        .type = fl_schema_field_type(s, field),
+        .slot = FL_ROW_HEADER + fl__row_bitmap_bytes((uint32_t)fl_schema_num_fields(s)) + 8u * f,
+        .null_byte = FL_ROW_HEADER + f / 8u,
+        .null_bit = (uint8_t)(1u << (f % 8u)),
+    };
+}
+
+static inline bool fl__field_agg_null(const fl_field_agg *a, const void *row) {
+    return ((const uint8_t *)row)[a->null_byte] & a->null_bit;
+}
+
+static inline uint64_t fl__field_agg_value(const fl_field_agg *a, const void *row) {
+    uint64_t v;
+    memcpy(&v, (const uint8_t *)row + a->slot, 8);
+    return v;
+}
 
 /* The kind named "sum", "min" or "max" (the rolling aggregations and the
  * window functions use these names alike); false for any other name. */
@@ -67,14 +96,13 @@ static inline int fl__field_agg_compare(uint64_t x, uint64_t y, fl_type t) {
  * acc stays as it is. */
 static inline bool fl__field_agg_fold(const fl_field_agg *a, const fl_row *acc, const fl_row *in,
                                       uint64_t *value) {
-    uint32_t f = a->field;
-    if (fl__row_null(in, f)) return false;
-    uint64_t y = fl__row_slot_u64(in, f);
-    if (fl__row_null(acc, f)) {
+    if (fl__field_agg_null(a, in)) return false;
+    uint64_t y = fl__field_agg_value(a, in);
+    if (fl__field_agg_null(a, acc)) {
         *value = y;
         return true;
     }
-    uint64_t x = fl__row_slot_u64(acc, f);
+    uint64_t x = fl__field_agg_value(a, acc);
     if (a->kind != FL_FIELD_SUM) {
         int c = fl__field_agg_compare(y, x, a->type);
         if (a->kind == FL_FIELD_MIN ? c >= 0 : c <= 0) return false;
@@ -99,10 +127,9 @@ static inline bool fl__field_agg_fold(const fl_field_agg *a, const fl_row *acc, 
 
 /* Writes value into the field's slot of row (a row being built, same
  * schema) and clears the field's null bit. */
-static inline void fl__field_agg_set(uint8_t *row, uint32_t field, uint64_t value) {
-    uint8_t *slot = (uint8_t *)fl__row_slot(row, field);
-    memcpy(slot, &value, 8);
-    row[FL_ROW_HEADER + field / 8] &= (uint8_t) ~(1u << (field % 8));
+static inline void fl__field_agg_set(const fl_field_agg *a, uint8_t *row, uint64_t value) {
+    memcpy(row + a->slot, &value, 8);
+    row[a->null_byte] &= (uint8_t)~a->null_bit;
 }
 
 /* acc with a's field set to value (from fl__field_agg_fold), written at dst,
@@ -110,7 +137,7 @@ static inline void fl__field_agg_set(uint8_t *row, uint32_t field, uint64_t valu
 static inline const fl_row *fl__field_agg_apply(const fl_field_agg *a, uint8_t *dst,
                                                 const fl_row *acc, uint64_t value) {
     if ((const uint8_t *)acc != dst) fl__copy_words(dst, acc, fl__row_len(acc));
-    fl__field_agg_set(dst, a->field, value);
+    fl__field_agg_set(a, dst, value);
     return (const fl_row *)dst;
 }
 

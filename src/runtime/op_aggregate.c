@@ -68,9 +68,7 @@ static int agg_open_common(fl_operator *op, agg_kind kind, fl_error *err) {
                                 op->node->name);
         fl_field_agg_kind fold = FL_FIELD_SUM; /* min_by, max_by: not used */
         fl__field_agg_parse(aggregation, &fold);
-        st->agg = (fl_field_agg){.kind = fold,
-                                 .field = (uint32_t)field,
-                                 .type = fl_schema_field_type(op->input_schema, field)};
+        st->agg = fl__field_agg_of(fold, op->input_schema, field);
     }
     int rc = fl__keyed_open(op, &st->keyed, err); /* with the restored accumulators */
     if (rc < 0) return rc;

@@ -485,9 +485,7 @@ static int open_plan(fl_operator *op, fl_win_op *w, fl_error *err) {
         int field = (int)fl__op_option_int(op, FL_WIN_OPT_FIELD, -1);
         if (field < 0 || field >= fl_schema_num_fields(op->input_schema))
             return fl_error_set(err, FL_EINVAL, "\"%s\": bad field index", n->name);
-        w->field_agg = (fl_field_agg){.kind = fold,
-                                      .field = (uint32_t)field,
-                                      .type = fl_schema_field_type(op->input_schema, field)};
+        w->field_agg = fl__field_agg_of(fold, op->input_schema, field);
     }
     w->reduce = (fl_reduce_fn)fl__op_fn(op, FL_WIN_FN_REDUCE);
     w->process = (fl_window_process_fn)fl__op_fn(op, FL_WIN_FN_PROCESS);

@@ -90,10 +90,6 @@ typedef struct local_agg {
      * (else 0), for the fast paths of key_hash and same_key. */
     uint32_t one_key_slot;
     uint64_t one_key_null; /* its bit in the null bitmap */
-    /* A sum of a BIGINT field among the first 64: where its slot is (else
-     * 0) and its null bit, for hold_field's fast path. */
-    uint32_t sum_slot;
-    uint64_t sum_null;
     uint32_t n_held;
     /* Open addressing over the held rows: the upper 32 bits of the row's
      * hash, then its arena offset / 8 + 1 (0: empty). */
@@ -357,24 +353,9 @@ static inline void hold_field(local_agg *l, const fl_row *row, int64_t slice, ui
         held_one_more(l);
         return;
     }
-    uint8_t *held = (uint8_t *)(x + 1);
-    if (l->sum_slot) { /* a BIGINT sum, its slot at a fixed place (fl__field_agg_fold's sum) */
-        uint64_t in_nulls, held_nulls, y, acc;
-        memcpy(&in_nulls, (const uint8_t *)row + FL_ROW_HEADER, 8);
-        if (!(in_nulls & l->sum_null)) {
-            memcpy(&held_nulls, held + FL_ROW_HEADER, 8);
-            memcpy(&y, (const uint8_t *)row + l->sum_slot, 8);
-            memcpy(&acc, held + l->sum_slot, 8);
-            acc = held_nulls & l->sum_null ? y : acc + y;
-            memcpy(held + l->sum_slot, &acc, 8);
-            held_nulls &= ~l->sum_null;
-            memcpy(held + FL_ROW_HEADER, &held_nulls, 8);
-        }
-    } else {
-        uint64_t value;
-        if (fl__field_agg_fold(&l->agg, (const fl_row *)held, row, &value))
-            fl__field_agg_set(held, l->agg.field, value);
-    }
+    uint64_t value;
+    if (fl__field_agg_fold(&l->agg, (const fl_row *)(x + 1), row, &value))
+        fl__field_agg_set(&l->agg, (uint8_t *)(x + 1), value);
     if (ts > x->ts) x->ts = ts;
 }
 
@@ -552,9 +533,7 @@ static int local_open(fl_operator *op, fl_error *err) {
         l->out = fl_row_builder_create(n->schema);
         l->accs = fl_xcalloc(LOCAL_MAX_ROWS, sizeof *l->accs);
     } else {
-        l->agg = (fl_field_agg){.kind = fold,
-                                .field = (uint32_t)field,
-                                .type = fl_schema_field_type(op->input_schema, field)};
+        l->agg = fl__field_agg_of(fold, op->input_schema, field);
     }
     l->offset = a.offset_ms;
     l->newest_slice = INT64_MIN;
@@ -574,10 +553,6 @@ static int local_open(fl_operator *op, fl_error *err) {
         l->key_var[k] = t == FL_STRING || t == FL_BYTES;
     }
     uint32_t nf = (uint32_t)fl_schema_num_fields(op->input_schema);
-    if (!l->aggregate && l->agg.kind == FL_FIELD_SUM && l->agg.type == FL_BIGINT && nf <= 64) {
-        l->sum_slot = FL_ROW_HEADER + 8u + 8u * l->agg.field;
-        l->sum_null = UINT64_C(1) << l->agg.field;
-    }
     if (l->n_keys == 1 && l->key_var[0] && nf <= 64) {
         l->one_key_slot = FL_ROW_HEADER + 8u + 8u * (uint32_t)l->key_fields[0];
         l->one_key_null = UINT64_C(1) << l->key_fields[0];
