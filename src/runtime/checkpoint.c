@@ -149,32 +149,5 @@ int fl__task_finish(fl_task *t) {
     if (!final) return t->error.code ? t->error.code : FL_ESTATE;
     fl__coordinator_task_final(c, t, final, txn);
     if (!txn) return 0;
-    /* Wait for a completed checkpoint that holds the final state (the
-     * coordinator says so with FL_CHECKPOINT_ID_FINAL); one taken before the
-     * end that completes meanwhile commits what was pre-committed for it. */
-    for (;;) {
-        pthread_mutex_lock(&t->mu);
-        while (!t->mail_head && !fl__task_canceled(t)) pthread_cond_wait(&t->cv, &t->mu);
-        fl_mail *m = t->mail_head;
-        t->mail_head = t->mail_tail = NULL;
-        atomic_store(&t->has_mail, false);
-        pthread_mutex_unlock(&t->mu);
-        bool done = false;
-        while (m) {
-            fl_mail *next = m->next;
-            if (m->kind == FL_MAIL_CHECKPOINT_COMPLETE) {
-                if (m->id == FL_CHECKPOINT_ID_FINAL)
-                    done = true;
-                else if (!done)
-                    fl__task_checkpoint_complete(t, m->id);
-            }
-            free(m);
-            m = next;
-        }
-        if (fl__task_canceled(t)) return FL_ECANCELED;
-        if (done) {
-            fl__task_checkpoint_complete(t, FL_CHECKPOINT_ID_FINAL);
-            return t->error.code ? t->error.code : 0;
-        }
-    }
+    return fl__task_await_final_commit(t);
 }

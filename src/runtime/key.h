@@ -1,6 +1,7 @@
 /*
  * key.h - key projection for operators that take the keys of a whole batch
- * before touching state (op_window.c, op_window_local.c, op_aggregate.c).
+ * before touching state (op_window.c, op_aggregate.c; the local window step
+ * hashes its key fields itself, needing no key row).
  * fl__key_extract (runtime_int.h) is projection and hash in one call.
  */
 #ifndef FL_RUNTIME_KEY_H

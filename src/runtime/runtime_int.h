@@ -700,6 +700,11 @@ fl_buffer *fl__task_take_buffer(fl_task *t);
 /* Hands a filled buffer to a consumer's mailbox (any thread). */
 void fl__task_deliver(fl_task *consumer, int channel, fl_buffer *b);
 /* Notes that a writer holds unflushed data (starts the buffer timeout). */
+/* A finished task with a two-phase-commit sink: commits what each
+ * checkpoint completing meanwhile covers, until one holding its final state
+ * completes (the coordinator names it FL_CHECKPOINT_ID_FINAL); then commits
+ * the last transaction. 0, FL_ECANCELED, or the commit's error. */
+int fl__task_await_final_commit(fl_task *t);
 /* Waits until the snapshot writer wrote (and the coordinator took) every
  * snapshot this task queued. */
 void fl__task_await_snapshots(fl_task *t);

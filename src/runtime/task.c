@@ -148,6 +148,19 @@ int fl__task_await_stop(fl_task *t, int64_t id) {
     return 0;
 }
 
+int fl__task_await_final_commit(fl_task *t) {
+    for (;;) {
+        fl_mail *m = take_mail(t, true);
+        if (!m) return FL_ECANCELED;
+        /* Triggers and aborts: a finished task takes no more checkpoints. */
+        int64_t id = m->kind == FL_MAIL_CHECKPOINT_COMPLETE ? m->id : 0;
+        free(m);
+        if (id == 0) continue;
+        fl__task_checkpoint_complete(t, id);
+        if (id == FL_CHECKPOINT_ID_FINAL) return t->error.code ? t->error.code : 0;
+    }
+}
+
 void fl__task_await_snapshots(fl_task *t) {
     pthread_mutex_lock(&t->mu);
     while (t->snapshots_in_flight > 0) pthread_cond_wait(&t->cv, &t->mu);
