@@ -178,9 +178,6 @@ static void complete(fl_coordinator *c, int i) {
     int64_t id = p->id;
     char sp_dir[1024] = "";
     bool stop = p->stop;
-    /* The waiting tasks whose final state this checkpoint holds. */
-    bool *holds_final = fl_xcalloc((size_t)c->n_tasks, sizeof *holds_final);
-    for (int t = 0; t < c->n_tasks; t++) holds_final[t] = c->final[t] && !p->acked[t];
     if (p->writer && p->savepoint)
         snprintf(sp_dir, sizeof sp_dir, "%s", fl_checkpoint_writer_dir(p->writer));
     if (p->writer) {
@@ -194,7 +191,6 @@ static void complete(fl_coordinator *c, int i) {
             fl_warn("checkpoint", "checkpoint %lld could not be completed: %s", (long long)id,
                     err.message);
             fail_pending(c, i, &err);
-            free(holds_final);
             return;
         }
     }
@@ -211,6 +207,10 @@ static void complete(fl_coordinator *c, int i) {
         snprintf(c->stats.savepoint, sizeof c->stats.savepoint, "%s", sp_dir);
         fl_info("checkpoint", "Savepoint completed. Path: %s", sp_dir);
     }
+    /* Who took it outlives it: a waiting task that did not holds its final
+     * state here (write_finals). */
+    bool *acked = p->acked;
+    p->acked = NULL;
     drop_pending(c, i);
     /* Older pending checkpoints are subsumed. */
     for (int k = c->n_pend - 1; k >= 0; k--)
@@ -231,14 +231,14 @@ static void complete(fl_coordinator *c, int i) {
      * checkpoint holds its final state (FL_CHECKPOINT_ID_FINAL), else what
      * it pre-committed up to this one, and waits on. */
     for (int t = 0; t < c->n_tasks; t++) {
-        if (c->waiting[t] && holds_final[t]) {
+        if (c->waiting[t] && !acked[t]) {
             fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, FL_CHECKPOINT_ID_FINAL);
             c->waiting[t] = false;
         } else if (!c->finished[t] || c->waiting[t]) {
             fl__task_post(&c->tasks[t], FL_MAIL_CHECKPOINT_COMPLETE, id);
         }
     }
-    free(holds_final);
+    free(acked);
 }
 
 static void trigger(fl_coordinator *c);
