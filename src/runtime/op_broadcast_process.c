@@ -72,6 +72,7 @@ static int bc_open(fl_operator *op, fl_error *err) {
      * backend holds just this map, restored (if the job restores) before it
      * is declared, as keyed state is. */
     st->backend = fl_keyed_backend_create(0, 0, 1, fl__state_clock, op->task);
+    op->broadcast_state = st->backend;
     int rc = fl__restore_broadcast(op, st->backend, err);
     if (rc < 0) return rc;
     fl_schema *ks_schema = fl_schema_of(1, "instance", FL_INT);
@@ -105,11 +106,6 @@ fl_map_state *fl_context_broadcast_state(fl_context *ctx) {
     return (fl_map_state *)st->state;
 }
 
-struct fl_keyed_backend *fl__broadcast_backend(const fl_operator *op) {
-    if (op->ops != &fl__op_broadcast_process || !op->impl) return NULL;
-    return ((const bc_state *)op->impl)->backend;
-}
-
 static int bc_process(fl_operator *op, int input, const fl_batch *in, fl_error *err) {
     bc_state *st = op->impl;
     bool rules = input == 1;
@@ -125,6 +121,7 @@ static void bc_close(fl_operator *op) {
     bc_state *st = op->impl;
     if (!st) return;
     fl__user_states_free(&st->handles);
+    op->broadcast_state = NULL;
     fl_keyed_backend_destroy(st->backend);
     fl_schema_unref(st->key_schema);
     fl_schema_unref(st->value_schema);

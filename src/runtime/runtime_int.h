@@ -207,6 +207,9 @@ struct fl_operator {
         void *fn;
     } *fns;
     struct fl_keyed_op *keyed;       /* keyed operators: key, state and timers; else NULL */
+    /* A broadcast-process operator's broadcast state, a backend it owns:
+     * snapshotted whole by every subtask (role "broadcast"); else NULL. */
+    struct fl_keyed_backend *broadcast_state;
     struct fl_user_state *op_states; /* operator (non-keyed) states */
     struct fl_user_state *restored_states; /* restored, not declared again yet */
     void *key_selector; /* resolved key selector of node->key, or NULL */
@@ -392,9 +395,6 @@ struct fl_kstate;
 struct fl_user_state *fl__broadcast_state_create(fl_operator *op, struct fl_kstate *ks,
                                                  const char *name, struct fl_user_state **list);
 void fl__broadcast_state_set_writable(struct fl_user_state *u, bool writable);
-/* The backend holding op's broadcast state (borrowed), or NULL when op is
- * not an open broadcast-process operator: a snapshot takes it whole. */
-struct fl_keyed_backend *fl__broadcast_backend(const fl_operator *op);
 
 /* ---- network output ----------------------------------------------------------------------- */
 

@@ -204,8 +204,9 @@ fl_task_snapshot *fl__task_snapshot_take(fl_task *t, int64_t id, bool sync, fl_e
         if (op->keyed && op->keyed->backend &&
             add_backend_part(s, op, FL_STATE_ROLE_KEYED, op->keyed->backend, sync, err) < 0)
             goto fail;
-        fl_keyed_backend *bc = fl__broadcast_backend(op);
-        if (bc && add_backend_part(s, op, FL_STATE_ROLE_BROADCAST, bc, sync, err) < 0) goto fail;
+        if (op->broadcast_state && add_backend_part(s, op, FL_STATE_ROLE_BROADCAST,
+                                                    op->broadcast_state, sync, err) < 0)
+            goto fail;
         if (op->op_states) {
             part *p = add_part(s, op, FL_STATE_ROLE_OPERATOR);
             fl__op_states_encode(op, &p->data.p, &p->data.n);
