@@ -6,61 +6,45 @@
  * first run, and the elements after the restore are still multiplied by
  * them. The oracle is the rules applied in order, computed here.
  *
- * The elements come from a "gated" sequence (one subtask) that emits values
- * up to a gate and idles there until the test moves the gate on, so where
- * each run starts and stops is known whatever the machine's speed: the
- * first run's elements flow only once every instance has processed every
- * rule, and the stop is asked while the source waits at the middle gate.
+ * The elements come from a "gated" sequence (gated_source.h, one subtask)
+ * that emits values up to a gate and idles there until the test moves the
+ * gate on, so where each run starts and stops is known whatever the
+ * machine's speed: the first run's elements flow only once every instance
+ * has processed every rule, and the stop is asked while the source waits at
+ * the middle gate.
  *
  * Also: savepoints taken while the broadcast state was still empty, or by a
  * job whose operator of that uid had no broadcast state, restore to an empty
  * state.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "clock.h"
-#include "flinc/connector.h"
 #include "flinc/window.h"
 #include "savepoint_util.h"
 
-#define N      6000    /* elements 0..N-1 */
-#define HALF   (N / 2) /* where the first run stops */
-#define KEYS   16      /* an element v uses rule v % KEYS */
-#define P1     2       /* the broadcast operator's parallelism before ... */
-#define P2     3       /* ... and after the restore */
-#define WAIT_S 120     /* for events that take milliseconds; only a hang reaches it */
+#define N    6000    /* elements 0..N-1 */
+#define HALF (N / 2) /* where the first run stops */
+#define KEYS 16      /* an element v uses rule v % KEYS */
+#define P1   2       /* the broadcast operator's parallelism before ... */
+#define P2   3       /* ... and after the restore */
 
-/* ---- what the sources and functions share with the test, under mu ------------------------- */
+/* ---- the gated sequence of the elements (gated_source.h) ------------------------------------- */
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int64_t gate;           /* the source emits values below it, then idles */
-static int64_t source_next;    /* the next value the source emits */
+#define GATED_END      N
+#define GATED_PARALLEL false
+#include "gated_source.h"
+
+/* ---- what the functions share with the test, under mu (beside the source's) ------------------ */
+
 static int64_t rules_seen;     /* rule rows the broadcast functions processed */
 static int64_t opened;         /* broadcast instances opened (over attempts) */
 static int64_t id_at_gate;     /* first checkpoint taken with the source at HALF */
 static bool completed_at_gate; /* a checkpoint >= id_at_gate completed */
 static atomic_bool fail_armed; /* the next element >= HALF fails the task, once */
-
-/* Waits until done() holds (under mu; whoever changes what it reads
- * broadcasts cv); fails the test after WAIT_S. */
-static void wait_for(bool (*done)(void), const char *what) {
-    struct timespec ts; /* pthread_cond_timedwait's clock is CLOCK_REALTIME */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += WAIT_S;
-    pthread_mutex_lock(&mu);
-    int rc = 0;
-    while (!done() && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&cv, &mu, &ts);
-    bool ok = done();
-    pthread_mutex_unlock(&mu);
-    if (!ok) fail_msg("%s did not happen within %d s", what, WAIT_S);
-}
 
 /* Adds delta to *var (under mu) and wakes the waiters. */
 static void add_shared(int64_t *var, int64_t delta) {
@@ -72,14 +56,15 @@ static void add_shared(int64_t *var, int64_t delta) {
 
 static void set_gate(int64_t value) {
     pthread_mutex_lock(&mu);
-    gate = value;
+    gated_move_locked(value);
     pthread_mutex_unlock(&mu);
 }
 
 /* Before a run: the gate closed at 0, nothing seen. */
 static void reset_shared(void) {
     pthread_mutex_lock(&mu);
-    gate = source_next = rules_seen = opened = id_at_gate = 0;
+    gated_reset_locked(0);
+    rules_seen = opened = id_at_gate = 0;
     completed_at_gate = false;
     pthread_mutex_unlock(&mu);
     atomic_store(&fail_armed, false);
@@ -87,82 +72,9 @@ static void reset_shared(void) {
 
 static int64_t rules_wanted;
 static bool all_rules_seen(void) { return rules_seen == rules_wanted; }
-static bool source_at_gate(void) { return source_next == gate; }
+static bool source_at_gate(void) { return gated_next == gate; }
 static bool checkpoint_at_gate(void) { return completed_at_gate; }
 static bool restarted(void) { return opened == 2 * P1; }
-
-/* ---- the gated sequence ------------------------------------------------------------------- */
-
-typedef struct gated {
-    int64_t next;
-} gated;
-
-static fl_schema *gated_schema(const fl_options *opts, const fl_schema *declared, fl_error *err) {
-    return fl_schema_of(1, "value", FL_BIGINT);
-}
-
-static bool gated_bounded(const fl_options *opts) { return true; }
-
-static int gated_open(fl_source_ctx *ctx, const fl_options *opts, void **state, fl_error *err) {
-    *state = calloc(1, sizeof(gated));
-    return 0;
-}
-
-static int gated_read(void *state, fl_source_ctx *ctx, fl_error *err) {
-    gated *g = state;
-    if (g->next >= N) return FL_SOURCE_END;
-    pthread_mutex_lock(&mu);
-    int64_t limit = gate;
-    source_next = g->next;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-    if (g->next >= limit) {
-        /* Mail (a barrier) wakes the task at once; the gate is polled. */
-        fl_source_idle_until(ctx, fl_clock_monotonic_ns() + 20 * 1000000LL);
-        return FL_SOURCE_IDLE;
-    }
-    for (int k = 0; k < 256 && g->next < limit; k++) {
-        fl_row_builder_set_bigint(fl_source_builder(ctx), 0, g->next);
-        int rc = fl_source_emit(ctx, FL_NO_TIMESTAMP);
-        if (rc < 0) return rc;
-        g->next++;
-    }
-    return FL_SOURCE_MORE;
-}
-
-static void gated_close(void *state) { free(state); }
-
-/* A split: the next value, while there is one (none once done). */
-static int gated_snapshot(void *state, fl_split_list *out, fl_error *err) {
-    gated *g = state;
-    if (g->next < N) fl_split_list_add(out, &g->next, sizeof g->next);
-    return 0;
-}
-
-static int gated_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
-    gated *g = state;
-    if (n > 1 || (n == 1 && splits[0].len != sizeof g->next))
-        return fl_error_set(err, FL_EFORMAT, "expected at most one split of a position");
-    g->next = N;
-    if (n == 1) memcpy(&g->next, splits[0].data, sizeof g->next);
-    return 0;
-}
-
-static const fl_option_def gated_options[] = {{NULL, NULL, false, NULL}};
-
-static const fl_source_connector gated_connector = {
-    .name = "bcr-gated-sequence",
-    .description = "0..N-1, held at a gate the test moves.",
-    .options = gated_options,
-    .parallel = false,
-    .schema = gated_schema,
-    .bounded = gated_bounded,
-    .open = gated_open,
-    .read = gated_read,
-    .close = gated_close,
-    .snapshot = gated_snapshot,
-    .restore = gated_restore,
-};
 
 /* ---- rules and the user functions (found by symbol name) -------------------------------- */
 
@@ -273,7 +185,7 @@ int rt_bcr_plain(fl_context *ctx, const fl_row *in, fl_collector *out) {
 /* Chained to the source: notes the first checkpoint taken at the gate. */
 int rt_bcr_source_snapshot(fl_context *ctx, int64_t id) {
     pthread_mutex_lock(&mu);
-    if (!id_at_gate && source_next == HALF) id_at_gate = id;
+    if (!id_at_gate && gated_next == HALF) id_at_gate = id;
     pthread_mutex_unlock(&mu);
     return 0;
 }
@@ -297,12 +209,7 @@ static void job_build(rt_job *j, int p, const rule *r, size_t n, const char *sav
                       const char *restore_from, bool broadcast, bool restarts) {
     memset(j, 0, sizeof *j);
     j->name = "broadcast restore";
-    static bool registered;
-    if (!registered) {
-        fl_error err = {0};
-        if (fl_source_connector_register(&gated_connector, &err) != 0) fail_msg("%s", err.message);
-        registered = true;
-    }
+    register_source(&gated_connector);
     j->env = restarts
                  ? rt_env(p, "execution.checkpointing.interval", "20 ms", "restart-strategy.type",
                           "fixed-delay", "restart-strategy.fixed-delay.attempts", "1",
@@ -313,7 +220,7 @@ static void job_build(rt_job *j, int p, const rule *r, size_t n, const char *sav
     if (restore_from) fl_env_configure(j->env, "execution.state-recovery.path", restore_from, NULL);
     fl_schema *out = out_schema();
     fl_stream *src =
-        fl_stream_uid(fl_env_add_source(j->env, "bcr-gated-sequence", NULL, NULL), "elements");
+        fl_stream_uid(fl_env_add_source(j->env, "gated-sequence", NULL, NULL), "elements");
     fl_stream *elements = fl_stream_uid(fl_stream_filter(src, rt_bcr_pass), "hooks");
     fl_stream_set_checkpoint_hooks(elements, rt_bcr_source_snapshot, rt_bcr_source_complete);
     fl_stream *result;

@@ -22,28 +22,12 @@
 
 #include "window_sums_util.h"
 
-/* The same (key, window start, sum, count) through a merging aggregate of
- * (sum, count): the planner then folds rows into accumulators before the
- * key_by and the window merges them. */
-int rt_eo_acc_create(fl_context *ctx, fl_row_builder *acc) {
-    fl_row_builder_set_bigint(acc, 0, 0);
-    fl_row_builder_set_bigint(acc, 1, 0);
-    return 0;
-}
-int rt_eo_acc_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 1));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
-    return 0;
-}
-int rt_eo_acc_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_copy_row(out, acc);
-    return 0;
-}
-int rt_eo_acc_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(a, 1) + fl_row_get_bigint(b, 1));
-    return 0;
-}
+#define SUM_COUNT_FIELD 1 /* v of (k, v) */
+#include "sum_count_util.h"
+
+/* The same (key, window start, sum, count) through the merging aggregate
+ * rt_sum_count_* of (sum, count): the planner then folds rows into
+ * accumulators before the key_by and the window merges them. */
 int rt_eo_acc_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
                      fl_collector *out) {
     fl_row_builder *b = fl_collector_builder(out);
@@ -62,7 +46,7 @@ static const char *unaligned = "false";
  * rows before the key_by (op_window_local.c), holding them until the next
  * watermark or barrier; output lines are (key, sum). */
 static bool use_sum = false;
-static bool use_aggregate = false; /* rt_eo_acc_*: same output as the process function */
+static bool use_aggregate = false; /* rt_eo_acc_window: same output as the process function */
 
 static void run_job(const char *dir, int failures, const char *points, const char *probability) {
     char path_opt[512], budget[16];
@@ -93,8 +77,8 @@ static void run_job(const char *dir, int failures, const char *points, const cha
     fl_windowed_stream *w =
         fl_keyed_window(fl_stream_key_by(keyed, "k"), fl_tumbling_event_time_windows(WINDOW, 0));
     fl_schema *acc = fl_schema_of(2, "sum", FL_BIGINT, "count", FL_BIGINT);
-    fl_aggregate_function agg = {acc, acc, rt_eo_acc_create, rt_eo_acc_add, rt_eo_acc_result,
-                                 rt_eo_acc_merge};
+    fl_aggregate_function agg = {
+        acc, acc, rt_sum_count_create, rt_sum_count_add, rt_sum_count_result, rt_sum_count_merge};
     fl_stream *sums = fl_stream_uid(
         use_sum         ? fl_window_sum(w, "v")
         : use_aggregate ? fl_window_aggregate_process(w, &agg, rt_eo_acc_window, out)

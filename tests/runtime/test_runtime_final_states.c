@@ -49,38 +49,33 @@
  * close hooks, which run after the registration, so their order is fixed.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "clock.h"
-#include "flinc/connector.h"
 #include "savepoint_util.h"
 
-#define N      3000 /* values 0..N-1 */
-#define G1     2700 /* where the sequence waits for p */
-#define KEYS   7    /* value v has key v % KEYS */
-#define WAIT_S 120  /* for events that take milliseconds; only a hang reaches it */
+#define N    3000 /* values 0..N-1 */
+#define G1   2700 /* where the sequence waits for p */
+#define KEYS 7    /* value v has key v % KEYS */
 
-/* ---- what the sources and functions share with the test, under mu ------------------------- */
+/* ---- the gated sequence (gated_source.h) ---------------------------------------------------- */
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int64_t gate;         /* the sequence emits values below it, then idles */
-static int64_t seq_next;     /* the value the sequence emits next (between reads) */
-static int64_t last_taken;   /* the last checkpoint the sequence's task took (attempt 0) */
-static int64_t held;         /* p: the checkpoint the holder holds; 0 until taken */
-static bool released;        /* the holder may acknowledge p */
-static bool held_completed;  /* p completed (the holder was told) */
-static bool holder_fails;    /* the holder's next read fails the job */
-static bool holder_ends;     /* the holder ends (after its failure: the restored attempt) */
-static bool sequence_closed; /* attempt 0: the sequence's task finished */
-static bool keyed_closed;    /* attempt 0: the keyed operator's task finished */
-static int64_t restored_at;  /* where the restored sequence starts (-1: not restored) */
-static int64_t restored_splits;
+#define GATED_END      N
+#define GATED_PARALLEL false
+#include "gated_source.h"
+
+/* ---- what the functions share with the test, under mu (beside the sequence's) --------------- */
+
+static int64_t last_taken;      /* the last checkpoint the sequence's task took (attempt 0) */
+static int64_t held;            /* p: the checkpoint the holder holds; 0 until taken */
+static bool released;           /* the holder may acknowledge p */
+static bool held_completed;     /* p completed (the holder was told) */
+static bool holder_fails;       /* the holder's next read fails the job */
+static bool holder_ends;        /* the holder ends (after its failure: the restored attempt) */
+static bool sequence_closed;    /* attempt 0: the sequence's task finished */
+static bool keyed_closed;       /* attempt 0: the keyed operator's task finished */
 static bool restart_from_final; /* the holder fails the job on a checkpoint after p, not p */
 static int64_t final_restart;   /* restart_from_final: that checkpoint; 0 until it completed */
 
@@ -98,12 +93,10 @@ static unsigned char restored_seen[N];     /* how often each value was restored 
 /* Before a run: the gate closed at G1, nothing seen. */
 static void reset_shared(void) {
     pthread_mutex_lock(&mu);
-    gate = G1;
-    seq_next = last_taken = held = 0;
+    gated_reset_locked(G1);
+    last_taken = held = 0;
     released = held_completed = holder_fails = holder_ends = false;
     sequence_closed = keyed_closed = false;
-    restored_at = -1;
-    restored_splits = 0;
     restart_from_final = false;
     final_restart = 0;
     memset(final_snapshots, 0, sizeof final_snapshots);
@@ -114,110 +107,10 @@ static void reset_shared(void) {
     pthread_mutex_unlock(&mu);
 }
 
-/* Waits (mu held) until done() holds; whoever changes what it reads
- * broadcasts cv. False after WAIT_S. */
-static bool wait_locked(bool (*done)(void)) {
-    struct timespec ts; /* pthread_cond_timedwait's clock is CLOCK_REALTIME */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += WAIT_S;
-    int rc = 0;
-    while (!done() && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&cv, &mu, &ts);
-    return done();
-}
-
-/* The test's side: fails the test when done() does not come to hold. */
-static void wait_for(bool (*done)(void), const char *what) {
-    pthread_mutex_lock(&mu);
-    bool ok = wait_locked(done);
-    pthread_mutex_unlock(&mu);
-    if (!ok) fail_msg("%s did not happen within %d s", what, WAIT_S);
-}
-
 static bool p_taken(void) { return held != 0; }
 static bool is_released(void) { return released; }
 static bool sequence_done(void) { return sequence_closed; }
 static bool sequence_and_keyed_done(void) { return sequence_closed && keyed_closed; }
-
-/* ---- the gated sequence --------------------------------------------------------------------- */
-
-/* Its split is the next value, while there is one: none once done, as the
- * connector contract has it. */
-typedef struct gated {
-    int64_t next;
-} gated;
-
-static fl_schema *value_schema(const fl_options *opts, const fl_schema *declared, fl_error *err) {
-    return fl_schema_of(1, "value", FL_BIGINT);
-}
-
-static bool bounded(const fl_options *opts) { return true; }
-
-static int gated_open(fl_source_ctx *ctx, const fl_options *opts, void **state, fl_error *err) {
-    *state = calloc(1, sizeof(gated));
-    return 0;
-}
-
-static int gated_read(void *state, fl_source_ctx *ctx, fl_error *err) {
-    gated *g = state;
-    if (g->next >= N) return FL_SOURCE_END;
-    pthread_mutex_lock(&mu);
-    int64_t limit = gate;
-    pthread_mutex_unlock(&mu);
-    if (g->next >= limit) {
-        /* Mail (a barrier) wakes the task at once; the gate is polled. */
-        fl_source_idle_until(ctx, fl_clock_monotonic_ns() + 20 * 1000000LL);
-        return FL_SOURCE_IDLE;
-    }
-    for (int k = 0; k < 256 && g->next < limit; k++) {
-        fl_row_builder_set_bigint(fl_source_builder(ctx), 0, g->next);
-        int rc = fl_source_emit(ctx, FL_NO_TIMESTAMP);
-        if (rc < 0) return rc;
-        g->next++;
-    }
-    /* Read by the snapshot hook, in this thread, between reads. */
-    pthread_mutex_lock(&mu);
-    seq_next = g->next;
-    pthread_mutex_unlock(&mu);
-    return FL_SOURCE_MORE;
-}
-
-static void gated_close(void *state) { free(state); }
-
-static int gated_snapshot(void *state, fl_split_list *out, fl_error *err) {
-    gated *g = state;
-    if (g->next < N) fl_split_list_add(out, &g->next, sizeof g->next);
-    return 0;
-}
-
-static int gated_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
-    gated *g = state;
-    if (n > 1 || (n == 1 && splits[0].len != sizeof g->next))
-        return fl_error_set(err, FL_EFORMAT, "expected at most one split of a position, got %zu",
-                            n);
-    g->next = N;
-    if (n == 1) memcpy(&g->next, splits[0].data, sizeof g->next);
-    pthread_mutex_lock(&mu);
-    restored_at = g->next;
-    restored_splits = (int64_t)n;
-    pthread_mutex_unlock(&mu);
-    return 0;
-}
-
-static const fl_option_def no_options[] = {{NULL, NULL, false, NULL}};
-
-static const fl_source_connector gated_connector = {
-    .name = "fin-gated-sequence",
-    .description = "0..N-1, held at a gate the test moves.",
-    .options = no_options,
-    .parallel = false,
-    .schema = value_schema,
-    .bounded = bounded,
-    .open = gated_open,
-    .read = gated_read,
-    .close = gated_close,
-    .snapshot = gated_snapshot,
-    .restore = gated_restore,
-};
 
 /* ---- the holder: emits nothing; fails once p completed, ends after that ------------------- */
 
@@ -245,13 +138,14 @@ static int holder_read(void *state, fl_source_ctx *ctx, fl_error *err) {
 
 static void holder_close(void *state) {}
 
+/* The sequence's schema and options, though it emits nothing. */
 static const fl_source_connector holder_connector = {
     .name = "fin-holder",
     .description = "Nothing; its task holds a checkpoint back for the test.",
-    .options = no_options,
+    .options = gated_options,
     .parallel = false,
-    .schema = value_schema,
-    .bounded = bounded,
+    .schema = gated_schema,
+    .bounded = gated_bounded,
     .open = holder_open,
     .read = holder_read,
     .close = holder_close,
@@ -269,7 +163,7 @@ int rt_fin_sequence_snapshot(fl_context *ctx, int64_t id) {
     if (fl_context_attempt(ctx) > 0) return 0;
     pthread_mutex_lock(&mu);
     last_taken = id;
-    if (!held && seq_next == G1) held = id;
+    if (!held && gated_next == G1) held = id;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
     return 0;
@@ -513,19 +407,13 @@ typedef enum variant {
 static void job_build(rt_job *j, variant v, const char *dir) {
     memset(j, 0, sizeof *j);
     j->name = "final states";
-    static bool registered;
-    if (!registered) {
-        fl_error err = {0};
-        if (fl_source_connector_register(&gated_connector, &err) != 0 ||
-            fl_source_connector_register(&holder_connector, &err) != 0)
-            fail_msg("%s", err.message);
-        registered = true;
-    }
+    register_source(&gated_connector);
+    register_source(&holder_connector);
     j->env = rt_env(1, "execution.checkpointing.interval", "10 ms", "restart-strategy.type",
                     "fixed-delay", "restart-strategy.fixed-delay.attempts", "1",
                     "restart-strategy.fixed-delay.delay", "0 ms", NULL);
     fl_stream *seq =
-        fl_stream_uid(fl_env_add_source(j->env, "fin-gated-sequence", NULL, NULL), "sequence");
+        fl_stream_uid(fl_env_add_source(j->env, "gated-sequence", NULL, NULL), "sequence");
     fl_stream *hooked = fl_stream_uid(fl_stream_filter(seq, rt_fin_pass), "sequence-hooks");
     fl_stream_set_checkpoint_hooks(hooked, rt_fin_sequence_snapshot, NULL);
     fl_stream_set_hooks(hooked, rt_fin_open, rt_fin_sequence_close);
@@ -592,7 +480,7 @@ static void run_scenario(rt_job *j, variant v, const char *dir) {
     rt_job_start(j);
     wait_for(p_taken, "a checkpoint taken by the sequence at the gate");
     pthread_mutex_lock(&mu);
-    gate = N;
+    gated_move_locked(N);
     pthread_mutex_unlock(&mu);
     if (v == KEYED) {
         wait_for(sequence_and_keyed_done, "the end of the sequence's and the keyed task");
@@ -613,7 +501,7 @@ static void run_scenario(rt_job *j, variant v, const char *dir) {
     assert_false(early);
     rt_job_join(j);
     pthread_mutex_lock(&mu);
-    int64_t p = held, at = restored_at, splits = restored_splits, later = final_restart;
+    int64_t p = held, at = gated_restored_at, splits = gated_restored_splits, later = final_restart;
     bool completed = held_completed;
     pthread_mutex_unlock(&mu);
     print_message("checkpoint %lld held, completed after the end of the input; restarted after "
@@ -629,7 +517,7 @@ static void run_scenario(rt_job *j, variant v, const char *dir) {
 /* After the oracle: the sequence restarted from p's barrier. */
 static void check_restored_at_gate(void) {
     pthread_mutex_lock(&mu);
-    int64_t at = restored_at, splits = restored_splits;
+    int64_t at = gated_restored_at, splits = gated_restored_splits;
     pthread_mutex_unlock(&mu);
     assert_int_equal(at, G1);
     assert_int_equal(splits, 1);
@@ -650,6 +538,63 @@ static void check_coverage(unsigned char seen[2][N]) {
     }
 }
 
+/* Checks one collected row (fails the test when it is not from the input or
+ * holds a wrong result) and returns its value and the attempt it came from. */
+typedef void (*row_check)(const fl_row *row, int64_t *value, int64_t *attempt);
+
+/* Runs the scenario for variant v (collecting) and counts in seen[a][value]
+ * how often each value appeared in attempt a's rows, each row checked first. */
+static void run_and_count(rt_job *j, variant v, row_check check, unsigned char seen[2][N]) {
+    run_scenario(j, v, NULL);
+    memset(seen, 0, 2 * sizeof seen[0]);
+    for (size_t i = 0; i < fl_collect_count(j->out); i++) {
+        int64_t value, a;
+        check(fl_collect_row(j->out, i), &value, &a);
+        if (seen[a][value] < 255) seen[a][value]++;
+    }
+}
+
+/* The row checks of the collecting variants. KEYED: (k, v, sum, attempt),
+ * the sum being the running sum of v's key up to v, want_sum[v] (the test
+ * fills it). */
+static int64_t want_sum[N];
+
+static void check_sum_row(const fl_row *row, int64_t *value, int64_t *attempt) {
+    int64_t k = fl_row_get_bigint(row, 0), v = fl_row_get_bigint(row, 1);
+    int64_t sum = fl_row_get_bigint(row, 2), a = fl_row_get_bigint(row, 3);
+    if (v < 0 || v >= N || k != v % KEYS || a < 0 || a > 1)
+        fail_msg("row (%lld, %lld, %lld, %lld) is not from the input", (long long)k, (long long)v,
+                 (long long)sum, (long long)a);
+    if (sum != want_sum[v])
+        fail_msg("attempt %lld: key %lld summed to %lld at value %lld, expected %lld", (long long)a,
+                 (long long)k, (long long)sum, (long long)v, (long long)want_sum[v]);
+    *value = v;
+    *attempt = a;
+}
+
+/* COUNTED: (v, rows counted with it, attempt). */
+static void check_count_row(const fl_row *row, int64_t *value, int64_t *attempt) {
+    int64_t v = fl_row_get_bigint(row, 0), n = fl_row_get_bigint(row, 1);
+    int64_t a = fl_row_get_bigint(row, 2);
+    if (v < 0 || v >= N || a < 0 || a > 1)
+        fail_msg("row (%lld, %lld, %lld) is not from the input", (long long)v, (long long)n,
+                 (long long)a);
+    if (n != v + 1)
+        fail_msg("attempt %lld: value %lld was counted as row %lld, expected %lld", (long long)a,
+                 (long long)v, (long long)n, (long long)v + 1);
+    *value = v;
+    *attempt = a;
+}
+
+/* BUFFERED: (v, attempt). */
+static void check_buffer_row(const fl_row *row, int64_t *value, int64_t *attempt) {
+    int64_t v = fl_row_get_bigint(row, 0), a = fl_row_get_bigint(row, 1);
+    if (v < 0 || v >= N || a < 0 || a > 1)
+        fail_msg("row (%lld, %lld) is not from the input", (long long)v, (long long)a);
+    *value = v;
+    *attempt = a;
+}
+
 /* ---- tests --------------------------------------------------------------------------------- */
 
 /* The keyed task acknowledged p and finished before p completed: p holds
@@ -658,24 +603,10 @@ static void check_coverage(unsigned char seen[2][N]) {
  * every key's running sum goes on from there. */
 static void
 test_keyed_task_that_finished_after_acknowledging_restores_from_the_barrier(void **state) {
+    for (int64_t v = 0; v < N; v++) want_sum[v] = v + (v >= KEYS ? want_sum[v - KEYS] : 0);
     rt_job j;
-    run_scenario(&j, KEYED, NULL);
-    static int64_t want[N]; /* the running sum of v's key up to v */
     static unsigned char seen[2][N];
-    memset(seen, 0, sizeof seen);
-    for (int64_t v = 0; v < N; v++) want[v] = v + (v >= KEYS ? want[v - KEYS] : 0);
-    for (size_t i = 0; i < fl_collect_count(j.out); i++) {
-        const fl_row *row = fl_collect_row(j.out, i);
-        int64_t k = fl_row_get_bigint(row, 0), v = fl_row_get_bigint(row, 1);
-        int64_t sum = fl_row_get_bigint(row, 2), a = fl_row_get_bigint(row, 3);
-        if (v < 0 || v >= N || k != v % KEYS || a < 0 || a > 1)
-            fail_msg("row (%lld, %lld, %lld, %lld) is not from the input", (long long)k,
-                     (long long)v, (long long)sum, (long long)a);
-        if (sum != want[v])
-            fail_msg("attempt %lld: key %lld summed to %lld at value %lld, expected %lld",
-                     (long long)a, (long long)k, (long long)sum, (long long)v, (long long)want[v]);
-        if (seen[a][v] < 255) seen[a][v]++;
-    }
+    run_and_count(&j, KEYED, check_sum_row, seen);
     check_coverage(seen);
     check_restored_at_gate();
     fl_env_destroy(j.env);
@@ -687,21 +618,8 @@ test_keyed_task_that_finished_after_acknowledging_restores_from_the_barrier(void
 static void
 test_operator_state_chained_to_a_finished_source_restores_from_the_barrier(void **state) {
     rt_job j;
-    run_scenario(&j, COUNTED, NULL);
     static unsigned char seen[2][N];
-    memset(seen, 0, sizeof seen);
-    for (size_t i = 0; i < fl_collect_count(j.out); i++) {
-        const fl_row *row = fl_collect_row(j.out, i);
-        int64_t v = fl_row_get_bigint(row, 0), n = fl_row_get_bigint(row, 1);
-        int64_t a = fl_row_get_bigint(row, 2);
-        if (v < 0 || v >= N || a < 0 || a > 1)
-            fail_msg("row (%lld, %lld, %lld) is not from the input", (long long)v, (long long)n,
-                     (long long)a);
-        if (n != v + 1)
-            fail_msg("attempt %lld: value %lld was counted as row %lld, expected %lld",
-                     (long long)a, (long long)v, (long long)n, (long long)v + 1);
-        if (seen[a][v] < 255) seen[a][v]++;
-    }
+    run_and_count(&j, COUNTED, check_count_row, seen);
     check_coverage(seen);
     check_restored_at_gate();
     fl_env_destroy(j.env);
@@ -756,16 +674,8 @@ static void test_two_phase_commit_sink_that_finished_commits_each_row_once(void 
 static void
 test_snapshot_hook_state_of_a_finished_task_restores_from_a_later_checkpoint(void **state) {
     rt_job j;
-    run_scenario(&j, BUFFERED, NULL);
     static unsigned char seen[2][N];
-    memset(seen, 0, sizeof seen);
-    for (size_t i = 0; i < fl_collect_count(j.out); i++) {
-        const fl_row *row = fl_collect_row(j.out, i);
-        int64_t v = fl_row_get_bigint(row, 0), a = fl_row_get_bigint(row, 1);
-        if (v < 0 || v >= N || a < 0 || a > 1)
-            fail_msg("row (%lld, %lld) is not from the input", (long long)v, (long long)a);
-        if (seen[a][v] < 255) seen[a][v]++;
-    }
+    run_and_count(&j, BUFFERED, check_buffer_row, seen);
     for (int64_t v = 0; v < N; v++) {
         if (seen[0][v] != 1)
             fail_msg("the first attempt processed value %lld %d times", (long long)v, seen[0][v]);
@@ -775,7 +685,7 @@ test_snapshot_hook_state_of_a_finished_task_restores_from_a_later_checkpoint(voi
                      (long long)v, seen[1][v]);
     }
     pthread_mutex_lock(&mu);
-    int64_t at = restored_at, splits = restored_splits, values = restored_values;
+    int64_t at = gated_restored_at, splits = gated_restored_splits, values = restored_values;
     int parallelism = buffer_parallelism, opens = restored_opens;
     pthread_mutex_unlock(&mu);
     /* Restored from after the end: the sequence has no split left. */

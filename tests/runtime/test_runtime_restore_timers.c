@@ -32,6 +32,9 @@
 #define EARLY        2000   /* the rows the window gets: 1..EARLY */
 #define WINDOW       1000
 
+#define SUM_COUNT_FIELD 1 /* v of (k, v) */
+#include "sum_count_util.h"
+
 static fl_manual_clock *clock_;
 /* Restored run: the row at which the clock moves to LATER (0: never). */
 static int64_t advance_at;
@@ -129,23 +132,8 @@ int rt_rtm_early(fl_context *ctx, const fl_row *in) {
     return v <= EARLY;
 }
 
-/* The aggregate (sum, count) of v. */
+/* The aggregate (sum, count) of v (sum_count_util.h), not merging. */
 static fl_schema *acc_schema_;
-
-int rt_rtm_agg_create(fl_context *ctx, fl_row_builder *acc) {
-    fl_row_builder_set_bigint(acc, 0, 0);
-    fl_row_builder_set_bigint(acc, 1, 0);
-    return 0;
-}
-int rt_rtm_agg_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 1));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
-    return 0;
-}
-int rt_rtm_agg_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_copy_row(out, acc);
-    return 0;
-}
 
 /* (k, end, sum, count) from the aggregate's one result. */
 int rt_rtm_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
@@ -175,9 +163,9 @@ static fl_collect *processing_time_window(fl_env *env, fl_stream *kv) {
         fl_keyed_window(fl_stream_key_by(kv, "k"), fl_tumbling_processing_time_windows(WINDOW, 0));
     fl_aggregate_function agg = {.acc_schema = acc_schema_,
                                  .out_schema = acc_schema_,
-                                 .create_accumulator = rt_rtm_agg_create,
-                                 .add = rt_rtm_agg_add,
-                                 .get_result = rt_rtm_agg_result};
+                                 .create_accumulator = rt_sum_count_create,
+                                 .add = rt_sum_count_add,
+                                 .get_result = rt_sum_count_result};
     fl_schema *res =
         fl_schema_of(4, "k", FL_BIGINT, "end", FL_BIGINT, "sum", FL_BIGINT, "count", FL_BIGINT);
     fl_stream *results = fl_window_aggregate_process(w, &agg, rt_rtm_window, res);

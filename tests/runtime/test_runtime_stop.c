@@ -4,30 +4,27 @@
  * a job stopped with a savepoint and then restored from it delivers every
  * row exactly once even to sinks that are not transactional (collect here).
  *
- * The source is a "gated" sequence: each subtask emits its part of 0..ROWS-1
- * up to a gate and idles there until the test moves the gate on. The test
- * asks for the stop while every subtask waits at the gate, so the stop lands
- * at a known place whatever the machine's speed, and a snapshot hook moves
- * the gate on as soon as a source takes the barrier: a source that went on
- * emitting after its barrier would be caught. The oracle is the input itself
- * (every value once; window sums computed here from the values).
+ * The source is a "gated" sequence (gated_source.h): each subtask emits its
+ * part of 0..ROWS-1 up to a gate and idles there until the test moves the
+ * gate on. The test asks for the stop while every subtask waits at the gate,
+ * so the stop lands at a known place whatever the machine's speed, and a
+ * snapshot hook moves the gate on as soon as a source takes the barrier: a
+ * source that went on emitting after its barrier would be caught. The
+ * oracle is the input itself (every value once; window sums computed here
+ * from the values).
  *
  * Also: drain fires every window before the savepoint; a stop whose savepoint
  * cannot start (a savepoint directory under a regular file) or fails after
  * the sources paused (its directory deleted under it) reports the error and
  * leaves the job running, and a later stop still loses and doubles nothing.
  */
-#include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "flinc/connector.h"
 #include "savepoint_util.h"
 
 #define ROWS   40000
@@ -35,136 +32,36 @@
 #define PART   (ROWS / P) /* rows per source subtask */
 #define KEYS   7
 #define WINDOW 500
-#define WAIT_S 120 /* for events that take milliseconds; only a hang reaches it */
 
 #include "window_sums_util.h"
 
-/* ---- the gated sequence source ------------------------------------------------------------ */
+/* ---- the gated sequence source (gated_source.h) ---------------------------------------------- */
 
-/* What the sources and hooks share with the test, under gate_mu. */
-static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int64_t gate;           /* each subtask emits offsets below it, then idles */
+#define GATED_END      ROWS
+#define GATED_PARALLEL true
+#include "gated_source.h"
+
+/* The test's, under mu beside the source's. */
 static int64_t gate_after;     /* what the gate becomes when a source takes a barrier */
-static int at_gate;            /* subtasks idling at the current gate */
-static atomic_llong emitted;   /* rows the sources emitted in this run */
 static char sabotage_dir[600]; /* non-empty: a downstream snapshot deletes its contents */
-
-typedef struct gated_split {
-    int64_t next, end, start; /* values; offsets count from start */
-} gated_split;
-
-typedef struct gated {
-    gated_split splits[4];
-    int n_splits;
-    int64_t waited_at; /* the gate this subtask last reported at */
-} gated;
-
-static fl_schema *gated_schema(const fl_options *opts, const fl_schema *declared, fl_error *err) {
-    return fl_schema_of(1, "value", FL_BIGINT);
-}
-
-static bool gated_bounded(const fl_options *opts) { return true; }
-
-static int gated_open(fl_source_ctx *ctx, const fl_options *opts, void **state, fl_error *err) {
-    gated *g = calloc(1, sizeof *g);
-    int i = fl_source_subtask_index(ctx), p = fl_source_parallelism(ctx);
-    int64_t start = (int64_t)ROWS * i / p;
-    g->splits[0] = (gated_split){start, (int64_t)ROWS * (i + 1) / p, start};
-    g->n_splits = 1;
-    g->waited_at = -1;
-    *state = g;
-    return 0;
-}
-
-static int gated_read(void *state, fl_source_ctx *ctx, fl_error *err) {
-    gated *g = state;
-    while (g->n_splits > 0 && g->splits[0].next >= g->splits[0].end)
-        g->splits[0] = g->splits[--g->n_splits];
-    if (g->n_splits == 0) return FL_SOURCE_END;
-    gated_split *s = &g->splits[0];
-    pthread_mutex_lock(&gate_mu);
-    int64_t limit = s->start + gate;
-    if (s->next >= limit && g->waited_at != gate) {
-        g->waited_at = gate;
-        at_gate++;
-        pthread_cond_broadcast(&gate_cv);
-    }
-    pthread_mutex_unlock(&gate_mu);
-    if (s->next >= limit) {
-        /* Mail (a barrier) wakes the task at once; the gate is polled. */
-        fl_source_idle_until(ctx, fl_clock_monotonic_ns() + 20 * 1000000LL);
-        return FL_SOURCE_IDLE;
-    }
-    for (int k = 0; k < 256 && s->next < s->end && s->next < limit; k++) {
-        fl_row_builder_set_bigint(fl_source_builder(ctx), 0, s->next);
-        int rc = fl_source_emit(ctx, FL_NO_TIMESTAMP);
-        if (rc < 0) return rc;
-        s->next++;
-        atomic_fetch_add(&emitted, 1);
-    }
-    return FL_SOURCE_MORE;
-}
-
-static void gated_close(void *state) { free(state); }
-
-static int gated_snapshot(void *state, fl_split_list *out, fl_error *err) {
-    gated *g = state;
-    for (int i = 0; i < g->n_splits; i++)
-        if (g->splits[i].next < g->splits[i].end)
-            fl_split_list_add(out, &g->splits[i], sizeof g->splits[i]);
-    return 0;
-}
-
-static int gated_restore(void *state, const fl_split *splits, size_t n, fl_error *err) {
-    gated *g = state;
-    if (n > 4) return fl_error_set(err, FL_EINVAL, "more than 4 splits");
-    g->n_splits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (splits[i].len != sizeof(gated_split)) return fl_error_set(err, FL_EFORMAT, "bad split");
-        memcpy(&g->splits[g->n_splits++], splits[i].data, sizeof(gated_split));
-    }
-    return 0;
-}
-
-static const fl_option_def gated_options[] = {{NULL, NULL, false, NULL}};
-
-static const fl_source_connector gated_connector = {
-    .name = "gated-sequence",
-    .description = "0..ROWS-1 split over the subtasks, held at a gate the test moves.",
-    .options = gated_options,
-    .parallel = true,
-    .schema = gated_schema,
-    .bounded = gated_bounded,
-    .open = gated_open,
-    .read = gated_read,
-    .close = gated_close,
-    .snapshot = gated_snapshot,
-    .restore = gated_restore,
-};
 
 /* Sets the gate (offset per subtask) and what a barrier moves it to. */
 static void set_gate(int64_t now, int64_t after) {
-    pthread_mutex_lock(&gate_mu);
-    gate = now;
+    pthread_mutex_lock(&mu);
     gate_after = after;
-    at_gate = 0;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
+    gated_move_locked(now);
+    pthread_mutex_unlock(&mu);
 }
+
+static bool all_at_gate(void) { return gated_at_gate >= P; }
 
 /* Waits until every source subtask idles at the gate. */
 static void wait_at_gate(void) {
-    /* pthread_cond_timedwait takes a CLOCK_REALTIME deadline. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += WAIT_S;
-    pthread_mutex_lock(&gate_mu);
-    int rc = 0;
-    while (at_gate < P && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&gate_cv, &gate_mu, &ts);
-    int n = at_gate;
-    pthread_mutex_unlock(&gate_mu);
-    if (n < P) fail_msg("only %d of %d sources reached the gate within %d s", n, P, WAIT_S);
+    pthread_mutex_lock(&mu);
+    bool ok = wait_locked(all_at_gate);
+    int n = gated_at_gate;
+    pthread_mutex_unlock(&mu);
+    if (!ok) fail_msg("only %d of %d sources reached the gate within %d s", n, P, WAIT_S);
 }
 
 /* ---- user functions (found by symbol name) --------------------------------------------- */
@@ -172,10 +69,9 @@ static void wait_at_gate(void) {
 /* Snapshot hook chained to the source: its barrier opens the gate, so a
  * source that emitted after its barrier would have rows to emit. */
 int rt_stop_open_gate(fl_context *ctx, int64_t checkpoint_id) {
-    pthread_mutex_lock(&gate_mu);
-    gate = gate_after;
-    at_gate = 0;
-    pthread_mutex_unlock(&gate_mu);
+    pthread_mutex_lock(&mu);
+    gated_move_locked(gate_after);
+    pthread_mutex_unlock(&mu);
     return 0;
 }
 
@@ -187,10 +83,10 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 /* Snapshot hook downstream: deletes the savepoint being written, once. */
 int rt_stop_sabotage(fl_context *ctx, int64_t checkpoint_id) {
-    pthread_mutex_lock(&gate_mu);
+    pthread_mutex_lock(&mu);
     if (sabotage_dir[0]) nftw(sabotage_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     sabotage_dir[0] = '\0';
-    pthread_mutex_unlock(&gate_mu);
+    pthread_mutex_unlock(&mu);
     return 0;
 }
 
@@ -202,12 +98,7 @@ static void job_build(rt_job *j, const char *savepoints, const char *restore_fro
                       const char *extra_key, const char *extra_value) {
     memset(j, 0, sizeof *j);
     j->name = "stop";
-    static bool registered;
-    if (!registered) {
-        fl_error err = {0};
-        if (fl_source_connector_register(&gated_connector, &err) != 0) fail_msg("%s", err.message);
-        registered = true;
-    }
+    register_source(&gated_connector);
     j->env = rt_env(P, "execution.checkpointing.savepoint-dir", savepoints,
                     "pipeline.auto-watermark-interval", "0", NULL);
     if (restore_from) fl_env_configure(j->env, "execution.state-recovery.path", restore_from, NULL);
@@ -238,7 +129,7 @@ static void job_build(rt_job *j, const char *savepoints, const char *restore_fro
     }
     fl_stream_set_checkpoint_hooks(result, rt_stop_sabotage, NULL);
     j->out = fl_stream_collect(result);
-    atomic_store(&emitted, 0);
+    atomic_store(&gated_emitted, 0);
 }
 
 /* ---- checks ------------------------------------------------------------------------------ */
@@ -346,7 +237,7 @@ static void stop_and_restore(rt_job runs[2], char *sps, bool windows, bool drain
     if (fl_stop_with_savepoint(NULL, drain, path, sizeof path, &err) != 0)
         fail_msg("stop-with-savepoint failed: %s", err.message);
     rt_job_join(&runs[0]);
-    assert_int_equal(atomic_load(&emitted), ROWS / 2);
+    assert_int_equal(atomic_load(&gated_emitted), ROWS / 2);
     assert_true(path[0] != '\0');
     fl_checkpoint_stats st = fl_minicluster_last_checkpoint_stats();
     assert_true(st.stopped);
@@ -419,9 +310,9 @@ static void failed_stop_keeps_running(bool sabotage) {
          * then its files go. */
         char sp_dir[600];
         snprintf(sp_dir, sizeof sp_dir, "%s/first", sps);
-        pthread_mutex_lock(&gate_mu);
+        pthread_mutex_lock(&mu);
         snprintf(sabotage_dir, sizeof sabotage_dir, "%s", sp_dir);
-        pthread_mutex_unlock(&gate_mu);
+        pthread_mutex_unlock(&mu);
         rc = fl_stop_with_savepoint(sp_dir, false, path, sizeof path, &err);
     } else {
         char bad[600];
@@ -441,10 +332,10 @@ static void failed_stop_keeps_running(bool sabotage) {
     assert_string_equal(path, "");
     /* Still running: the sources go on to the next gate. */
     wait_at_gate();
-    assert_int_equal(atomic_load(&emitted), ROWS / 2);
-    pthread_mutex_lock(&gate_mu);
+    assert_int_equal(atomic_load(&gated_emitted), ROWS / 2);
+    pthread_mutex_lock(&mu);
     gate_after = PART;
-    pthread_mutex_unlock(&gate_mu);
+    pthread_mutex_unlock(&mu);
     fl_error_clear(&err);
     if (fl_stop_with_savepoint(NULL, false, path, sizeof path, &err) != 0)
         fail_msg("the second stop failed: %s", err.message);

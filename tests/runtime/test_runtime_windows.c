@@ -21,6 +21,9 @@
 #include "api.h"
 #include "window_util.h"
 
+#define SUM_COUNT_FIELD 2 /* v of (k, ts, v) */
+#include "sum_count_util.h"
+
 #define N_EVENTS 4000
 #define N_KEYS   7
 #define BOUND    60
@@ -120,36 +123,16 @@ static void sim_aligned(sim *s, int64_t size, int64_t slide, int n, int64_t *lat
     sim_watermark(s, INT64_MAX);
 }
 
-/* The aggregate (sum, count) of v, mergeable. */
+/* The aggregate (sum, count) of v, mergeable (sum_count_util.h). */
 static fl_schema *acc_schema_, *agg_out_schema_;
-
-int rt_win_agg_create(fl_context *ctx, fl_row_builder *acc) {
-    fl_row_builder_set_bigint(acc, 0, 0);
-    fl_row_builder_set_bigint(acc, 1, 0);
-    return 0;
-}
-int rt_win_agg_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(acc, 0) + fl_row_get_bigint(in, 2));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(acc, 1) + 1);
-    return 0;
-}
-int rt_win_agg_result(fl_context *ctx, const fl_row *acc, fl_row_builder *out) {
-    fl_row_builder_copy_row(out, acc);
-    return 0;
-}
-int rt_win_agg_merge(fl_context *ctx, const fl_row *a, const fl_row *b, fl_row_builder *out) {
-    fl_row_builder_set_bigint(out, 0, fl_row_get_bigint(a, 0) + fl_row_get_bigint(b, 0));
-    fl_row_builder_set_bigint(out, 1, fl_row_get_bigint(a, 1) + fl_row_get_bigint(b, 1));
-    return 0;
-}
 
 static fl_aggregate_function sum_count_agg(void) {
     return (fl_aggregate_function){.acc_schema = acc_schema_,
                                    .out_schema = agg_out_schema_,
-                                   .create_accumulator = rt_win_agg_create,
-                                   .add = rt_win_agg_add,
-                                   .get_result = rt_win_agg_result,
-                                   .merge = rt_win_agg_merge};
+                                   .create_accumulator = rt_sum_count_create,
+                                   .add = rt_sum_count_add,
+                                   .get_result = rt_sum_count_result,
+                                   .merge = rt_sum_count_merge};
 }
 
 /* (k, start, end, sum, count) from the aggregate's one result. */
@@ -702,7 +685,7 @@ static bool in_set(const pthread_t *set, int n, pthread_t t) {
 
 int rt_win_fold_add(fl_context *ctx, const fl_row *in, const fl_row *acc, fl_row_builder *out) {
     note_thread(threads.add, &threads.n_add);
-    return rt_win_agg_add(ctx, in, acc, out);
+    return rt_sum_count_add(ctx, in, acc, out);
 }
 
 int rt_win_fold_window(fl_context *ctx, const fl_window *w, const fl_row *const *rows, size_t n,
